@@ -1,0 +1,3 @@
+"""The `hedgemesh` command line."""
+def main():
+    print("hi")
