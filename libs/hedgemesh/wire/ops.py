@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt
+from hedgemesh.wire import subjects
+from hedgemesh.wire.base import MAX_INT64, Id, JsonValue, Seq, Token, UtcDatetime, WireModel
+from pydantic import Field, NonNegativeFloat, StringConstraints
 
-from hedgemesh.wire.base import Id, Token, UtcDatetime, WireModel
+#: NATS's default largest message (bytes); a dead letter may carry a payload up to about this.
+NATS_MAX_PAYLOAD_BYTES = 1024 * 1024
+
+_HeaderText = Annotated[str, StringConstraints(max_length=4096)]
 
 
 class Role(StrEnum):
@@ -27,26 +32,37 @@ class Heartbeat(WireModel):
     """Liveness of one service instance, published every few seconds."""
 
     kind: ClassVar[str] = "heartbeat"
+    subject_pattern: ClassVar[str] = subjects.ALL_HEARTBEATS
 
     service: Token
     instance: Token
     role: Role
     state: ServiceState
-    seq: NonNegativeInt = Field(description="Increases by one per heartbeat of this instance.")
+    seq: Seq = Field(description="Increases by one per heartbeat of this instance.")
     started_at: UtcDatetime
-    pid: NonNegativeInt
+    pid: int = Field(ge=0, le=MAX_INT64, description="Operating-system process id.")
     lag_ms: NonNegativeFloat = Field(
         default=0.0, description="How far behind its input the instance is, in milliseconds."
     )
-    epoch: NonNegativeInt | None = Field(
+    epoch: Seq | None = Field(
         default=None, description="Leader fencing token (the lease's KV revision) when leading."
     )
 
+    @property
+    def publish_subject(self) -> str:
+        return subjects.heartbeat(self.service, self.instance)
+
 
 class DeadLetter(WireModel):
-    """A message a consumer rejected, with the reason. Nothing rejected is lost."""
+    """A message a consumer rejected, with the reason. Nothing rejected is lost.
+
+    It may quote a payload of up to `MAX_PAYLOAD_BYTES` and more, so it is itself accepted up to
+    `NATS_MAX_PAYLOAD_BYTES`.
+    """
 
     kind: ClassVar[str] = "dead_letter"
+    subject_pattern: ClassVar[str] = subjects.ALL_DEADLETTERS
+    max_payload_bytes: ClassVar[int] = NATS_MAX_PAYLOAD_BYTES
 
     service: Token = Field(description="The service that rejected the message.")
     subject: str = Field(max_length=512, description="The subject the message arrived on.")
@@ -56,8 +72,14 @@ class DeadLetter(WireModel):
         max_length=300_000,
         description="The raw payload as text (UTF-8, undecodable bytes escaped), maybe truncated.",
     )
-    payload_size: NonNegativeInt = Field(description="Size of the original payload in bytes.")
-    headers: dict[str, str] = Field(default_factory=dict)
+    payload_size: int = Field(
+        ge=0, le=MAX_INT64, description="Size of the original payload in bytes."
+    )
+    headers: dict[_HeaderText, _HeaderText] = Field(default_factory=dict, max_length=256)
+
+    @property
+    def publish_subject(self) -> str:
+        return subjects.deadletter(self.service)
 
 
 class ControlAction(StrEnum):
@@ -73,12 +95,19 @@ class ControlCommand(WireModel):
     """A command from an operator (through the api) to a service; answered by `ControlReply`."""
 
     kind: ClassVar[str] = "control_command"
+    subject_pattern: ClassVar[str] = subjects.ALL_CONTROL
 
     target: Token
     action: ControlAction
     issued_by: Id = Field(description="Who asked (an operator or a service).")
     reason: str = Field(default="", max_length=1024)
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, JsonValue] = Field(
+        default_factory=dict, max_length=256, description="Action arguments (finite JSON)."
+    )
+
+    @property
+    def publish_subject(self) -> str:
+        return subjects.control(self.target)
 
 
 class ControlReply(WireModel):
@@ -86,9 +115,13 @@ class ControlReply(WireModel):
 
     kind: ClassVar[str] = "control_reply"
 
-    command_id: Id
+    command_id: Id = Field(description="`id` of the command answered (its cause).")
     target: Token
     ok: bool
-    reason: str = Field(default="", max_length=64, description="Machine-readable code when refused.")
+    reason: str = Field(
+        default="", max_length=64, description="Machine-readable code when refused."
+    )
     detail: str = Field(default="", max_length=4096)
-    state: dict[str, Any] = Field(default_factory=dict)
+    state: dict[str, JsonValue] = Field(
+        default_factory=dict, max_length=256, description="The target's state after the command."
+    )

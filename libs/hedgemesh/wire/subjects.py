@@ -1,16 +1,23 @@
-"""NATS subjects and JetStream names, versioned. The one place a subject string is spelt."""
+"""NATS subjects and JetStream names, versioned. The one place a subject string is spelt.
+
+Every subject starts with `PREFIX` (`hedge.v1`); a breaking change to a message moves its
+subject to `hedge.v2`, so old and new consumers can run side by side. Variable parts (an
+underlying, an agent, a service) are single tokens, checked by `token`.
+"""
 
 from __future__ import annotations
 
 import re
 
+from hedgemesh.wire.base import TOKEN_PATTERN
+
 PREFIX = "hedge.v1"
-_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_TOKEN = re.compile(TOKEN_PATTERN.removeprefix("^").removesuffix("$"))
 
 
 def token(value: str) -> str:
     """Check one subject token (no dots, spaces or wildcards) and return it."""
-    if not _TOKEN.match(value):
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
         raise ValueError(f"invalid subject token {value!r}: use letters, digits, '_' or '-'")
     return value
 
@@ -30,11 +37,18 @@ def positions(underlying: str) -> str:
     return f"{PREFIX}.positions.{token(underlying)}"
 
 
-POSITIONS_SNAPSHOT = f"{PREFIX}.positions.snapshot"
+#: Request/reply: ask the ledger for the current `PositionSnapshot` of one underlying. Outside
+#: `positions.*`, so that position subscribers never receive the requests.
+POSITIONS_SNAPSHOT = f"{PREFIX}.ledger.snapshot"
 
 
 def proposal(agent: str) -> str:
     return f"{PREFIX}.proposal.{token(agent)}"
+
+
+def decision(agent: str) -> str:
+    """The manager's decisions on the proposals of one agent (audit, and feedback to the agent)."""
+    return f"{PREFIX}.decision.{token(agent)}"
 
 
 def order(underlying: str) -> str:
@@ -62,6 +76,7 @@ ALL_TICKS = f"{PREFIX}.md.tick.*"
 ALL_SURFACES = f"{PREFIX}.md.surface.*"
 ALL_POSITIONS = f"{PREFIX}.positions.*"
 ALL_PROPOSALS = f"{PREFIX}.proposal.*"
+ALL_DECISIONS = f"{PREFIX}.decision.*"
 ALL_ORDERS = f"{PREFIX}.order.*"
 ALL_EXEC_REPORTS = f"{PREFIX}.exec.*"
 ALL_HEARTBEATS = f"{PREFIX}.heartbeat.>"

@@ -1,0 +1,52 @@
+"""Live desk state kept in JetStream KV: the trading state and the risk limits.
+
+Values are stored as these messages' JSON, so a reader validates them like any message.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from hedgemesh.wire.base import Id, WireModel
+from hedgemesh.wire.codes import TradingState
+from hedgemesh.wire.instruments import MAX_MONEY, Cost, Quantity, Underlying
+from pydantic import Field
+
+
+class TradingStatus(WireModel):
+    """The value of KV `trading_state` (key: `desk`, or an underlying to narrow it)."""
+
+    kind: ClassVar[str] = "trading_status"
+
+    state: TradingState
+    reason: str = Field(default="", max_length=1024, description="Why, for a person.")
+    changed_by: Id = Field(description="The operator or service that set it.")
+    causation_id: Id | None = Field(default=None, description="The control command that set it.")
+
+
+class RiskLimits(WireModel):
+    """The value of KV `limits` for one underlying (key: the underlying)."""
+
+    kind: ClassVar[str] = "risk_limits"
+
+    underlying: Underlying
+    max_abs_delta: float = Field(ge=0, le=MAX_MONEY, description="Units of the underlying.")
+    max_abs_gamma: float = Field(
+        ge=0, le=MAX_MONEY, description="Delta change per 1 currency unit move of the underlying."
+    )
+    max_abs_vega_per_vol_point: float = Field(
+        ge=0, le=MAX_MONEY, description="Currency per volatility point (0.01)."
+    )
+    max_order_quantity: Quantity = Field(description="Contracts or units per order.")
+    max_order_notional: Cost = Field(
+        description="quantity × price × multiplier per order (currency)."
+    )
+    daily_cost_budget: Cost = Field(description="Spread and fees the desk may spend a day.")
+    price_collar: float = Field(
+        gt=0, le=1, description="Largest distance of a limit price from fair value (fraction)."
+    )
+    max_tick_age_s: float = Field(
+        gt=0, le=86_400, description="Older market data is stale: no hedging on it (seconds)."
+    )
+    changed_by: Id = Field(description="The operator or service that set them.")
+    causation_id: Id | None = Field(default=None, description="The control command that set them.")
