@@ -358,8 +358,7 @@ def book_risk(
         group, starts = positions._option_groups(edges_years, n_und)
         u, t = legs.underlying, legs.expiry
         k = legs.log_strike - market._ln_spot.take(u) - market._carry.take(u) * t
-        w = market.stack.total_variance(k, t, u)
-        vol = np.sqrt(np.maximum(w, 0.0) / np.maximum(t, 1e-300))  # t = 0: w = 0, no vol
+        vol = np.sqrt(np.maximum(market.stack.implied_variance(k, t, u), 0.0))
         greeks = bsm.greeks(
             market.spot.take(u),
             legs.strike,

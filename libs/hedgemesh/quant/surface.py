@@ -97,6 +97,21 @@ class SliceStack:
         point's surface (default 0, allowed only for a single-surface stack). Broadcasts.
         Fastest when the points are sorted by (group, t).
         """
+        return self._evaluate(k, t, group, per_year=False)
+
+    def implied_variance(
+        self, k: ArrayLike, t: ArrayLike, group: ArrayLike | None = None
+    ) -> NDArray[np.float64]:
+        """Implied variance w(k, t)/t (vol²) of each point; arguments as `total_variance`.
+
+        Computed without dividing by t outside the slices, so it is exact for tiny t, and at
+        t ≤ 0 it is the t → 0⁺ limit (the first slice's implied variance at k).
+        """
+        return self._evaluate(k, t, group, per_year=True)
+
+    def _evaluate(
+        self, k: ArrayLike, t: ArrayLike, group: ArrayLike | None, per_year: bool
+    ) -> NDArray[np.float64]:
         k_arr = np.asarray(k, dtype=np.float64)
         t_pos = np.maximum(np.asarray(t, dtype=np.float64), 0.0)
         t_key = np.minimum(t_pos, self._cap)
@@ -117,11 +132,16 @@ class SliceStack:
         a0, b0, r0, m0, v0, a1, b1, r1, m1, v1, s0, s1, d0, d1 = self._segments.take(seg, axis=1)
         w_lo = _svi_sq(a0, b0, r0, m0, v0, k_arr)
         w_hi = _svi_sq(a1, b1, r1, m1, v1, k_arr)
+        if per_year:  # (s₀/t + s₁) w_lo + (d₀/t + d₁) Δw; s₀ = d₀ = 0 outside the slices
+            inv_t = 1.0 / np.maximum(t_pos, _T_TINY)
+            return (s0 * inv_t + s1) * w_lo + (d0 * inv_t + d1) * (w_hi - w_lo)
         return (s0 + s1 * t_pos) * w_lo + (d0 + d1 * t_pos) * (w_hi - w_lo)
 
 
 #: Up to this many slices, a single surface finds segments by counting, not bisection.
 _COUNT_LOOP_MAX = 32
+#: Floor of t in 1/t: only reached where the coefficients of 1/t are 0 (before the first slice).
+_T_TINY = 1e-300
 
 
 def _svi_sq(a: NDArray, b: NDArray, rho: NDArray, m: NDArray, sig2: NDArray, k: NDArray) -> NDArray:
@@ -296,9 +316,7 @@ class VolSurface:
 
     def implied_vol_k(self, k: ArrayLike, t: ArrayLike) -> NDArray[np.float64]:
         """Implied vol (decimal) at log-moneyness k and years t; t ≤ 0 gives the t → 0 limit."""
-        t_arr = np.asarray(t, dtype=np.float64)
-        t_pos = np.where(t_arr > 0.0, t_arr, 1e-6 * self.expiries[0])
-        return np.sqrt(np.maximum(self.total_variance(k, t_pos), 0.0) / t_pos)
+        return np.sqrt(np.maximum(self.stack.implied_variance(k, t), 0.0))
 
     def implied_vol(self, strike: ArrayLike, t: ArrayLike) -> NDArray[np.float64]:
         """Implied vol (decimal) at strikes and years t (broadcast), k = ln(strike/F(t))."""
