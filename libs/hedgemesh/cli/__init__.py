@@ -1,3 +1,0 @@
-"""The `hedgemesh` command line."""
-def main():
-    print("hi")

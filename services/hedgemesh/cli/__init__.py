@@ -1,0 +1,53 @@
+"""The `hedgemesh` command line: `hedgemesh up`, `hedgemesh schema`, `hedgemesh version`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from hedgemesh.cli import up
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hedgemesh", description="hedgemesh: an automated hedging desk for options books."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up.add_parser(commands)
+
+    schema = commands.add_parser("schema", help="export or check the wire messages' JSON Schemas")
+    schema.add_argument("--check", action="store_true", help="fail if the checked-in files differ")
+    schema.set_defaults(func=_schema)
+
+    version = commands.add_parser("version", help="print the version")
+    version.set_defaults(func=_version)
+    return parser
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from hedgemesh.wire import schema
+
+    return schema.main(["--check"] if args.check else [])
+
+
+def _version(_: argparse.Namespace) -> int:
+    from importlib.metadata import version
+
+    print(f"hedgemesh {version('hedgemesh')}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-5s %(name)s: %(message)s",
+    )
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
