@@ -1,0 +1,5 @@
+import sys
+
+from hedgemesh.cli import main
+
+sys.exit(main())

@@ -1,0 +1,138 @@
+"""`hedgemesh up` as a user runs it: a real process, a real nats-server, Ctrl-C to stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hedgemesh.cli import up
+from hedgemesh.runtime.connection import NatsSettings, connect
+from hedgemesh.runtime.streams import BUCKETS, STREAMS
+
+READY = "hedgemesh: NATS ready at "
+
+
+class Launcher:
+    """`python -m hedgemesh.cli up ...` with its output read line by line in the background."""
+
+    def __init__(self, *args: str, home: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEMESH_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hedgemesh.cli", "up", "--home", str(home), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for_line(self, prefix: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.proc.poll() is not None and self.lines.empty():
+                    break
+                continue
+            self.seen.append(line)
+            if line.startswith(prefix):
+                return line
+        raise AssertionError(f"no line starting {prefix!r}; output so far: {self.seen}")
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Iterator[Launcher]:
+    started = Launcher("--nats-port", "0", home=tmp_path / "var")
+    yield started
+    if started.proc.poll() is None:
+        started.proc.kill()
+        started.proc.wait()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_given_up_then_nats_runs_with_every_stream_and_stops_cleanly_on_ctrl_c(
+    launcher: Launcher, tmp_path: Path
+) -> None:
+    url = launcher.wait_for_line(READY)[len(READY) :].split()[0]
+    cluster = json.loads((tmp_path / "var" / "cluster.json").read_text())
+    assert cluster["nats_url"] == url
+
+    nc = await connect(NatsSettings(url=url, name="probe"), initial_timeout_s=5.0)
+    try:
+        js = nc.jetstream()
+        for spec in STREAMS:
+            assert (await js.stream_info(spec.name)).config.name == spec.name
+        for bucket in BUCKETS:
+            assert (await (await js.key_value(bucket.name)).status()).bucket == bucket.name
+    finally:
+        await nc.close()
+    with urllib.request.urlopen(f"{cluster['nats_monitor_url']}/varz", timeout=5) as response:
+        assert json.load(response)["jetstream"]["config"]["sync_always"] is True
+
+    assert launcher.stop(signal.SIGINT) == 0
+    assert not (tmp_path / "var" / "cluster.json").exists()
+    assert not _pid_alive(cluster["nats_pid"])
+
+
+def test_given_requested_port_is_busy_then_up_names_it_and_exits(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        launcher = Launcher("--nats-port", str(busy), home=tmp_path / "var")
+        assert launcher.proc.wait(15) == 1
+        launcher.wait_for_line("hedgemesh: ")
+        output = " ".join(launcher.seen + list(launcher.lines.queue))
+    assert str(busy) in output
+    assert "HEDGEMESH_NATS_PORT" in output
+
+
+def test_given_default_port_taken_then_a_free_port_is_chosen_and_said(monkeypatch) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        monkeypatch.setattr(up, "DEFAULT_NATS_PORT", holder.getsockname()[1])
+        choice = up.choose_nats_port(None)
+    assert choice.port == 0
+    assert "is taken" in choice.note and "HEDGEMESH_NATS_PORT" in choice.note
+
+
+def test_given_explicit_port_then_it_is_used_as_is() -> None:
+    assert up.choose_nats_port(4333) == up.PortChoice(4333)
+
+
+def test_the_local_server_and_compose_config_both_sync_every_write() -> None:
+    deploy = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "nats.conf"
+    assert "sync_interval: always" in deploy.read_text()
+    assert "sync_interval: always" in up.LOCAL_NATS_CONFIG
