@@ -1,0 +1,406 @@
+"""Typed publish/subscribe over NATS, with bad input dead-lettered at the edge.
+
+A handler receives a decoded, validated `WireModel` and an `Envelope` (subject, headers, ...).
+Input that fails to decode, is too large, or that the handler refuses (`Rejected`, or a pydantic
+`ValidationError`) goes to `hedge.v1.deadletter.<service>` as a `DeadLetter`, is counted and
+logged, and the subscription carries on. Any other handler error is logged and counted: event
+handlers log and continue. Command handlers (`serve_control`) always answer, `ok=false` with a
+machine-readable reason when they cannot act.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeVar
+
+from hedgemesh.runtime.clock import Clock, LiveClock
+from hedgemesh.runtime.connection import drain, nats_errors
+from hedgemesh.runtime.deadletter import classify, make_dead_letter
+from hedgemesh.runtime.errors import NoResponders, Rejected
+from hedgemesh.wire import subjects
+from hedgemesh.wire.base import PayloadTooLarge, WireModel
+from hedgemesh.wire.ops import ControlCommand, ControlReply, DeadLetter
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import ValidationError
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=WireModel)
+R = TypeVar("R", bound=WireModel)
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+_DETAIL_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """Where and how a message arrived."""
+
+    subject: str
+    headers: Mapping[str, str]
+    size: int
+    reply: str | None = None
+    delivered: int = 1
+    """Delivery attempt (JetStream redeliveries count up from 1; always 1 on core NATS)."""
+    stream_seq: int | None = None
+    """Sequence in its JetStream stream, for messages from a durable consumer."""
+
+
+Handler = Callable[[M, Envelope], Awaitable[None]]
+ControlHandler = Callable[[ControlCommand, Envelope], Awaitable[ControlReply]]
+
+
+class Outcome(Enum):
+    HANDLED = "handled"
+    DEAD_LETTERED = "dead_lettered"
+    FAILED = "failed"
+
+
+@dataclass
+class BusStats:
+    """Counters per subject, for health and metrics."""
+
+    received: Counter[str] = field(default_factory=Counter)
+    handled: Counter[str] = field(default_factory=Counter)
+    handler_errors: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Rejections keyed by (subject, error class)."""
+
+    def dead_letters_by_subject(self) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for (subject, _), count in self.dead_letters.items():
+            totals[subject] += count
+        return dict(totals)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishAck:
+    """JetStream's acknowledgement: where the message is stored, or that it was a duplicate."""
+
+    stream: str
+    seq: int
+    duplicate: bool
+
+
+def encode(message: WireModel) -> bytes:
+    """The message as JSON, refusing what its consumers would not accept (over its type's
+    `max_payload_bytes`)."""
+    data = message.to_json()
+    limit = type(message).max_payload_bytes
+    if len(data) > limit:
+        raise PayloadTooLarge(len(data), limit)
+    return data
+
+
+class Bus:
+    """One service's typed view of a NATS connection."""
+
+    def __init__(
+        self,
+        nc: Client,
+        service: str,
+        *,
+        clock: Clock | None = None,
+        request_timeout_s: float = 2.0,
+    ) -> None:
+        self.service = subjects.token(service)
+        self.clock = clock or LiveClock()
+        self.request_timeout_s = request_timeout_s
+        self.stats = BusStats()
+        self._nc = nc
+        self._js = nc.jetstream(timeout=request_timeout_s)
+        self._on_close: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def connected(self) -> bool:
+        return self._nc.is_connected
+
+    @property
+    def nc(self) -> Client:
+        return self._nc
+
+    @property
+    def js(self):  # -> nats.js.JetStreamContext (kept untyped: its import path is private)
+        return self._js
+
+    # -- publishing --------------------------------------------------------------------------
+
+    async def publish(
+        self,
+        subject: str,
+        message: WireModel,
+        *,
+        msg_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Publish on core NATS (fire and forget). `msg_id` sets `Nats-Msg-Id`, which a stream
+        capturing the subject uses to drop duplicates."""
+        all_headers = {**(headers or {}), **({MSG_ID_HEADER: msg_id} if msg_id else {})}
+        with nats_errors(f"publish to {subject}"):
+            await self._nc.publish(subject, encode(message), headers=all_headers or None)
+
+    async def js_publish(
+        self,
+        subject: str,
+        message: WireModel,
+        *,
+        msg_id: str | None = None,
+        timeout_s: float | None = None,
+    ) -> PublishAck:
+        """Publish to JetStream and wait for the stream to store it.
+
+        `msg_id` (default: the message's own id) goes in `Nats-Msg-Id`; a second publish with
+        the same id inside the stream's duplicate window is not stored again and comes back
+        with `duplicate=True`.
+        """
+        return await self._js_publish(subject, encode(message), msg_id or message.id, timeout_s)
+
+    async def _js_publish(
+        self, subject: str, data: bytes, msg_id: str, timeout_s: float | None
+    ) -> PublishAck:
+        with nats_errors(f"JetStream publish to {subject}"):
+            ack = await self._js.publish(
+                subject,
+                data,
+                timeout=timeout_s or self.request_timeout_s,
+                headers={MSG_ID_HEADER: msg_id},
+            )
+        return PublishAck(stream=ack.stream, seq=ack.seq, duplicate=bool(ack.duplicate))
+
+    # -- dead letters ------------------------------------------------------------------------
+
+    async def dead_letter(
+        self,
+        subject: str,
+        payload: bytes,
+        headers: Mapping[str, str] | None,
+        error: str,
+        reason: str,
+        *,
+        id: str | None = None,
+    ) -> DeadLetter:
+        """Count, log and publish a rejected message to `hedge.v1.deadletter.<service>`.
+
+        Stored through JetStream (waiting for the stream's ack) so that a durable consumer may
+        acknowledge the original only once its dead letter is safe. Raises `NatsUnavailable`
+        when it cannot be stored.
+        """
+        letter = make_dead_letter(
+            service=self.service,
+            subject=subject,
+            payload=payload,
+            headers=headers,
+            error=error,
+            reason=reason,
+            id=id,
+            ts=self.clock.now(),
+        )
+        self.stats.dead_letters[(subject, letter.error)] += 1
+        log.warning(
+            "%s: dead letter %s from %s: %s: %s",
+            self.service, letter.id, subject, letter.error, letter.reason[:200],
+        )  # fmt: skip
+        try:
+            await self._js_publish(
+                subjects.deadletter(self.service), letter.to_json(), letter.id, None
+            )
+        except NoResponders:
+            log.warning("%s: no dead-letter stream; %s not stored", self.service, letter.id)
+        return letter
+
+    # -- subscribing -------------------------------------------------------------------------
+
+    async def decode(
+        self,
+        model: type[M],
+        payload: bytes,
+        envelope: Envelope,
+        *,
+        dead_letter_id: str | None = None,
+    ) -> M | DeadLetter:
+        """Decode `payload` as `model`; bad input is dead-lettered and its `DeadLetter` returned."""
+        self.stats.received[envelope.subject] += 1
+        try:
+            return model.from_json(payload)
+        except (ValidationError, PayloadTooLarge) as error:
+            verdict = classify(error)
+            assert verdict is not None
+            return await self.dead_letter(
+                envelope.subject, payload, envelope.headers, *verdict, id=dead_letter_id
+            )
+
+    async def deliver(
+        self,
+        model: type[M],
+        handler: Handler[M],
+        payload: bytes,
+        envelope: Envelope,
+        *,
+        dead_letter_id: str | None = None,
+    ) -> Outcome:
+        """Decode, validate and hand one message on; what a subscription does per message."""
+        message = await self.decode(model, payload, envelope, dead_letter_id=dead_letter_id)
+        if isinstance(message, DeadLetter):
+            return Outcome.DEAD_LETTERED
+        try:
+            await handler(message, envelope)
+        except Exception as error:
+            verdict = classify(error)
+            if verdict is None:
+                self.stats.handler_errors[envelope.subject] += 1
+                log.exception("%s: handler failed on %s", self.service, envelope.subject)
+                return Outcome.FAILED
+            await self.dead_letter(
+                envelope.subject, payload, envelope.headers, *verdict, id=dead_letter_id
+            )
+            return Outcome.DEAD_LETTERED
+        self.stats.handled[envelope.subject] += 1
+        return Outcome.HANDLED
+
+    async def subscribe(
+        self, subject: str, model: type[M], handler: Handler[M], *, queue: str = ""
+    ) -> Subscription:
+        """Deliver every message on `subject` (wildcards allowed) to `handler`, in order.
+
+        `queue` shares the subject among the members of a queue group.
+        """
+
+        async def on_message(msg: Msg) -> None:
+            try:
+                await self.deliver(model, handler, msg.data, _envelope(msg))
+            except Exception:
+                log.exception("%s: could not dead-letter a message on %s", self.service, subject)
+
+        return await self._subscribe(subject, queue, on_message)
+
+    async def _subscribe(
+        self, subject: str, queue: str, on_message: Callable[[Msg], Awaitable[None]]
+    ) -> Subscription:
+        with nats_errors(f"subscribe to {subject}"):
+            subscription = await self._nc.subscribe(subject, queue=queue, cb=on_message)
+        await self.flush()
+        return subscription
+
+    async def flush(self, timeout_s: float | None = None) -> None:
+        """Return once everything sent so far has reached the server (so a subscription made
+        before is live for every publisher). A no-op while disconnected: what is pending goes out
+        on reconnect.
+
+        Two PING/PONG round trips: nats-py writes a flush's PING straight to the socket, ahead
+        of commands still queued for its flusher task, so one PONG alone proves nothing about a
+        SUB queued just before. By the first PONG the flusher has written them; the second PING
+        follows them on the wire.
+        """
+        if not self._nc.is_connected:
+            return
+        timeout = timeout_s or self.request_timeout_s
+        with nats_errors("flush"):
+            for _ in range(2):
+                await self._nc.flush(timeout)
+
+    # -- request / reply ---------------------------------------------------------------------
+
+    async def request(
+        self,
+        subject: str,
+        message: WireModel,
+        reply_model: type[R],
+        *,
+        timeout_s: float | None = None,
+    ) -> R:
+        """Send a request and decode its reply. Raises `NoResponders` when nobody serves the
+        subject, `NatsUnavailable` on timeout, `ValidationError` on a malformed reply."""
+        timeout = timeout_s or self.request_timeout_s
+        with nats_errors(f"request on {subject}"):
+            msg = await self._nc.request(subject, encode(message), timeout=timeout)
+        return reply_model.from_json(msg.data)
+
+    async def command(
+        self, command: ControlCommand, *, timeout_s: float | None = None
+    ) -> ControlReply:
+        """Send a control command to `hedge.v1.control.<command.target>` and await its reply."""
+        return await self.request(
+            subjects.control(command.target), command, ControlReply, timeout_s=timeout_s
+        )
+
+    async def serve_control(
+        self, target: str, handler: ControlHandler, *, queue: str = ""
+    ) -> Subscription:
+        """Answer control commands for `target`.
+
+        Undecodable commands are dead-lettered and answered `ok=false` with the error class
+        (`INVALID_JSON`, `INVALID_MESSAGE`, `PAYLOAD_TOO_LARGE`); a command for another target
+        gets `WRONG_TARGET`; a handler raising `Rejected(code)` answers with that code, one
+        raising anything else with `INTERNAL_ERROR`.
+        """
+        target = subjects.token(target)
+
+        async def on_message(msg: Msg) -> None:
+            try:
+                reply = await self._answer(target, handler, msg.data, _envelope(msg))
+                if msg.reply:
+                    await self._nc.publish(msg.reply, reply.to_json())
+            except Exception:
+                log.exception("%s: could not answer a control command", self.service)
+
+        return await self._subscribe(subjects.control(target), queue, on_message)
+
+    async def _answer(
+        self, target: str, handler: ControlHandler, payload: bytes, envelope: Envelope
+    ) -> ControlReply:
+        def refusal(command_id: str, code: str, detail: str) -> ControlReply:
+            return ControlReply(
+                command_id=command_id,
+                target=target,
+                ok=False,
+                reason=code[:64],
+                detail=detail[:_DETAIL_LIMIT],
+                ts=self.clock.now(),
+            )
+
+        command = await self.decode(ControlCommand, payload, envelope)
+        if isinstance(command, DeadLetter):
+            return refusal("unknown", command.error, command.reason)
+        if command.target != target:
+            return refusal(command.id, "WRONG_TARGET", f"for {command.target}, sent to {target}")
+        try:
+            reply = await handler(command, envelope)
+        except (Rejected, ValidationError) as error:
+            verdict = classify(error)
+            assert verdict is not None
+            return refusal(command.id, *verdict)
+        except Exception as error:
+            self.stats.handler_errors[envelope.subject] += 1
+            log.exception("%s: control handler failed on %s", self.service, command.action)
+            return refusal(command.id, "INTERNAL_ERROR", f"{type(error).__name__}: {error}")
+        self.stats.handled[envelope.subject] += 1
+        return reply
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def on_close(self, stop: Callable[[], Awaitable[None]]) -> None:
+        """Run `stop` when the bus closes, before the connection drains (latest first); how
+        durable consumers stop pulling and finish the message in hand."""
+        self._on_close.append(stop)
+
+    async def close(self, timeout_s: float = 3.0) -> None:
+        """Run the `on_close` callbacks, then drain the connection and close it."""
+        while self._on_close:
+            stop = self._on_close.pop()
+            try:
+                await stop()
+            except Exception:
+                log.exception("%s: a close callback failed", self.service)
+        await drain(self._nc, timeout_s)
+
+
+def _envelope(msg: Msg) -> Envelope:
+    return Envelope(
+        subject=msg.subject, headers=msg.headers or {}, size=len(msg.data), reply=msg.reply or None
+    )

@@ -1,0 +1,133 @@
+"""NATS connections with service-grade settings: reconnect forever, ping every second, log it all.
+
+nats-py's defaults (60 reconnect attempts two seconds apart, a ping every two minutes) suit
+scripts; a service must ride out a NATS restart and notice a dead link within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import nats
+import nats.errors
+import nats.js.errors
+from hedgemesh.runtime.errors import JetStreamRefused, NatsUnavailable, NoResponders
+from nats.aio.client import Client
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+
+class NatsSettings(BaseSettings):
+    """How to reach NATS; every field can be set from `HEDGEMESH_NATS_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="HEDGEMESH_NATS_", frozen=True, extra="ignore")
+
+    url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description="Server URL, or several separated by commas (a cluster).",
+    )
+    name: str = Field(default="hedgemesh", description="Connection name shown by the server.")
+    creds_file: Path | None = Field(default=None, description="NATS user credentials file.")
+    reconnect_wait_s: float = Field(default=0.25, gt=0.0, le=30.0)
+    ping_interval_s: float = Field(default=1.0, gt=0.0, le=120.0)
+    max_outstanding_pings: int = Field(default=3, ge=1, le=100)
+    connect_timeout_s: float = Field(default=2.0, gt=0.0, le=60.0)
+    request_timeout_s: float = Field(
+        default=2.0, gt=0.0, le=60.0, description="JetStream API and publish-ack timeout."
+    )
+    drain_timeout_s: float = Field(default=3.0, gt=0.0, le=60.0)
+
+    @property
+    def servers(self) -> list[str]:
+        return [url.strip() for url in self.url.split(",") if url.strip()]
+
+
+async def connect(settings: NatsSettings, *, initial_timeout_s: float | None = None) -> Client:
+    """Connect with reconnect-forever semantics.
+
+    The first connection is retried every `reconnect_wait_s` too, so a service may start before
+    NATS does; `initial_timeout_s` bounds that wait (None: wait for ever) and raises
+    `TimeoutError` when it passes.
+    """
+    name = settings.name
+
+    async def on_error(error: Exception) -> None:
+        log.warning("nats %s: %s: %s", name, type(error).__name__, error)
+
+    async def on_disconnected() -> None:
+        if not nc.is_closed:  # nats-py also reports a deliberate close as a disconnect
+            log.warning("nats %s: disconnected", name)
+
+    async def on_reconnected() -> None:
+        log.info("nats %s: reconnected to %s", name, nc.connected_url)
+
+    async def on_closed() -> None:
+        log.info("nats %s: connection closed", name)
+
+    nc = Client()
+    options = dict(
+        servers=settings.servers,
+        name=name,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=settings.reconnect_wait_s,
+        ping_interval=settings.ping_interval_s,
+        max_outstanding_pings=settings.max_outstanding_pings,
+        connect_timeout=settings.connect_timeout_s,
+        drain_timeout=settings.drain_timeout_s,
+        error_cb=on_error,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
+        closed_cb=on_closed,
+    )
+    if settings.creds_file is not None:
+        options["user_credentials"] = str(settings.creds_file)
+    try:
+        await asyncio.wait_for(nc.connect(**options), initial_timeout_s)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await nc.close()
+        raise
+    log.info("nats %s: connected to %s", name, nc.connected_url)
+    return nc
+
+
+async def drain(nc: Client, timeout_s: float = 3.0) -> None:
+    """Finish in-flight deliveries, flush what was published, then close; close at once if the
+    link is down or draining takes longer than `timeout_s`."""
+    if nc.is_closed:
+        return
+    if nc.is_connected:
+        try:
+            await asyncio.wait_for(nc.drain(), timeout_s)
+        except (TimeoutError, nats.errors.Error) as error:
+            log.warning("nats %s: drain failed (%s); closing", nc.options.get("name"), error)
+    if not nc.is_closed:
+        await nc.close()
+
+
+@contextlib.contextmanager
+def nats_errors(doing: str) -> Iterator[None]:
+    """Turn nats-py's exceptions into the runtime's own (`NatsUnavailable`, `NoResponders`,
+    `JetStreamRefused`), so service code never imports `nats` to handle them."""
+    try:
+        yield
+    except (nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError) as error:
+        raise NoResponders(f"{doing}: nobody answers") from error
+    except nats.js.errors.APIError as error:
+        raise JetStreamRefused(error.err_code, f"{doing}: {error.description}") from error
+    except (
+        TimeoutError,
+        nats.errors.ConnectionClosedError,
+        nats.errors.ConnectionReconnectingError,
+        nats.errors.ConnectionDrainingError,
+        nats.errors.OutboundBufferLimitError,
+        nats.errors.StaleConnectionError,
+    ) as error:
+        raise NatsUnavailable(f"{doing}: {type(error).__name__} {error}".strip()) from error
