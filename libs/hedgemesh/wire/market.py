@@ -13,6 +13,10 @@ from pydantic import Field, model_validator
 Rate = Annotated[float, Field(ge=-1.0, le=1.0)]
 """A continuously compounded rate per year (0.05 is 5%)."""
 
+#: Slack on the smallest total variance (years · vol²), so that rounding at the w ≥ 0 boundary
+#: is not an error; the same as `hedgemesh.quant.svi` allows.
+MIN_TOTAL_VARIANCE_TOLERANCE = 1e-12
+
 
 class Tick(WireModel):
     """A price of the underlying. Rule: `bid <= ask` when both are given."""
@@ -45,7 +49,7 @@ class SviSlice(WireValue):
     volatility is √(w(k) / t).
 
     Rules: b ≥ 0, |rho| < 1, sigma > 0, and the smallest total variance
-    a + b·sigma·√(1 − rho²) is ≥ 0.
+    a + b·sigma·√(1 − rho²) is ≥ 0 (to within `MIN_TOTAL_VARIANCE_TOLERANCE`).
     """
 
     expiry: UtcDatetime = Field(description="When the options of this slice expire (UTC).")
@@ -59,7 +63,7 @@ class SviSlice(WireValue):
 
     @model_validator(mode="after")
     def _total_variance_non_negative(self) -> Self:
-        if self.min_total_variance < 0:
+        if self.min_total_variance < -MIN_TOTAL_VARIANCE_TOLERANCE:
             raise ValueError(
                 f"a + b·sigma·√(1 − rho²) = {self.min_total_variance:.6g} is negative: "
                 "the total variance would be negative near k = m"

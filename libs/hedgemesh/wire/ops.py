@@ -12,7 +12,7 @@ from pydantic import Field, NonNegativeFloat, StringConstraints
 #: NATS's default largest message (bytes); a dead letter may carry a payload up to about this.
 NATS_MAX_PAYLOAD_BYTES = 1024 * 1024
 
-_HeaderText = Annotated[str, StringConstraints(max_length=4096)]
+_Text = Annotated[str, StringConstraints(max_length=4096)]
 
 
 class Role(StrEnum):
@@ -75,7 +75,7 @@ class DeadLetter(WireModel):
     payload_size: int = Field(
         ge=0, le=MAX_INT64, description="Size of the original payload in bytes."
     )
-    headers: dict[_HeaderText, _HeaderText] = Field(default_factory=dict, max_length=256)
+    headers: dict[_Text, _Text] = Field(default_factory=dict, max_length=256)
 
     @property
     def publish_subject(self) -> str:
@@ -101,7 +101,7 @@ class ControlCommand(WireModel):
     action: ControlAction
     issued_by: Id = Field(description="Who asked (an operator or a service).")
     reason: str = Field(default="", max_length=1024)
-    params: dict[str, JsonValue] = Field(
+    params: dict[_Text, JsonValue] = Field(
         default_factory=dict, max_length=256, description="Action arguments (finite JSON)."
     )
 
@@ -122,6 +122,6 @@ class ControlReply(WireModel):
         default="", max_length=64, description="Machine-readable code when refused."
     )
     detail: str = Field(default="", max_length=4096)
-    state: dict[str, JsonValue] = Field(
+    state: dict[_Text, JsonValue] = Field(
         default_factory=dict, max_length=256, description="The target's state after the command."
     )
