@@ -400,7 +400,7 @@ def calibrate(k: ArrayLike, vols: ArrayLike, t: float, weights: ArrayLike | None
     z0 = np.clip(z0, lower, np.nextafter(upper, -np.inf))
     polish = least_squares(
         residuals, z0, bounds=(lower, upper), method="trf", x_scale="jac",
-        ftol=1e-15, xtol=1e-15, gtol=1e-15, max_nfev=2000,
+        ftol=1e-15, xtol=1e-15, gtol=1e-15, max_nfev=600,
     )  # fmt: skip
     first_error = wt * (implied_vol(first, k_arr, t) - v_arr)
     candidates = [(float(np.sum(first_error**2)), first)]
