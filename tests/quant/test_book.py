@@ -330,6 +330,11 @@ def test_given_invalid_positions_then_construction_is_refused(change, message):
         Positions(**fields)
 
 
+def test_given_record_of_unknown_kind_then_construction_is_refused():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Positions.from_records([{"underlying": 0, "kind": "swap", "quantity": 1}])
+
+
 def test_given_position_on_unknown_underlying_or_bad_edges_then_risk_is_refused():
     market = _market()
     book = Positions.from_records([{"underlying": 4, "quantity": 1}])

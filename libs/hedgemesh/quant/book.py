@@ -182,7 +182,10 @@ class Positions:
         for the underlying (default 0)."""
         rows = []
         for record in records:
-            kind = _KINDS[record.get("kind", "option" if "strike" in record else "underlying")]
+            kind_name = record.get("kind", "option" if "strike" in record else "underlying")
+            if kind_name not in _KINDS:
+                raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind_name!r}")
+            kind = _KINDS[kind_name]
             is_option = kind == KIND_OPTION
             rows.append(
                 (

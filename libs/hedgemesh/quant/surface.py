@@ -67,6 +67,12 @@ class SliceStack:
         count = np.array([len(e) for e in expiries], dtype=np.int64)
         if np.any(count == 0):
             raise ValueError("every group needs at least one slice")
+        for e, p in zip(expiries, tables, strict=True):
+            t = np.asarray(e, dtype=np.float64)
+            if not (t[0] > 0.0 and np.all(np.diff(t) > 0.0) and np.isfinite(t[-1])):
+                raise ValueError("each group's expiries must be finite, > 0, increasing")
+            if np.shape(p) != (t.size, 5):
+                raise ValueError("each group needs an (n, 5) table of (a, b, rho, m, sigma)")
         self.count = _readonly(count)
         self.offset = _readonly(np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64))
         self.expiries = _readonly(np.concatenate(expiries).astype(np.float64))
@@ -78,7 +84,9 @@ class SliceStack:
             )
         )  # fmt: skip
         # Search keys: times clipped to [0, cap] (past the last slice all is extrapolation),
-        # group g shifted by g·(cap + 1), so groups never overlap.
+        # group g shifted by g·(cap + 1), so groups never overlap. Rounding of the shifted key
+        # can only move a time within ~1e-12 of a slice expiry into the neighbouring segment,
+        # where w is the same (the surface is continuous in t).
         self._cap = float(self.expiries.max()) + 1.0
         self._shift = _readonly(np.arange(len(count), dtype=np.float64) * (self._cap + 1.0))
         self._keys = _readonly(self.expiries + np.repeat(self._shift, count))
@@ -245,8 +253,8 @@ class VolSurface:
 
     Give `forwards` (one per expiry) or `spot` (with `rate` and `div`, continuously
     compounded, for F(t) = spot · e^{(rate − div) t}); with both, the forward curve runs
-    through (0, spot) and the given forwards. Immutable and cheap to build (no calibration:
-    see `VolSurface.calibrate`).
+    through (0, spot) and the given forwards, and rate and div are not used. Immutable and
+    cheap to build (tens of µs; no calibration: see `VolSurface.calibrate`).
     """
 
     __slots__ = ("_fwd_hinges", "_fwd_line", "fits", "forwards", "params", "stack", "table")
@@ -295,6 +303,9 @@ class VolSurface:
             y = np.log(fwd) if spot is None else np.log(np.concatenate([[spot], fwd]))
             self._fwd_line, self._fwd_hinges = _hinges(x, y)
         self.fits: tuple[SviFit, ...] | None = None if fits is None else tuple(fits)
+
+    def __repr__(self) -> str:
+        return f"VolSurface(expiries={self.expiries.tolist()}, forwards={self.forwards.tolist()})"
 
     @property
     def expiries(self) -> NDArray[np.float64]:
