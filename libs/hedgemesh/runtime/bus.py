@@ -10,6 +10,8 @@ machine-readable reason when they cannot act.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
 
+import nats.errors
 from hedgemesh.runtime.clock import Clock, LiveClock
 from hedgemesh.runtime.connection import drain, nats_errors
 from hedgemesh.runtime.deadletter import classify, make_dead_letter
@@ -115,7 +118,8 @@ class Bus:
         self.stats = BusStats()
         self._nc = nc
         self._js = nc.jetstream(timeout=request_timeout_s)
-        self._on_close: list[Callable[[], Awaitable[None]]] = []
+        self._subscriptions: list[Subscription] = []
+        self._intake_stoppers: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def connected(self) -> bool:
@@ -284,6 +288,7 @@ class Bus:
     ) -> Subscription:
         with nats_errors(f"subscribe to {subject}"):
             subscription = await self._nc.subscribe(subject, queue=queue, cb=on_message)
+        self._subscriptions.append(subscription)
         await self.flush()
         return subscription
 
@@ -384,19 +389,39 @@ class Bus:
 
     # -- shutdown ----------------------------------------------------------------------------
 
-    def on_close(self, stop: Callable[[], Awaitable[None]]) -> None:
-        """Run `stop` when the bus closes, before the connection drains (latest first); how
-        durable consumers stop pulling and finish the message in hand."""
-        self._on_close.append(stop)
+    def on_stop_intake(self, stop: Callable[[], Awaitable[None]]) -> None:
+        """Have `stop_intake` call `stop` (latest first): how a durable consumer stops pulling
+        and finishes the message in hand."""
+        self._intake_stoppers.append(stop)
 
-    async def close(self, timeout_s: float = 3.0) -> None:
-        """Run the `on_close` callbacks, then drain the connection and close it."""
-        while self._on_close:
-            stop = self._on_close.pop()
+    async def stop_intake(self, timeout_s: float = 3.0) -> None:
+        """Take no more input: durable consumers stop pulling and every subscription made here
+        drains (handlers in flight finish, within `timeout_s`). Publishing still works."""
+        stoppers, self._intake_stoppers = self._intake_stoppers, []
+        for stop in reversed(stoppers):
             try:
                 await stop()
             except Exception:
-                log.exception("%s: a close callback failed", self.service)
+                log.exception("%s: stopping a consumer failed", self.service)
+        subscriptions, self._subscriptions = self._subscriptions, []
+        if subscriptions:
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(*(self._drain_one(s) for s in subscriptions)), timeout_s
+                )
+            except TimeoutError:
+                log.warning("%s: handlers still busy after %s s", self.service, timeout_s)
+
+    async def _drain_one(self, subscription: Subscription) -> None:
+        with contextlib.suppress(nats.errors.Error):
+            if self._nc.is_connected:
+                await subscription.drain()
+            else:
+                await subscription.unsubscribe()
+
+    async def close(self, timeout_s: float = 3.0) -> None:
+        """Stop the intake, then drain the connection (flushing what was published) and close."""
+        await self.stop_intake(timeout_s)
         await drain(self._nc, timeout_s)
 
 

@@ -65,7 +65,7 @@ async def connect(settings: NatsSettings, *, initial_timeout_s: float | None = N
             log.warning("nats %s: disconnected", name)
 
     async def on_reconnected() -> None:
-        log.info("nats %s: reconnected to %s", name, nc.connected_url)
+        log.info("nats %s: reconnected to %s", name, _where(nc))
 
     async def on_closed() -> None:
         log.info("nats %s: connection closed", name)
@@ -94,8 +94,13 @@ async def connect(settings: NatsSettings, *, initial_timeout_s: float | None = N
         with contextlib.suppress(Exception):
             await nc.close()
         raise
-    log.info("nats %s: connected to %s", name, nc.connected_url)
+    log.info("nats %s: connected to %s", name, _where(nc))
     return nc
+
+
+def _where(nc: Client) -> str:
+    url = nc.connected_url
+    return url.netloc if url is not None else "(nowhere)"
 
 
 async def drain(nc: Client, timeout_s: float = 3.0) -> None:

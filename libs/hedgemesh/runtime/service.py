@@ -1,0 +1,305 @@
+"""The service runner every `python -m hedgemesh.<service>` uses.
+
+`Service.run()` connects to NATS, ensures the streams and buckets, takes part in its lease when
+it has one, starts its components, publishes a `Heartbeat` every few seconds, and on SIGTERM or
+SIGINT stops cleanly: no new input, in-flight work finished, the connection drained, exit code 0,
+all within `stop_timeout_s` (5 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NoReturn, Protocol
+
+from hedgemesh.runtime.bus import Bus, M
+from hedgemesh.runtime.clock import AcceleratedClock, Clock, LiveClock
+from hedgemesh.runtime.connection import NatsSettings, connect
+from hedgemesh.runtime.errors import NatsUnavailable
+from hedgemesh.runtime.kv import TypedKV
+from hedgemesh.runtime.lease import Lease, LeaseRecord
+from hedgemesh.runtime.streams import ensure_streams
+from hedgemesh.wire import subjects
+from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+
+class RuntimeSettings(BaseSettings):
+    """Settings every service shares; each can be set from `HEDGEMESH_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="HEDGEMESH_", frozen=True, extra="ignore")
+
+    instance: str | None = Field(
+        default=None, description="Instance id (a subject token); default: <host>-<pid>."
+    )
+    heartbeat_interval_s: float = Field(default=2.0, gt=0.0, le=60.0)
+    stop_timeout_s: float = Field(default=5.0, gt=0.0, le=60.0)
+    lease_ttl_s: float = Field(default=6.0, gt=0.0, le=3600.0)
+    clock_speed: float = Field(
+        default=1.0, gt=0.0, le=10_000.0, description="Above 1: run faster than real time."
+    )
+    stream_replicas: int = Field(default=1, ge=1, le=5, description="JetStream replicas (R3).")
+
+
+class Component(Protocol):
+    """A part of a service: started in order after the runtime is up, stopped in reverse."""
+
+    async def start(self, service: Service) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """What a health probe or the dashboard needs to know about one instance."""
+
+    service: str
+    instance: str
+    state: ServiceState
+    role: Role
+    epoch: int | None
+    connected: bool
+    ready: bool
+    heartbeat_seq: int
+    last_heartbeat: datetime | None
+    dead_letters: dict[str, int]
+    handler_errors: dict[str, int]
+
+
+def default_instance() -> str:
+    """`<host>-<pid>`, made a valid subject token."""
+    raw = f"{socket.gethostname()}-{os.getpid()}"
+    return re.sub(r"[^A-Za-z0-9_\-]", "-", raw)[-64:]
+
+
+class Service:
+    """One service instance: its NATS connection, bus, buckets, lease, heartbeats and parts."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        components: Sequence[Component] = (),
+        lease: str | None = None,
+        settings: RuntimeSettings | None = None,
+        nats: NatsSettings | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings or RuntimeSettings()
+        self.name = subjects.token(name)
+        self.instance = subjects.token(self.settings.instance or default_instance())
+        self.nats = (nats or NatsSettings()).model_copy(
+            update={"name": f"{self.name}.{self.instance}"}
+        )
+        speed = self.settings.clock_speed
+        self.clock = clock or (LiveClock() if speed == 1.0 else AcceleratedClock(speed))
+        self.lease_name = lease
+        self.components = list(components)
+        self.state = ServiceState.STARTING
+        self.lag_ms = 0.0
+        """Set by the components: how far behind their input they are (milliseconds)."""
+        self.started_at = self.clock.now()
+        self._bus: Bus | None = None
+        self._buckets: dict = {}
+        self._lease: Lease | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._heartbeat_seq = 0
+        self._last_heartbeat: datetime | None = None
+
+    # -- what components use -----------------------------------------------------------------
+
+    @property
+    def bus(self) -> Bus:
+        if self._bus is None:
+            raise RuntimeError(f"{self.name} is not started: no bus yet")
+        return self._bus
+
+    @property
+    def lease(self) -> Lease | None:
+        return self._lease
+
+    @property
+    def is_leader(self) -> bool:
+        """True when this instance should act: it holds the lease, or the service has none."""
+        return self._lease is None or self._lease.is_leader
+
+    @property
+    def epoch(self) -> int | None:
+        """The fencing epoch to stamp on what this instance does as leader."""
+        return self._lease.epoch if self._lease is not None else None
+
+    @property
+    def role(self) -> Role:
+        if self._lease is None:
+            return Role.SINGLE
+        return Role.LEADER if self._lease.is_leader else Role.STANDBY
+
+    def kv(self, bucket: str, model: type[M]) -> TypedKV[M]:
+        """A typed view of one of the declared buckets (`subjects.KV_*`)."""
+        try:
+            return TypedKV(self._buckets[bucket], model, bucket)
+        except KeyError:
+            raise KeyError(f"no bucket {bucket!r}; declared: {sorted(self._buckets)}") from None
+
+    def health(self) -> Health:
+        stats = self._bus.stats if self._bus is not None else None
+        return Health(
+            service=self.name,
+            instance=self.instance,
+            state=self.state,
+            role=self.role,
+            epoch=self.epoch,
+            connected=self._bus is not None and self._bus.connected,
+            ready=self.state is ServiceState.READY,
+            heartbeat_seq=self._heartbeat_seq,
+            last_heartbeat=self._last_heartbeat,
+            dead_letters=stats.dead_letters_by_subject() if stats else {},
+            handler_errors=dict(stats.handler_errors) if stats else {},
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, ensure streams, join the lease, start heartbeats, then the components."""
+        nc = await connect(self.nats)
+        self._bus = Bus(
+            nc, self.name, clock=self.clock, request_timeout_s=self.nats.request_timeout_s
+        )
+        self._buckets = await ensure_streams(self._bus.js, replicas=self.settings.stream_replicas)
+        if self.lease_name is not None:
+            self._lease = Lease(
+                self.kv(subjects.KV_LEASES, LeaseRecord),
+                self.lease_name,
+                self.instance,
+                self.settings.lease_ttl_s,
+                clock=self.clock,
+            )
+            await self._lease.step()
+            self._lease.start()
+        self._heartbeat_task = asyncio.create_task(self._heartbeats(), name="heartbeats")
+        for component in self.components:
+            await component.start(self)
+        self.state = ServiceState.READY
+        await self._beat()
+        log.info("%s.%s ready (%s)", self.name, self.instance, self.role.value)
+
+    async def stop(self) -> bool:
+        """Stop within `stop_timeout_s`; True when everything finished cleanly in time."""
+        try:
+            await asyncio.wait_for(self._shutdown(), self.settings.stop_timeout_s)
+            return True
+        except TimeoutError:
+            log.error("%s: shutdown took over %s s", self.name, self.settings.stop_timeout_s)
+            if self._bus is not None:
+                await self._bus.nc.close()
+            return False
+
+    async def _shutdown(self) -> None:
+        """Announce the stop, take no more input, let the work in flight finish, stop the
+        components, hand the lease over, and drain the connection."""
+        self.state = ServiceState.STOPPING
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat_task
+        if self._bus is not None:
+            if self._bus.connected:
+                await self._beat()
+            await self._bus.stop_intake(self.nats.drain_timeout_s)
+        for component in reversed(self.components):
+            try:
+                await component.stop()
+            except Exception:
+                log.exception("%s: component %r failed to stop", self.name, component)
+        if self._lease is not None:
+            await self._lease.stop(release=True)
+        if self._bus is not None:
+            await self._bus.close(self.nats.drain_timeout_s)
+
+    async def run(self, stop: asyncio.Event | None = None) -> int:
+        """Start, serve until SIGTERM/SIGINT (or `stop` is set), stop; returns the exit code:
+        0 after a clean stop, 1 when start-up failed or the stop overran `stop_timeout_s`."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        handled = (signal.SIGTERM, signal.SIGINT)
+        for signum in handled:
+            loop.add_signal_handler(signum, stop.set)
+        failed = False
+        try:
+            starting = asyncio.create_task(self.start(), name="start")
+            stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():  # asked to stop while starting (e.g. waiting for NATS)
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+            elif starting.exception() is not None:
+                failed = True
+                log.error("%s: start failed", self.name, exc_info=starting.exception())
+            else:
+                await stopping
+            stopping.cancel()
+            clean = await self.stop()
+        finally:
+            for signum in handled:
+                loop.remove_signal_handler(signum)
+        log.info("%s.%s stopped", self.name, self.instance)
+        return 0 if clean and not failed else 1
+
+    # -- heartbeats --------------------------------------------------------------------------
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await self.clock.sleep(self.settings.heartbeat_interval_s)
+            try:
+                await self._beat()
+            except Exception:
+                log.exception("%s: heartbeat failed", self.name)
+
+    async def _beat(self) -> None:
+        heartbeat = Heartbeat(
+            service=self.name,
+            instance=self.instance,
+            role=self.role,
+            state=self.state,
+            seq=self._heartbeat_seq,
+            started_at=self.started_at,
+            pid=os.getpid(),
+            lag_ms=max(self.lag_ms, 0.0),
+            epoch=self.epoch,
+            ts=self.clock.now(),
+        )
+        try:
+            await self.bus.publish(subjects.heartbeat(self.name, self.instance), heartbeat)
+        except NatsUnavailable as error:
+            log.warning("%s: heartbeat not sent: %s", self.name, error)
+            return
+        self._heartbeat_seq += 1
+        self._last_heartbeat = heartbeat.ts
+
+
+def run_service(factory: Callable[[], Service]) -> NoReturn:
+    """Build the service (inside the event loop), run it, and exit with its code: what each
+    service's `__main__` calls."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=os.environ.get("HEDGEMESH_LOG_LEVEL", "INFO").upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+
+    async def main() -> int:
+        return await factory().run()
+
+    sys.exit(asyncio.run(main()))
