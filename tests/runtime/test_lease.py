@@ -158,9 +158,8 @@ async def test_given_the_background_loop_then_a_crashed_leader_is_replaced_withi
     clock = SteppedClock()
     a = _lease(leases, "a", clock)
     b = _lease(leases, "b", clock)
-    a.start()
-    await eventually(lambda: a.is_leader)
-    b.start()
+    assert await a.start()
+    assert not await b.start()
     await eventually(lambda: clock.sleepers == 2)
     await a.stop(release=False)  # as a crash: no release, no more renewals
 

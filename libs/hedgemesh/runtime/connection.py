@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
+
+_ERROR_LOG_EVERY_S = 10.0
 
 
 class NatsSettings(BaseSettings):
@@ -56,9 +59,15 @@ async def connect(settings: NatsSettings, *, initial_timeout_s: float | None = N
     `TimeoutError` when it passes.
     """
     name = settings.name
+    last_error = ("", -_ERROR_LOG_EVERY_S)
 
     async def on_error(error: Exception) -> None:
-        log.warning("nats %s: %s: %s", name, type(error).__name__, error)
+        # Reconnecting every 0.25 s repeats the same error; say it again only every 10 s.
+        nonlocal last_error
+        text, now = f"{type(error).__name__}: {error}", time.monotonic()
+        if text != last_error[0] or now - last_error[1] >= _ERROR_LOG_EVERY_S:
+            log.warning("nats %s: %s", name, text)
+            last_error = (text, now)
 
     async def on_disconnected() -> None:
         if not nc.is_closed:  # nats-py also reports a deliberate close as a disconnect

@@ -68,8 +68,8 @@ class _Tenure:
 class Lease:
     """Hold, renew and hand over one named lease.
 
-    `step()` makes one attempt (acquire when free or stale, renew when held) and is what the
-    background loop started by `start()` calls every `renew_every_s` (default `ttl_s / 3`).
+    `step()` makes one attempt (acquire when free or stale, renew when held); `start()` makes
+    one and then keeps stepping in the background every `renew_every_s` (default `ttl_s / 3`).
     `is_leader` turns false as soon as the clock passes the last successful renewal's expiry,
     even before the next `step()` finds out who took over.
     """
@@ -177,17 +177,21 @@ class Lease:
     # -- background loop ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Step every `renew_every_s` until cancelled."""
+        """Step every `renew_every_s` until cancelled (waiting first: `start` made the first)."""
         while True:
+            await self.clock.sleep(self.renew_every_s)
             try:
                 await self.step()
             except Exception:
                 log.exception("lease %s: step failed", self.name)
-            await self.clock.sleep(self.renew_every_s)
 
-    def start(self) -> None:
+    async def start(self) -> bool:
+        """Make the first attempt now, then keep stepping in the background; returns whether
+        this holder leads after the first attempt."""
+        leading = await self.step()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self.run(), name=f"lease-{self.name}")
+        return leading
 
     async def stop(self, *, release: bool = True) -> None:
         """Stop the loop and (by default) release the lease. `release=False` walks away as a

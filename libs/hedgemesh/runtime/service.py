@@ -30,6 +30,7 @@ from hedgemesh.runtime.lease import Lease, LeaseRecord
 from hedgemesh.runtime.streams import ensure_streams
 from hedgemesh.wire import subjects
 from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
+from nats.js.kv import KeyValue
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -112,7 +113,7 @@ class Service:
         """Set by the components: how far behind their input they are (milliseconds)."""
         self.started_at = self.clock.now()
         self._bus: Bus | None = None
-        self._buckets: dict = {}
+        self._buckets: dict[str, KeyValue] = {}
         self._lease: Lease | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._heartbeat_seq = 0
@@ -186,8 +187,7 @@ class Service:
                 self.settings.lease_ttl_s,
                 clock=self.clock,
             )
-            await self._lease.step()
-            self._lease.start()
+            await self._lease.start()
         self._heartbeat_task = asyncio.create_task(self._heartbeats(), name="heartbeats")
         for component in self.components:
             await component.start(self)
