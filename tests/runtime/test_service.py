@@ -85,8 +85,16 @@ async def test_given_two_instances_sharing_a_lease_then_one_leads_and_one_stands
     nats_server, nats_client, eventually
 ):
     beats = await collect(nats_client, subjects.ALL_HEARTBEATS, Heartbeat)
-    first = _service(nats_server, "a", lease="probe")
-    second = _service(nats_server, "b", lease="probe")
+    gained: list[tuple[str, int]] = []
+    first, second = (
+        _service(
+            nats_server,
+            name,
+            lease="probe",
+            on_gained=lambda epoch, name=name: gained.append((name, epoch)),
+        )
+        for name in ("a", "b")
+    )
     stops = [asyncio.Event(), asyncio.Event()]
     runs = [asyncio.create_task(s.run(e)) for s, e in zip((first, second), stops, strict=True)]
     await eventually(lambda: first.state is ServiceState.READY)
@@ -104,6 +112,7 @@ async def test_given_two_instances_sharing_a_lease_then_one_leads_and_one_stands
     stops[0 if leader is first else 1].set()  # the leader stops and releases its lease
     await eventually(lambda: standby.is_leader, timeout=5.0)
     assert standby.epoch > epoch
+    assert gained == [(leader.instance, epoch), (standby.instance, standby.epoch)]
     stops[1 if leader is first else 0].set()
     assert await asyncio.gather(*runs) == [0, 0]
 

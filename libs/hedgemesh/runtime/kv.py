@@ -10,7 +10,6 @@ from hedgemesh.runtime.bus import M, encode
 from hedgemesh.runtime.connection import nats_errors
 from hedgemesh.runtime.errors import CasConflict, CorruptValue
 from nats.js.kv import KeyValue
-from pydantic import ValidationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +40,7 @@ class TypedKV(Generic[M]):
                 return None
         try:
             return Versioned(self.model.from_json(entry.value or b""), entry.revision)
-        except (ValidationError, ValueError) as error:
+        except ValueError as error:  # a ValidationError, or PayloadTooLarge
             raise CorruptValue(self.bucket, key, entry.revision, error) from error
 
     async def put(self, key: str, value: M) -> int:

@@ -141,7 +141,7 @@ class Lease:
         self._tenure = _Tenure(revision, revision, now + timedelta(seconds=self.ttl_s))
         self.holder_seen = self.holder
         log.info("lease %s: %s leads with epoch %d", self.name, self.holder, revision)
-        await _call(self.on_gained, revision)
+        await notify(self.on_gained, revision)
         return True
 
     async def _renew(self, now: datetime, tenure: _Tenure) -> bool:
@@ -161,7 +161,7 @@ class Lease:
         tenure, self._tenure = self._tenure, None
         if tenure is not None:
             log.warning("lease %s: %s lost epoch %d: %s", self.name, self.holder, tenure.epoch, why)
-            await _call(self.on_lost, tenure.epoch)
+            await notify(self.on_lost, tenure.epoch)
 
     async def release(self) -> None:
         """Give the lease up now, so a standby takes over at its next step."""
@@ -205,7 +205,8 @@ class Lease:
             await self.release()
 
 
-async def _call(callback: LeaseCallback | None, epoch: int) -> None:
+async def notify(callback: LeaseCallback | None, epoch: int) -> None:
+    """Call a gain/loss callback (sync or async); its failure is logged, never raised."""
     if callback is None:
         return
     try:

@@ -26,7 +26,7 @@ from hedgemesh.runtime.clock import AcceleratedClock, Clock, LiveClock
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.errors import NatsUnavailable
 from hedgemesh.runtime.kv import TypedKV
-from hedgemesh.runtime.lease import Lease, LeaseRecord
+from hedgemesh.runtime.lease import Lease, LeaseCallback, LeaseRecord, notify
 from hedgemesh.runtime.streams import ensure_streams
 from hedgemesh.wire import subjects
 from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
@@ -94,6 +94,8 @@ class Service:
         *,
         components: Sequence[Component] = (),
         lease: str | None = None,
+        on_gained: LeaseCallback | None = None,
+        on_lost: LeaseCallback | None = None,
         settings: RuntimeSettings | None = None,
         nats: NatsSettings | None = None,
         clock: Clock | None = None,
@@ -107,6 +109,8 @@ class Service:
         speed = self.settings.clock_speed
         self.clock = clock or (LiveClock() if speed == 1.0 else AcceleratedClock(speed))
         self.lease_name = lease
+        self._on_gained = on_gained
+        self._on_lost = on_lost
         self.components = list(components)
         self.state = ServiceState.STARTING
         self.lag_ms = 0.0
@@ -186,6 +190,8 @@ class Service:
                 self.instance,
                 self.settings.lease_ttl_s,
                 clock=self.clock,
+                on_gained=self._gained,
+                on_lost=self._lost,
             )
             await self._lease.start()
         self._heartbeat_task = asyncio.create_task(self._heartbeats(), name="heartbeats")
@@ -194,6 +200,15 @@ class Service:
         self.state = ServiceState.READY
         await self._beat()
         log.info("%s.%s ready (%s)", self.name, self.instance, self.role.value)
+
+    async def _gained(self, epoch: int) -> None:
+        await self._beat()  # tell the cluster about the new role now, not at the next beat
+        await notify(self._on_gained, epoch)
+
+    async def _lost(self, epoch: int) -> None:
+        if self.state is not ServiceState.STOPPING:
+            await self._beat()
+        await notify(self._on_lost, epoch)
 
     async def stop(self) -> bool:
         """Stop within `stop_timeout_s`; True when everything finished cleanly in time."""
