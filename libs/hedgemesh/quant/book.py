@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from hedgemesh.quant import bsm
 from hedgemesh.quant.surface import SliceStack, VolSurface
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 __all__ = [
     "ADDITIVE_FIELDS",
@@ -77,7 +77,7 @@ _OPTION_GREEKS = 8  # price, delta, gamma, vega, theta, rho, vanna, volga (bsm.G
 _MAX_CACHED_EDGES = 8
 
 
-def _frozen_array(value: ArrayLike, dtype: type) -> NDArray:
+def _frozen_array(value: ArrayLike, dtype: DTypeLike) -> NDArray[Any]:
     array = np.array(value, dtype=dtype, copy=True)
     array.flags.writeable = False
     return array

@@ -295,12 +295,12 @@ class VolSurface:
         self.stack = SliceStack([t], [table])
         self.params: tuple[SviParams, ...] = params
         self.forwards = _readonly(fwd)
-        if forwards is None:  # constant carry: ln F(t) = ln S + (r − q) t
-            self._fwd_line = (math.log(spot), rate - div)
-            self._fwd_hinges = np.empty((2, 0))
-        else:
-            x = t if spot is None else np.concatenate([[0.0], t])
-            y = np.log(fwd) if spot is None else np.log(np.concatenate([[spot], fwd]))
+        if spot is None:  # forwards alone: interpolate ln F between them
+            self._fwd_line, self._fwd_hinges = _hinges(t, np.log(fwd))
+        elif forwards is None:  # constant carry: ln F(t) = ln S + (r − q) t
+            self._fwd_line, self._fwd_hinges = (math.log(spot), rate - div), np.empty((2, 0))
+        else:  # through (0, spot) and the forwards
+            x, y = np.concatenate([[0.0], t]), np.log(np.concatenate([[spot], fwd]))
             self._fwd_line, self._fwd_hinges = _hinges(x, y)
         self.fits: tuple[SviFit, ...] | None = None if fits is None else tuple(fits)
 

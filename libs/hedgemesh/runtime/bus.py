@@ -30,6 +30,7 @@ from hedgemesh.wire.ops import ControlCommand, ControlReply, DeadLetter
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
 from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class Bus:
         return self._nc
 
     @property
-    def js(self):  # -> nats.js.JetStreamContext (kept untyped: its import path is private)
+    def js(self) -> JetStreamContext:
         return self._js
 
     # -- publishing --------------------------------------------------------------------------
@@ -307,7 +308,8 @@ class Bus:
         timeout = timeout_s or self.request_timeout_s
         with nats_errors("flush"):
             for _ in range(2):
-                await self._nc.flush(timeout)
+                # nats-py annotates `timeout` as int; it is seconds for asyncio.wait_for.
+                await self._nc.flush(timeout)  # type: ignore[arg-type]
 
     # -- request / reply ---------------------------------------------------------------------
 

@@ -80,25 +80,26 @@ async def connect(settings: NatsSettings, *, initial_timeout_s: float | None = N
         log.info("nats %s: connection closed", name)
 
     nc = Client()
-    options = dict(
+    # nats-py annotates its timeouts and intervals `int` but only hands them to asyncio.sleep and
+    # asyncio.wait_for as seconds, so fractions work; hence the ignores on those four arguments.
+    connecting = nc.connect(
         servers=settings.servers,
         name=name,
         allow_reconnect=True,
         max_reconnect_attempts=-1,
-        reconnect_time_wait=settings.reconnect_wait_s,
-        ping_interval=settings.ping_interval_s,
+        reconnect_time_wait=settings.reconnect_wait_s,  # type: ignore[arg-type]
+        ping_interval=settings.ping_interval_s,  # type: ignore[arg-type]
         max_outstanding_pings=settings.max_outstanding_pings,
-        connect_timeout=settings.connect_timeout_s,
-        drain_timeout=settings.drain_timeout_s,
+        connect_timeout=settings.connect_timeout_s,  # type: ignore[arg-type]
+        drain_timeout=settings.drain_timeout_s,  # type: ignore[arg-type]
         error_cb=on_error,
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
         closed_cb=on_closed,
+        user_credentials=None if settings.creds_file is None else str(settings.creds_file),
     )
-    if settings.creds_file is not None:
-        options["user_credentials"] = str(settings.creds_file)
     try:
-        await asyncio.wait_for(nc.connect(**options), initial_timeout_s)
+        await asyncio.wait_for(connecting, initial_timeout_s)
     except BaseException:
         with contextlib.suppress(Exception):
             await nc.close()

@@ -38,10 +38,13 @@ class TypedKV(Generic[M]):
                 entry = await self._kv.get(key)
             except nats.js.errors.KeyNotFoundError:
                 return None
+        revision = entry.revision
+        if revision is None:  # nats-py types it Optional; an entry read back always has one
+            raise RuntimeError(f"{self.bucket}/{key}: the KV entry came back without a revision")
         try:
-            return Versioned(self.model.from_json(entry.value or b""), entry.revision)
+            return Versioned(self.model.from_json(entry.value or b""), revision)
         except ValueError as error:  # a ValidationError, or PayloadTooLarge
-            raise CorruptValue(self.bucket, key, entry.revision, error) from error
+            raise CorruptValue(self.bucket, key, revision, error) from error
 
     async def put(self, key: str, value: M) -> int:
         """Store unconditionally; returns the new revision."""

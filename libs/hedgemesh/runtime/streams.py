@@ -22,7 +22,7 @@ from hedgemesh.wire import subjects
 from hedgemesh.wire.base import MAX_PAYLOAD_BYTES
 from hedgemesh.wire.ops import NATS_MAX_PAYLOAD_BYTES
 from nats.aio.msg import Msg
-from nats.js import api
+from nats.js import JetStreamContext, api
 from nats.js.kv import KeyValue
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ BUCKETS: tuple[BucketSpec, ...] = (
 )
 
 
-async def ensure_streams(js, *, replicas: int = 1) -> dict[str, KeyValue]:
+async def ensure_streams(js: JetStreamContext, *, replicas: int = 1) -> dict[str, KeyValue]:
     """Create every stream and bucket, or update one that exists; returns the buckets by name.
 
     Idempotent and safe to run from several services at once.
@@ -121,10 +121,13 @@ async def ensure_streams(js, *, replicas: int = 1) -> dict[str, KeyValue]:
     return {spec.name: await _ensure_bucket(js, spec, replicas) for spec in BUCKETS}
 
 
-async def _ensure_stream(js, config: api.StreamConfig) -> None:
-    with nats_errors(f"ensure stream {config.name}"):
+async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None:
+    name = config.name
+    if name is None:  # nats-py types it Optional; JetStream needs one
+        raise ValueError("a stream config needs a name")
+    with nats_errors(f"ensure stream {name}"):
         try:
-            await js.stream_info(config.name)
+            await js.stream_info(name)
         except nats.js.errors.NotFoundError:
             try:
                 await js.add_stream(config)
@@ -135,7 +138,7 @@ async def _ensure_stream(js, config: api.StreamConfig) -> None:
         await js.update_stream(config)
 
 
-async def _ensure_bucket(js, spec: BucketSpec, replicas: int) -> KeyValue:
+async def _ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int) -> KeyValue:
     with nats_errors(f"ensure bucket {spec.name}"):
         try:
             return await js.create_key_value(
@@ -199,7 +202,7 @@ class DurableConsumer(Generic[M]):
         self.ack_wait_s = ack_wait_s
         self.retry_delay_s = retry_delay_s
         self.fetch_timeout_s = fetch_timeout_s
-        self._sub = None
+        self._sub: JetStreamContext.PullSubscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -220,9 +223,10 @@ class DurableConsumer(Generic[M]):
         js = self.bus.js
         with nats_errors(f"create consumer {self.stream}/{self.durable}"):
             await js.add_consumer(self.stream, self.consumer_config())
-            self._sub = await js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+            sub = await js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        self._sub = sub
         self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.durable}")
+        self._task = asyncio.create_task(self._run(sub), name=f"consumer-{self.durable}")
         self.bus.on_stop_intake(self.stop)
 
     async def stop(self, timeout_s: float = 3.0) -> None:
@@ -241,10 +245,10 @@ class DurableConsumer(Generic[M]):
                 await self._sub.unsubscribe()
             self._sub = None
 
-    async def _run(self) -> None:
+    async def _run(self, sub: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():
             try:
-                messages = await self._sub.fetch(1, timeout=self.fetch_timeout_s)
+                messages = await sub.fetch(1, timeout=self.fetch_timeout_s)
             except nats.errors.TimeoutError:
                 continue
             except Exception as error:  # link down, consumer gone: retry after a pause

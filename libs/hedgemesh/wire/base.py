@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Self, Union
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     AfterValidator,
@@ -45,15 +45,12 @@ _Int64 = Annotated[StrictInt, Field(ge=-MAX_INT64 - 1, le=MAX_INT64)]
 
 JsonValue = TypeAliasType(
     "JsonValue",
-    Union[  # noqa: UP007 (a runtime value: the `|` of a string forward reference fails)
-        StrictBool,
-        _Int64,
-        _FiniteFloat,
-        _JsonText,
-        Annotated[list["JsonValue"], Field(max_length=1024)],
-        Annotated[dict[_JsonText, "JsonValue"], Field(max_length=1024)],
-        None,
-    ],
+    # A string, so that the self-references resolve lazily (mypy cannot resolve a recursive
+    # alias whose value names itself in quotes; pydantic evaluates the string in this module).
+    "StrictBool | _Int64 | _FiniteFloat | _JsonText"
+    " | Annotated[list[JsonValue], Field(max_length=1024)]"
+    " | Annotated[dict[_JsonText, JsonValue], Field(max_length=1024)]"
+    " | None",
 )
 """Free-form JSON with finite numbers only (`typing.Any` would let NaN and Infinity through)."""
 
