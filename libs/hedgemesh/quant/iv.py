@@ -297,10 +297,9 @@ def _terms_high(gap, gap_b, bp, b_halley, b_hh3):
     return -np.log(gap / gap_b) / gp, b_halley + gp, b_hh3 + gp * (2.0 * gp + 3.0 * b_halley)
 
 
-def _householder_step(beta, x, s, bmax, ibmax, ln_beta, gap, mid: slice, low: slice, high: slice):
-    """One third-order Householder step. Elements are sorted by objective: ``mid`` (b - β),
-    ``low`` and ``high`` are the three contiguous slices. Returns (step, b, b', rounding of b)
-    at s."""
+def _householder_step(beta, x, s, bmax, ibmax, ln_beta, gap, low: slice, high: slice):
+    """One third-order Householder step. Elements are sorted by objective: b - β first, then
+    the ``low`` and ``high`` slices. Returns (step, b, b', rounding of b) at s."""
     h = x / s
     t = 0.5 * s
     a = h + t
@@ -389,9 +388,8 @@ def _solve(beta, x, bmax, noise, tol_s, max_iter: int):
         beta, x, bmax, ibmax, noise, tol_s, left, right, ln_beta, gap = state
         i_low, i_high = np.searchsorted(objective, [_LOW, _HIGH])
         step, b, bp, rounding = _householder_step(
-            beta, x, s, bmax, ibmax, ln_beta, gap,
-            slice(0, i_low), slice(i_low, i_high), slice(i_high, None),
-        )  # fmt: skip
+            beta, x, s, bmax, ibmax, ln_beta, gap, slice(i_low, i_high), slice(i_high, None)
+        )
         # Tighten the bracket with this evaluation; bisect where the step leaves it.
         np.minimum(right, s, out=right, where=b > beta)
         np.maximum(left, s, out=left, where=b < beta)
@@ -402,8 +400,8 @@ def _solve(beta, x, bmax, noise, tol_s, max_iter: int):
         done = np.abs(step) <= threshold
         out = ~((s_new >= left) & (s_new <= right))  # NaN too
         if out.any():  # bisect; converged only once the bracket itself is that narrow
-            mid = np.where(np.isinf(right), 2.0 * np.maximum(left, s), 0.5 * (left + right))
-            s_new = np.where(out, mid, s_new)
+            halfway = np.where(np.isinf(right), 2.0 * np.maximum(left, s), 0.5 * (left + right))
+            s_new = np.where(out, halfway, s_new)
             done = np.where(out, right - left <= threshold, done)
         if was_done.any():  # converged elements stay put, with what they converged with
             done |= was_done
@@ -478,13 +476,13 @@ def implied_vol(
         todo = (beta > 0.0) & (beta < bmax) & (T > 0.0)  # NaN fails
         if inp.invalid is not None:
             todo &= ~inp.invalid
-        sel = np.arange(n) if todo.all() else np.flatnonzero(todo)
-        if sel.size < n:
+        sel = None
+        if not todo.all():
             _classify(P, sq, kr, omega, intrinsic, T, todo, inp.invalid, vol, status)
-        for start in range(0, sel.size, _BLOCK):  # blocks whose temporaries stay in cache
-            part = sel[start : start + _BLOCK]
-            if sel.size == n:
-                part = slice(start, start + _BLOCK)
+            sel = np.flatnonzero(todo)
+        count = n if sel is None else sel.size
+        for start in range(0, count, _BLOCK):  # blocks whose temporaries stay in cache
+            part = slice(start, start + _BLOCK) if sel is None else sel[start : start + _BLOCK]
             vol[part], status[part] = _solve_block(
                 P[part], scale[part], intrinsic[part], T[part], beta[part], x[part], bmax[part],
                 tol, max_iter, resolution,
