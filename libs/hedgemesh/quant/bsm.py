@@ -161,14 +161,15 @@ def discounted(spot: ArrayLike, strike: ArrayLike, t: ArrayLike, rate: ArrayLike
     return sq, kr
 
 
-def _slice(a, sl: slice):
-    return a[sl] if np.ndim(a) else a
+def _part(a, key):
+    """a[key] for a flattened input; a 0-d (scalar) input stands for every element."""
+    return a[key] if np.ndim(a) else a
 
 
 def _block_first_order(inp: _Inputs, sl: slice, m: int):
     """Shared intermediates of one block: S e^{-qT}, K e^{-rT}, √T, s, d1, d2, N(ω d1), N(ω d2)."""
-    S, K, T, r, q, v = (_slice(a, sl) for a in inp.values)
-    w = _slice(inp.omega, sl)
+    S, K, T, r, q, v = (_part(a, sl) for a in inp.values)
+    w = _part(inp.omega, sl)
     sq, kr = discounted(S, K, T, r, q)
     sqrt_t = np.sqrt(T)
     s = np.multiply(v, sqrt_t, out=np.empty(m))
@@ -244,8 +245,8 @@ def _block_greeks(inp: _Inputs, sl: slice, m: int, out: tuple[np.ndarray, ...]) 
 
 def _degenerate(inp: _Inputs, idx: np.ndarray, out: tuple[np.ndarray, ...]) -> None:
     """Limits for s <= 1e-150 (zero vol or expiry) and s >= 1e150 (infinite vol), on ``idx``."""
-    S, K, T, r, q, v = (a[idx] if np.ndim(a) else a for a in inp.values)
-    w = inp.omega[idx] if np.ndim(inp.omega) else inp.omega
+    S, K, T, r, q, v = (_part(a, idx) for a in inp.values)
+    w = _part(inp.omega, idx)
     sq, kr = discounted(S, K, T, r, q)
     s = v * np.sqrt(T)
     huge = s >= _S_HUGE
