@@ -149,15 +149,17 @@ def prepare(arrays, rules, is_call: ArrayLike) -> _Inputs:
     return _Inputs(tuple(_flat(a, shape, n) for a in arrays), omega, shape, n, invalid)
 
 
-def discounted(spot: ArrayLike, strike: ArrayLike, t: ArrayLike, rate: ArrayLike, div: ArrayLike):
+def discounted(
+    spot: ArrayLike, strike: ArrayLike, t: ArrayLike, rate: ArrayLike, div: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     """(S e^{-qT}, K e^{-rT}): the discounted forward and the discounted strike.
 
     The pricer and the implied-vol solver both compute their bounds from this one expression, so
     that a price floored at intrinsic value here is exactly at intrinsic value there.
     """
     t = np.asarray(t, dtype=np.float64)
-    sq = spot * np.exp(-np.asarray(div, dtype=np.float64) * t)
-    kr = strike * np.exp(-np.asarray(rate, dtype=np.float64) * t)
+    sq = np.asarray(spot) * np.exp(-np.asarray(div, dtype=np.float64) * t)
+    kr = np.asarray(strike) * np.exp(-np.asarray(rate, dtype=np.float64) * t)
     return sq, kr
 
 
