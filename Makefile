@@ -30,15 +30,17 @@ install: $(STAMP) ## Create .venv and install hedgemesh with its test tools
 up: $(STAMP) ## Run the cluster on embedded defaults (local nats-server, SQLite); Ctrl-C stops it
 	$(VENV)/bin/hedgemesh up
 
-test: $(STAMP) ## Lint, check the wire schemas, run the whole test suite
+test: $(STAMP) ## Lint, type-check the libraries, check the wire schemas, run the whole suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy libs
 	$(PY) -m hedgemesh.wire.schema --check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff lint and format check only
+lint: $(STAMP) ## ruff lint and format check, mypy on the libraries
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy libs
 
 format: $(STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

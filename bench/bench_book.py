@@ -20,6 +20,7 @@ import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
+
 from hedgemesh.quant import bsm, svi  # noqa: E402
 from hedgemesh.quant.book import (  # noqa: E402
     DAYS_PER_YEAR,

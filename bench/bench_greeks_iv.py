@@ -30,6 +30,7 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+
 from hedgemesh.quant import bsm, iv  # noqa: E402
 
 SEED = 20250615

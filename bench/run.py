@@ -29,7 +29,9 @@ def _load(path: Path):
 
 def main(argv: list[str]) -> int:
     wanted = argv[1:]
-    paths = sorted(p for p in HERE.glob("bench_*.py") if not wanted or any(w in p.stem for w in wanted))
+    paths = sorted(
+        p for p in HERE.glob("bench_*.py") if not wanted or any(w in p.stem for w in wanted)
+    )
     if not paths:
         print(f"no benchmark matches {wanted}", file=sys.stderr)
         return 2

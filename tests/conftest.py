@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+
 from hedgemesh.runtime.bus import Bus
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.server import NatsServer

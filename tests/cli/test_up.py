@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from hedgemesh.cli import up
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.streams import BUCKETS, STREAMS

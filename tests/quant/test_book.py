@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from hedgemesh.quant import bsm
 from hedgemesh.quant.book import (
     ADDITIVE_FIELDS,

@@ -7,6 +7,7 @@ import doctest
 
 import numpy as np
 import pytest
+
 from hedgemesh.quant import bsm
 
 GREEKS = bsm.Greeks._fields

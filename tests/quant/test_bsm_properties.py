@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hedgemesh.quant import bsm
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from hedgemesh.quant import bsm
 
 PROPERTY_SETTINGS = settings(max_examples=400, derandomize=True, deadline=None)
 

@@ -7,10 +7,11 @@ import math
 
 import numpy as np
 import pytest
-from hedgemesh.quant import bsm, iv
-from hedgemesh.quant.iv import IVStatus
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from hedgemesh.quant import bsm, iv
+from hedgemesh.quant.iv import IVStatus
 
 RESOLUTION = 1e-10
 EPS = np.finfo(np.float64).eps

@@ -6,11 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hedgemesh.quant import svi
 from hedgemesh.quant.surface import SliceStack, VolSurface
 from hedgemesh.quant.svi import SviParams
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 EXPIRIES = np.array([0.1, 0.25, 0.5, 1.0, 2.0])
 SPOT, RATE, DIV = 100.0, 0.03, 0.01

@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from hedgemesh.quant import bsm, svi
-from hedgemesh.quant.svi import KRange, SviParams
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from hedgemesh.quant import bsm, svi
+from hedgemesh.quant.svi import KRange, SviParams
 
 # Gatheral & Jacquier (2014), "Arbitrage-free SVI volatility surfaces", Axel Vogt's example:
 # a valid raw SVI slice with butterfly arbitrage (negative density) around k ∈ [0.65, 1.25].

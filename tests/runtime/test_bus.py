@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from runtime_examples import Reading, collect, reading
+
 from hedgemesh.runtime.bus import Bus, Envelope
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.errors import NoResponders, Rejected
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import MAX_PAYLOAD_BYTES, PayloadTooLarge
 from hedgemesh.wire.ops import ControlAction, ControlCommand, ControlReply, DeadLetter
-from runtime_examples import Reading, collect, reading
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from hedgemesh.runtime.clock import EPOCH, AcceleratedClock, Clock, LiveClock, SteppedClock
 
 pytestmark = pytest.mark.timeout(10)

@@ -6,6 +6,7 @@ import asyncio
 import socket
 
 import pytest
+
 from hedgemesh.runtime.connection import NatsSettings, connect, drain
 from hedgemesh.runtime.server import NatsServer
 

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+
 from hedgemesh.runtime.bus import Bus
 from hedgemesh.runtime.clock import SteppedClock
 from hedgemesh.runtime.kv import TypedKV

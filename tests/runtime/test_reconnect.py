@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from runtime_examples import Reading, reading
+
 from hedgemesh.runtime.bus import Bus, Envelope
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.streams import DurableConsumer, ensure_streams
 from hedgemesh.wire import subjects
-from runtime_examples import Reading, reading
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from hedgemesh.runtime.errors import NatsServerError, PortInUse
 from hedgemesh.runtime.server import BINARY_ENV, NatsServer, find_binary, port_is_free
 

@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from runtime_examples import Reading, collect, reading
+
 from hedgemesh.runtime.bus import Envelope
 from hedgemesh.runtime.connection import NatsSettings
 from hedgemesh.runtime.service import RuntimeSettings, Service, default_instance
 from hedgemesh.wire import subjects
 from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
-from runtime_examples import Reading, collect, reading
 
 pytestmark = pytest.mark.timeout(30)
 

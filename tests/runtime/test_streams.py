@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from nats.js import api
+from runtime_examples import Reading, collect, reading
+
 from hedgemesh.runtime.bus import Bus, Envelope
 from hedgemesh.runtime.errors import Rejected
 from hedgemesh.runtime.streams import BUCKETS, STREAMS, DurableConsumer, ensure_streams
 from hedgemesh.wire import subjects
 from hedgemesh.wire.ops import DeadLetter
-from nats.js import api
-from runtime_examples import Reading, collect, reading
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from hedgemesh.wire import MESSAGES, PayloadTooLarge, decode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from wire_examples import example, leaves, replaced
+
+from hedgemesh.wire import MESSAGES, PayloadTooLarge, decode
 
 KINDS = sorted(MESSAGES)
 

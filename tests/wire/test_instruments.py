@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from hedgemesh.wire import Instrument, InstrumentKind, OptionRight, Side
-from hedgemesh.wire.instruments import DEFAULT_OPTION_MULTIPLIER, _format_strike
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+
+from hedgemesh.wire import Instrument, InstrumentKind, OptionRight, Side
+from hedgemesh.wire.instruments import DEFAULT_OPTION_MULTIPLIER, _format_strike
 
 EXPIRY = datetime(2026, 12, 18, 21, tzinfo=UTC)
 

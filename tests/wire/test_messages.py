@@ -6,8 +6,11 @@ import doctest
 import json
 from datetime import UTC, datetime
 
-import hedgemesh.wire as wire
 import pytest
+from pydantic import ValidationError
+from wire_examples import FIELDS, TIMESTAMP_FIELDS, example, replaced, typed_leaves
+
+import hedgemesh.wire as wire
 from hedgemesh.wire import (
     MAX_PAYLOAD_BYTES,
     MESSAGES,
@@ -20,8 +23,6 @@ from hedgemesh.wire import (
     instruments,
     orders,
 )
-from pydantic import ValidationError
-from wire_examples import FIELDS, TIMESTAMP_FIELDS, example, replaced, typed_leaves
 
 KINDS = sorted(MESSAGES)
 

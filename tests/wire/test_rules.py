@@ -6,6 +6,9 @@ import json
 import math
 
 import pytest
+from pydantic import ValidationError
+from wire_examples import CALL, TS, example, hedge_leg, position, svi_slice
+
 from hedgemesh.wire import (
     DecisionOutcome,
     ExecStatus,
@@ -19,8 +22,6 @@ from hedgemesh.wire import (
     decode,
 )
 from hedgemesh.wire.hedging import MAX_LEGS
-from pydantic import ValidationError
-from wire_examples import CALL, TS, example, hedge_leg, position, svi_slice
 
 
 def _rejects(kind: str, match: str, **overrides: object) -> None:

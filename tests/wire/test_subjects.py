@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hedgemesh.wire import MESSAGES, subjects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from wire_examples import example
+
+from hedgemesh.wire import MESSAGES, subjects
 
 
 def nats_match(pattern: str, subject: str) -> bool:

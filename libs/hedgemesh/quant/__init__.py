@@ -1,1 +1,35 @@
+"""The quant core: pure numpy/scipy, no I/O.
 
+- `bsm`: Black–Scholes–Merton price and greeks (vega per vol point, theta per calendar day);
+- `iv`: vectorised implied volatility with a per-element status;
+- `svi`: raw SVI slices, calibration, the butterfly check;
+- `surface`: the SVI volatility surface across expiries, the calendar check;
+- `book`: book risk per underlying, per expiry bucket and in total, in one vectorised pass.
+"""
+
+from hedgemesh.quant import book, bsm, iv, surface, svi
+from hedgemesh.quant.book import BookRisk, Market, Positions, book_risk
+from hedgemesh.quant.bsm import Greeks, greeks, price
+from hedgemesh.quant.iv import IVResult, IVStatus, implied_vol
+from hedgemesh.quant.surface import VolSurface
+from hedgemesh.quant.svi import SviParams
+
+__all__ = [
+    "BookRisk",
+    "Greeks",
+    "IVResult",
+    "IVStatus",
+    "Market",
+    "Positions",
+    "SviParams",
+    "VolSurface",
+    "book",
+    "book_risk",
+    "bsm",
+    "greeks",
+    "implied_vol",
+    "iv",
+    "price",
+    "surface",
+    "svi",
+]

@@ -40,9 +40,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
 from hedgemesh.quant import bsm
 from hedgemesh.quant.surface import SliceStack, VolSurface
-from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 __all__ = [
     "ADDITIVE_FIELDS",

@@ -51,8 +51,9 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from hedgemesh.quant._normal import INV_SQRT_2PI, ndtr
 from numpy.typing import ArrayLike
+
+from hedgemesh.quant._normal import INV_SQRT_2PI, ndtr
 
 __all__ = ["Greeks", "discounted", "greeks", "price"]
 

@@ -52,9 +52,10 @@ from enum import IntEnum
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
+
 from hedgemesh.quant._normal import INV_SQRT_2PI, ndtr, ndtri
 from hedgemesh.quant.bsm import FINITE, NON_NEGATIVE, POSITIVE, discounted, prepare
-from numpy.typing import ArrayLike
 
 __all__ = ["IVResult", "IVStatus", "implied_vol"]
 

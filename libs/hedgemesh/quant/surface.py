@@ -23,9 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from hedgemesh.quant import svi
 from hedgemesh.quant.svi import KRange, SviFit, SviParams
-from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "ArbitrageReport",

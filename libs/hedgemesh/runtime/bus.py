@@ -20,6 +20,12 @@ from enum import Enum
 from typing import TypeVar
 
 import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+
 from hedgemesh.runtime.clock import Clock, LiveClock
 from hedgemesh.runtime.connection import drain, nats_errors
 from hedgemesh.runtime.deadletter import classify, make_dead_letter
@@ -27,11 +33,6 @@ from hedgemesh.runtime.errors import NoResponders, Rejected
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import PayloadTooLarge, WireModel
 from hedgemesh.wire.ops import ControlCommand, ControlReply, DeadLetter
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from nats.js import JetStreamContext
-from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 

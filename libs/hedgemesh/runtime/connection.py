@@ -16,10 +16,11 @@ from pathlib import Path
 import nats
 import nats.errors
 import nats.js.errors
-from hedgemesh.runtime.errors import JetStreamRefused, NatsUnavailable, NoResponders
 from nats.aio.client import Client
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hedgemesh.runtime.errors import JetStreamRefused, NatsUnavailable, NoResponders
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import ValidationError
+
 from hedgemesh.runtime.errors import Rejected
 from hedgemesh.wire.base import PayloadTooLarge, new_id, utc_now
 from hedgemesh.wire.ops import DeadLetter
-from pydantic import ValidationError
 
 #: Most characters of the raw payload kept in a dead letter. JSON escaping can grow text up to
 #: six-fold and the whole dead letter must fit one NATS message (1 MiB by default).

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import Generic
 
 import nats.js.errors
+from nats.js.kv import KeyValue
+
 from hedgemesh.runtime.bus import M, encode
 from hedgemesh.runtime.connection import nats_errors
 from hedgemesh.runtime.errors import CasConflict, CorruptValue
-from nats.js.kv import KeyValue
 
 
 @dataclass(frozen=True, slots=True)

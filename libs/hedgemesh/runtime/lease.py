@@ -32,11 +32,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
+from pydantic import Field
+
 from hedgemesh.runtime.clock import Clock, LiveClock
 from hedgemesh.runtime.errors import CasConflict, CorruptValue, NatsUnavailable
 from hedgemesh.runtime.kv import TypedKV
 from hedgemesh.wire.base import Id, UtcDatetime, WireModel
-from pydantic import Field
 
 log = logging.getLogger(__name__)
 

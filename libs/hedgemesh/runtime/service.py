@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn, Protocol
 
+from nats.js.kv import KeyValue
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from hedgemesh.runtime.bus import Bus, M
 from hedgemesh.runtime.clock import AcceleratedClock, Clock, LiveClock
 from hedgemesh.runtime.connection import NatsSettings, connect
@@ -30,9 +34,6 @@ from hedgemesh.runtime.lease import Lease, LeaseCallback, LeaseRecord, notify
 from hedgemesh.runtime.streams import ensure_streams
 from hedgemesh.wire import subjects
 from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
-from nats.js.kv import KeyValue
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 

@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Generic
 
 import nats.errors
 import nats.js.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
+from nats.js.kv import KeyValue
+
 from hedgemesh.runtime.bus import Envelope, Handler, M, Outcome
 from hedgemesh.runtime.connection import nats_errors
 from hedgemesh.runtime.deadletter import BadInput
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import MAX_PAYLOAD_BYTES
 from hedgemesh.wire.ops import NATS_MAX_PAYLOAD_BYTES
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext, api
-from nats.js.kv import KeyValue
 
 if TYPE_CHECKING:
     from hedgemesh.runtime.bus import Bus

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Self
 
+from pydantic import Field, model_validator
+
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import Id, Seq, WireModel, WireValue
 from hedgemesh.wire.instruments import (
@@ -17,7 +19,6 @@ from hedgemesh.wire.instruments import (
     Underlying,
     require_one_underlying,
 )
-from pydantic import Field, model_validator
 
 #: Most positions in one snapshot (one underlying).
 MAX_POSITIONS = 500

@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Self
 
+from pydantic import Field, model_validator
+
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import Id, Seq, Token, WireModel, WireValue
 from hedgemesh.wire.codes import ReasonCode
@@ -17,7 +19,6 @@ from hedgemesh.wire.instruments import (
     Underlying,
     require_one_underlying,
 )
-from pydantic import Field, model_validator
 
 #: Most legs in one proposal.
 MAX_LEGS = 32

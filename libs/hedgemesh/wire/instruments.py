@@ -22,8 +22,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Self
 
-from hedgemesh.wire.base import UtcDatetime, WireValue
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
+
+from hedgemesh.wire.base import UtcDatetime, WireValue
 
 #: Largest quantity in one message (contracts or units of the underlying).
 MAX_QUANTITY = 1_000_000_000

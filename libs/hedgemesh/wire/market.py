@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from typing import Annotated, ClassVar, Self
 
+from pydantic import Field, model_validator
+
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import Seq, UtcDatetime, WireModel, WireValue
 from hedgemesh.wire.instruments import Price, Underlying
-from pydantic import Field, model_validator
 
 Rate = Annotated[float, Field(ge=-1.0, le=1.0)]
 """A continuously compounded rate per year (0.05 is 5%)."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
+from pydantic import Field, NonNegativeFloat, StringConstraints
+
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import MAX_INT64, Id, JsonValue, Seq, Token, UtcDatetime, WireModel
-from pydantic import Field, NonNegativeFloat, StringConstraints
 
 #: NATS's default largest message (bytes); a dead letter may carry a payload up to about this.
 NATS_MAX_PAYLOAD_BYTES = 1024 * 1024

@@ -6,11 +6,12 @@ import hashlib
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal, Self
 
+from pydantic import Field, model_validator
+
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import MAX_INT64, Id, Seq, WireModel, WireValue
 from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.instruments import MAX_QUANTITY, Cost, Instrument, Price, Quantity, Side
-from pydantic import Field, model_validator
 
 #: Most decisions one order can cite.
 MAX_DECISIONS = 64

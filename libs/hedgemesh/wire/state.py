@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from hedgemesh.wire.base import Id, WireModel
 from hedgemesh.wire.codes import TradingState
 from hedgemesh.wire.instruments import MAX_MONEY, Cost, Quantity, Underlying
-from pydantic import Field
 
 
 class TradingStatus(WireModel):
