@@ -164,8 +164,8 @@ def run(repeats: int = 15) -> dict:
     return results
 
 
-def main() -> None:
-    r = run()
+def report(r: dict) -> None:
+    """Print the figures of `run()` as a table."""
     print(f"book_risk, {r['n_underlyings']} underlyings, one pass (vol lookup + greeks + sums)")
     print(
         f"{'positions':>10} {'best ms':>9} {'median ms':>10} {'target ms':>10} "
@@ -184,4 +184,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    report(run())

@@ -1,7 +1,9 @@
 """Run every benchmark in bench/ (files named bench_*.py) and collect their figures.
 
-Each benchmark module exposes `run() -> dict` and prints its own table. This runner runs them in
-one process, one after the other, and writes the collected figures to `.bench/results.json`.
+Each benchmark module exposes `run() -> dict` (the figures, as ratios against a baseline measured
+in the same run) and either prints its own table or offers `report(figures)` to print it. This
+runner runs them in one process, one after the other, and writes the collected figures to
+`.bench/results.json`.
 
     .venv/bin/python bench/run.py            # all of them
     .venv/bin/python bench/run.py greeks     # only modules whose name contains "greeks"
@@ -42,7 +44,11 @@ def main(argv: list[str]) -> int:
     }
     for path in paths:
         print(f"\n=== {path.stem} ===", flush=True)
-        results[path.stem] = _load(path).run()
+        module = _load(path)
+        figures = module.run()
+        if hasattr(module, "report"):
+            module.report(figures)
+        results[path.stem] = figures
     out = HERE.parent / ".bench" / "results.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
