@@ -1,0 +1,11 @@
+"""The store: SQLAlchemy models and repositories (SQLite by default, PostgreSQL by URL).
+
+- `db`: `StoreSettings` (`HEDGEMESH_DATABASE_URL`), `make_engine`, `session_factory`, and
+  `migrate`, which runs the Alembic migrations (the only way the schema is made);
+- `models`: the tables;
+- `execution`: `ExecutionRepository`, orders and reports, idempotent by client order id and
+  exec id, with an outbox of reports not yet published;
+- `ledger`: `LedgerRepository`, booked trades and fills, positions and accounts.
+
+No NATS here: services hand it wire models, it hands back wire models and plain values.
+"""

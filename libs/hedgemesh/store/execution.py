@@ -1,0 +1,315 @@
+"""Execution's orders and reports: idempotent by client order id and by exec id.
+
+    repo = ExecutionRepository(session_factory(make_engine(url)))
+    if repo.insert_order(order):           # False: this client order id was seen before
+        ...work it...
+    repo.record_report(report)             # idempotent by exec_id; updates the order too
+    for stored in repo.working_orders():   # after a restart: what is still to do
+        ...
+
+Each method is one short transaction, committed before it returns. Returned values are plain
+frozen dataclasses and wire models, never live ORM objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hedgemesh.store._sql import insert_if_absent, rows_updated
+from hedgemesh.store.models import OrderRow, ReportRow
+from hedgemesh.wire.orders import ExecStatus, ExecutionReport, Order
+
+__all__ = [
+    "ConflictingReport",
+    "ExecutionRepository",
+    "StoredOrder",
+    "UnknownOrder",
+]
+
+
+class UnknownOrder(LookupError):
+    """A report names a client order id the store does not hold."""
+
+
+class ConflictingReport(ValueError):
+    """A report reuses its order's seq (or exec id) with different content."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    """An order as execution stored it, with its working state.
+
+    `status` is None until the first report (received, not yet accepted or rejected).
+    """
+
+    order: Order
+    status: ExecStatus | None
+    final: bool
+    cum_quantity: int
+    leaves_quantity: int
+    avg_price: float | None
+    fees: float
+    last_seq: int
+    reason_code: str | None
+    algo_state: dict[str, Any] | None
+    received_at: datetime
+    updated_at: datetime
+
+    @property
+    def client_order_id(self) -> str:
+        return self.order.client_order_id
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next report on this order takes."""
+        return self.last_seq + 1
+
+
+def _stored(row: OrderRow) -> StoredOrder:
+    return StoredOrder(
+        order=Order.from_json(row.raw),
+        status=None if row.status is None else ExecStatus(row.status),
+        final=row.final,
+        cum_quantity=row.cum_quantity,
+        leaves_quantity=row.leaves_quantity,
+        avg_price=row.avg_price,
+        fees=row.fees,
+        last_seq=row.last_seq,
+        reason_code=row.reason_code,
+        algo_state=row.algo_state,
+        received_at=row.received_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _order_values(order: Order, received_at: datetime) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id,
+        "message_id": order.id,
+        "instrument": order.instrument.symbol,
+        "underlying": order.instrument.underlying,
+        "side": order.side.value,
+        "quantity": order.quantity,
+        "order_type": order.order_type.value,
+        "limit_price": order.limit_price,
+        "time_in_force": order.time_in_force.value,
+        "algo": order.algo.model_dump(mode="json"),
+        "epoch": order.epoch,
+        "cycle_id": order.cycle_id,
+        "status": None,
+        "final": False,
+        "cum_quantity": 0,
+        "leaves_quantity": order.quantity,
+        "avg_price": None,
+        "fees": 0.0,
+        "last_seq": 0,
+        "reason_code": None,
+        "algo_state": None,
+        "created_at": order.ts,
+        "updated_at": order.ts,
+        "received_at": received_at,
+        "raw": order.to_json().decode(),
+    }
+
+
+def _report_values(report: ExecutionReport) -> dict[str, Any]:
+    return {
+        "exec_id": report.exec_id,
+        "message_id": report.id,
+        "client_order_id": report.client_order_id,
+        "seq": report.seq,
+        "status": report.status.value,
+        "is_fill": report.is_fill,
+        "last_quantity": report.last_quantity,
+        "last_price": report.last_price,
+        "cum_quantity": report.cum_quantity,
+        "leaves_quantity": report.leaves_quantity,
+        "avg_price": report.avg_price,
+        "fees": report.fees,
+        "reason_code": None if report.reason_code is None else report.reason_code.value,
+        "ts": report.ts,
+        "published_at": None,
+        "raw": report.to_json().decode(),
+    }
+
+
+class ExecutionRepository:
+    """Orders and execution reports in the store (see the module docstring)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    # -- orders ------------------------------------------------------------------------------
+
+    def insert_order(self, order: Order, *, received_at: datetime | None = None) -> bool:
+        """Store a new order; False (and nothing changes) when its client order id exists.
+
+        The one gate against working an order twice: call it before doing anything with it.
+        """
+        values = _order_values(order, received_at or datetime.now(UTC))
+        with self._sessions() as session, session.begin():
+            return insert_if_absent(session, OrderRow, values, key=("client_order_id",))
+
+    def get_order(self, client_order_id: str) -> StoredOrder | None:
+        with self._sessions() as session:
+            row = session.get(OrderRow, client_order_id)
+            return None if row is None else _stored(row)
+
+    def working_orders(self, underlying: str | None = None) -> list[StoredOrder]:
+        """Orders not in a final state (including those never reported on), oldest first."""
+        query = select(OrderRow).where(OrderRow.final.is_(False))
+        if underlying is not None:
+            query = query.where(OrderRow.underlying == underlying)
+        query = query.order_by(OrderRow.created_at, OrderRow.client_order_id)
+        with self._sessions() as session:
+            return [_stored(row) for row in session.scalars(query)]
+
+    def max_epoch(self) -> int | None:
+        """The highest manager epoch of any stored order (execution refuses older ones)."""
+        with self._sessions() as session:
+            return session.scalar(select(func.max(OrderRow.epoch)))
+
+    def save_algo_state(self, client_order_id: str, state: dict[str, Any] | None) -> None:
+        """Remember how far the algorithm has worked an order (JSON-serialisable)."""
+        with self._sessions() as session, session.begin():
+            statement = (
+                update(OrderRow)
+                .where(OrderRow.client_order_id == client_order_id)
+                .values(algo_state=state)
+            )
+            if not rows_updated(session, statement):
+                raise UnknownOrder(client_order_id)
+
+    # -- reports -----------------------------------------------------------------------------
+
+    def record_report(self, report: ExecutionReport) -> bool:
+        """Store a report and apply it to its order, in one transaction.
+
+        Returns False, changing nothing, when its exec id was stored before. The order's
+        status, cum/leaves, average price, fees and last seq follow the report with the highest
+        seq (a late, lower seq is stored but does not move the order back). Raises
+        `UnknownOrder` for an order not stored, `ConflictingReport` when the order's seq is
+        taken by another exec id or the report contradicts its order.
+        """
+        try:
+            with self._sessions() as session, session.begin():
+                if not insert_if_absent(
+                    session, ReportRow, _report_values(report), key=("exec_id",)
+                ):
+                    return False
+                row = session.get(OrderRow, report.client_order_id, with_for_update=True)
+                if row is None:  # only without foreign keys enforced; they refuse it first
+                    raise UnknownOrder(report.client_order_id)
+                _check_matches(row, report)
+                _apply(row, report)
+                return True
+        except IntegrityError as error:  # no such order, or its seq taken by another exec id
+            if self.get_order(report.client_order_id) is None:
+                raise UnknownOrder(report.client_order_id) from error
+            raise ConflictingReport(
+                f"{report.exec_id}: order {report.client_order_id} already has a report "
+                f"with seq {report.seq}"
+            ) from error
+
+    def reports(
+        self, client_order_id: str | None = None, since_seq: int | None = None
+    ) -> list[ExecutionReport]:
+        """Reports in the order they were recorded; for one order, those after `since_seq`."""
+        return self._reports(client_order_id, since_seq, fills_only=False)
+
+    def fills(
+        self,
+        client_order_id: str | None = None,
+        since_seq: int | None = None,
+        *,
+        underlying: str | None = None,
+    ) -> list[ExecutionReport]:
+        """Fill reports only (partially filled, filled), in the order recorded."""
+        return self._reports(client_order_id, since_seq, fills_only=True, underlying=underlying)
+
+    def _reports(
+        self,
+        client_order_id: str | None,
+        since_seq: int | None,
+        *,
+        fills_only: bool,
+        underlying: str | None = None,
+    ) -> list[ExecutionReport]:
+        query = select(ReportRow.raw).order_by(ReportRow.id)
+        if client_order_id is not None:
+            query = query.where(ReportRow.client_order_id == client_order_id)
+        if since_seq is not None:
+            query = query.where(ReportRow.seq > since_seq)
+        if fills_only:
+            query = query.where(ReportRow.is_fill.is_(True))
+        if underlying is not None:
+            query = query.join(OrderRow).where(OrderRow.underlying == underlying)
+        with self._sessions() as session:
+            return [ExecutionReport.from_json(raw) for raw in session.scalars(query)]
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    def unpublished_reports(self, limit: int = 1000) -> list[ExecutionReport]:
+        """Reports stored but not yet marked published, oldest first (publish them with
+        `Nats-Msg-Id` = exec id, then `mark_published`)."""
+        query = (
+            select(ReportRow.raw)
+            .where(ReportRow.published_at.is_(None))
+            .order_by(ReportRow.id)
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [ExecutionReport.from_json(raw) for raw in session.scalars(query)]
+
+    def mark_published(self, exec_ids: Iterable[str], *, at: datetime | None = None) -> int:
+        """Mark reports as on JetStream; returns how many were newly marked."""
+        ids: Sequence[str] = list(exec_ids)
+        if not ids:
+            return 0
+        with self._sessions() as session, session.begin():
+            return rows_updated(
+                session,
+                update(ReportRow)
+                .where(ReportRow.exec_id.in_(ids), ReportRow.published_at.is_(None))
+                .values(published_at=at or datetime.now(UTC)),
+            )
+
+
+def _apply(row: OrderRow, report: ExecutionReport) -> None:
+    """Move the order's state to the report's, unless a later report already did."""
+    row.fees += report.fees
+    if report.seq <= row.last_seq:
+        return
+    row.status = report.status.value
+    row.final = report.is_terminal
+    row.cum_quantity = report.cum_quantity
+    row.leaves_quantity = report.leaves_quantity
+    row.avg_price = report.avg_price
+    row.last_seq = report.seq
+    row.reason_code = None if report.reason_code is None else report.reason_code.value
+    row.updated_at = report.ts
+
+
+def _check_matches(row: OrderRow, report: ExecutionReport) -> None:
+    """Refuse a report whose order facts differ from the stored order's."""
+    mismatches = [
+        name
+        for name, stored, reported in (
+            ("instrument", row.instrument, report.instrument.symbol),
+            ("side", row.side, report.side.value),
+            ("quantity", row.quantity, report.order_quantity),
+        )
+        if stored != reported
+    ]
+    if mismatches:
+        raise ConflictingReport(
+            f"report {report.exec_id} disagrees with order {row.client_order_id} on "
+            + ", ".join(mismatches)
+        )

@@ -1,0 +1,167 @@
+"""The store's tables, as SQLAlchemy 2 declarative models.
+
+The migrations under `migrations/versions` create exactly these tables (a test compares them
+with Alembic's autogenerate); never `create_all` them in a service.
+
+Execution (`exec_*`):
+- `exec_orders`: one row per client order id (the idempotency key: an order is never worked
+  twice), the order's fields for queries, its working state (status, cum/leaves, average
+  price, fees, last report seq, the algorithm's progress) and the raw wire `Order` JSON;
+- `exec_reports`: every `ExecutionReport`, unique by `exec_id` and by (order, seq), with the
+  raw JSON and `published_at`: an outbox, so a report stored but not yet on JetStream when the
+  process died is published after the restart.
+
+Ledger (`ledger_*`):
+- `ledger_events`: every booked client trade and fill, unique by `event_id` (the trade id or
+  the fill's exec id: the ledger's idempotency key), numbered per underlying (`seq`);
+- `ledger_positions`: per instrument, signed quantity, average cost, realised P&L and fees;
+- `ledger_accounts`: per underlying, cash, realised P&L, fees and the last `seq` booked.
+
+Money is a double (currency units), quantities 64-bit integers, times UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+#: Deterministic constraint names, the same on every backend (and in the migrations).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = 128  # longest wire `Id`
+SYMBOL = 96  # longest instrument symbol
+UNDERLYING = 32
+ENUM = 24  # statuses, sides, order types, reason codes (stored as their wire strings)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite keeps naive UTC text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive timestamp {value!r}: store UTC-aware times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: A surrogate key: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
+        datetime: UtcDateTime(),
+        int: BigInteger(),
+        float: Double(),
+        dict[str, Any]: JSON(none_as_null=True),  # Python None is SQL NULL, not JSON null
+    }
+
+
+# -- execution ----------------------------------------------------------------------------------
+
+
+class OrderRow(Base):
+    """An order execution has received (or is working), keyed by its client order id."""
+
+    __tablename__ = "exec_orders"
+
+    client_order_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(ID), comment="The wire Order's id.")
+    instrument: Mapped[str] = mapped_column(String(SYMBOL), comment="Canonical symbol.")
+    underlying: Mapped[str] = mapped_column(String(UNDERLYING))
+    side: Mapped[str] = mapped_column(String(ENUM))
+    quantity: Mapped[int]
+    order_type: Mapped[str] = mapped_column(String(ENUM))
+    limit_price: Mapped[float | None]
+    time_in_force: Mapped[str] = mapped_column(String(ENUM))
+    algo: Mapped[dict[str, Any]] = mapped_column(comment="The wire algo: name and parameters.")
+    epoch: Mapped[int] = mapped_column(comment="The manager leader's fencing token.")
+    cycle_id: Mapped[str] = mapped_column(String(ID))
+    status: Mapped[str | None] = mapped_column(
+        String(ENUM), comment="Last reported ExecStatus; NULL until the first report."
+    )
+    final: Mapped[bool] = mapped_column(comment="No further report follows.")
+    cum_quantity: Mapped[int]
+    leaves_quantity: Mapped[int]
+    avg_price: Mapped[float | None]
+    fees: Mapped[float] = mapped_column(comment="Fees of all fills (currency).")
+    last_seq: Mapped[int] = mapped_column(comment="Seq of the last report; 0 before the first.")
+    reason_code: Mapped[str | None] = mapped_column(String(ENUM))
+    algo_state: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="The algorithm's progress (slices sent, display refills), for a restart."
+    )
+    created_at: Mapped[datetime] = mapped_column(comment="The order's ts.")
+    updated_at: Mapped[datetime] = mapped_column(comment="The last report's ts.")
+    received_at: Mapped[datetime] = mapped_column(comment="When execution stored it.")
+    raw: Mapped[str] = mapped_column(Text, comment="The wire Order JSON, as received.")
+
+    __table_args__ = (
+        Index(None, "final", "created_at"),
+        Index(None, "underlying"),
+        Index(None, "cycle_id"),
+    )
+
+
+class ReportRow(Base):
+    """One execution report; `published_at` is NULL until it is on JetStream (outbox)."""
+
+    __tablename__ = "exec_reports"
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    exec_id: Mapped[str] = mapped_column(String(ID), unique=True)
+    message_id: Mapped[str] = mapped_column(String(ID), comment="The wire report's id.")
+    client_order_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("exec_orders.client_order_id", ondelete="RESTRICT")
+    )
+    seq: Mapped[int] = mapped_column(Integer, comment="n-th report on its order, from 1.")
+    status: Mapped[str] = mapped_column(String(ENUM))
+    is_fill: Mapped[bool]
+    last_quantity: Mapped[int | None]
+    last_price: Mapped[float | None]
+    cum_quantity: Mapped[int]
+    leaves_quantity: Mapped[int]
+    avg_price: Mapped[float | None]
+    fees: Mapped[float]
+    reason_code: Mapped[str | None] = mapped_column(String(ENUM))
+    ts: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    raw: Mapped[str] = mapped_column(Text, comment="The wire ExecutionReport JSON.")
+
+    __table_args__ = (
+        UniqueConstraint("client_order_id", "seq"),
+        Index(None, "published_at"),
+    )
