@@ -1,0 +1,157 @@
+"""Benchmark: the venue's matching engine against `pyorderbook`, on the same seeded flow.
+
+Run: `.venv/bin/python bench/bench_venue.py` (`make bench` runs it single-threaded). A flow of
+10^5 messages for one instrument around a drifting mid: 60 % passive limit orders (GTC, 1 to 20
+ticks behind the touch), 25 % marketable orders (IOC limits 0 to 5 ticks through the far
+touch; one in five of them a market order), 15 % cancels of an earlier limit order (which may
+have filled meanwhile). `hedgemesh.venue.OrderBook` runs it with every event collected; the same
+flow runs through `pyorderbook.Book` in the same process, mapped as faithfully as it allows:
+a limit is `Book.match(bid|ask(...))`; IOC and market orders are matched then their unfilled
+rest cancelled (`Book.cancel`), a market order carrying the extreme price of its side; a cancel
+is `Book.cancel` of the order when still in the book (`Book.get_order`), else nothing (ours
+reports UNKNOWN_ORDER). Prints messages/s for both and the ratio; asserts nothing on time.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import statistics
+import time
+from collections.abc import Callable
+
+from hedgemesh.venue.book import BUY, SELL, OrderBook
+
+SEED = 20240603
+N_MESSAGES = 100_000
+MIX = (0.60, 0.25, 0.15)  # limit, marketable, cancel
+TARGET_PER_S = 300_000
+TICK = 0.01
+
+LIMIT, MARKETABLE, CANCEL = "limit", "marketable", "cancel"
+Message = tuple[str, int, int, int | None, int]  # kind, order id, side, price (ticks), quantity
+
+
+def make_flow(n: int = N_MESSAGES, seed: int = SEED) -> list[Message]:
+    """The seeded message flow: (kind, order id, side, price ticks or None, quantity)."""
+    rng = random.Random(seed)
+    mid = 10_000
+    flow: list[Message] = []
+    limits: list[int] = []
+    for oid in range(n):
+        if rng.random() < 0.02:
+            mid += rng.choice((-1, 1))
+        u = rng.random()
+        side = BUY if rng.random() < 0.5 else SELL
+        if u < MIX[0] or not limits:
+            price = mid - side * rng.randint(1, 20)
+            flow.append((LIMIT, oid, side, price, rng.randint(1, 100)))
+            limits.append(oid)
+        elif u < MIX[0] + MIX[1]:
+            price = None if rng.random() < 0.2 else mid + side * rng.randint(0, 5)
+            flow.append((MARKETABLE, oid, side, price, rng.randint(1, 200)))
+        else:
+            target = limits[-rng.randint(1, min(len(limits), 500))]
+            flow.append((CANCEL, target, 0, None, 0))
+    return flow
+
+
+def run_ours(flow: list[Message]) -> tuple[int, int]:
+    """Run the flow through OrderBook, collecting every event; (messages, events)."""
+    book = OrderBook("BENCH", TICK)
+    submit, cancel = book.submit, book.cancel
+    collected: list = []
+    keep = collected.extend
+    for kind, oid, side, price, qty in flow:
+        if kind is LIMIT:
+            keep(submit(oid, "a", side, price, qty))
+        elif kind is MARKETABLE:
+            keep(submit(oid, "b", side, price, qty, "ioc"))
+        else:
+            keep(cancel(oid))
+    return len(flow), len(collected)
+
+
+def run_pyorderbook(flow: list[Message]) -> tuple[int, int]:
+    """The same flow through pyorderbook; (messages, trades)."""
+    import pyorderbook
+
+    book = pyorderbook.Book()
+    ask, bid = pyorderbook.ask, pyorderbook.bid
+    live: dict[int, pyorderbook.Order] = {}
+    trades = 0
+    high, low = 10.0 * 10_000 * TICK, TICK
+    for kind, oid, side, price, qty in flow:
+        if kind is CANCEL:
+            order = live.pop(oid, None)
+            if order is not None and book.get_order(order.id) is not None:
+                book.cancel(order)
+            continue
+        px = (high if side == BUY else low) if price is None else price * TICK
+        order = (bid if side == BUY else ask)("BENCH", px, qty)
+        blotter = book.match(order)
+        trades += len(blotter.trades)
+        if kind is LIMIT:
+            live[oid] = order
+        elif order.quantity and book.get_order(order.id) is not None:
+            book.cancel(order)
+    return len(flow), trades
+
+
+def _best(fn: Callable[[], tuple[int, int]], repeats: int) -> tuple[float, float, tuple[int, int]]:
+    times, out = [], (0, 0)
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times), out
+
+
+def run(repeats: int = 5) -> dict:
+    flow = make_flow()
+    kinds = {k: sum(1 for m in flow if m[0] == k) for k in (LIMIT, MARKETABLE, CANCEL)}
+    best, median, (n, events) = _best(lambda: run_ours(flow), repeats)
+    results: dict = {
+        "messages": n,
+        "mix": kinds,
+        "ours": {"best_s": best, "median_s": median, "per_s": n / best, "events": events},
+        "target_per_s": TARGET_PER_S,
+    }
+    try:
+        import pyorderbook  # noqa: F401
+    except ImportError:  # pragma: no cover - the bench extra installs it
+        results["pyorderbook"] = None
+        return results
+    best, median, (n, trades) = _best(lambda: run_pyorderbook(flow), max(1, repeats - 2))
+    results["pyorderbook"] = {
+        "best_s": best,
+        "median_s": median,
+        "per_s": n / best,
+        "trades": trades,
+    }
+    results["ratio"] = results["ours"]["per_s"] / results["pyorderbook"]["per_s"]
+    return results
+
+
+def main() -> None:
+    r = run()
+    mix = ", ".join(f"{k} {v:,}" for k, v in r["mix"].items())
+    print(f"mixed flow of {r['messages']:,} messages ({mix}), one instrument, one process")
+    print(f"{'engine':>28} {'best s':>8} {'median s':>9} {'messages/s':>12}")
+    ours = r["ours"]
+    print(
+        f"{'hedgemesh.venue (+events)':>28} {ours['best_s']:>8.3f} {ours['median_s']:>9.3f} "
+        f"{ours['per_s']:>12,.0f}   ({ours['events']:,} events; target {r['target_per_s']:,}/s)"
+    )
+    base = r.get("pyorderbook")
+    if base:
+        print(
+            f"{'pyorderbook':>28} {base['best_s']:>8.3f} {base['median_s']:>9.3f} "
+            f"{base['per_s']:>12,.0f}   ({base['trades']:,} trades)"
+        )
+        print(f"ratio hedgemesh / pyorderbook: {r['ratio']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

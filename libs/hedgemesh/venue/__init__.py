@@ -1,0 +1,61 @@
+"""The simulated venue's domain: order books, synthetic liquidity, execution algorithms. No I/O.
+
+`book` — `OrderBook(instrument, tick_size)`, one per instrument, prices in integer ticks:
+
+    book = OrderBook("SPX", 0.01)
+    px = book.to_ticks(5000.017, BUY)              # 500001: buy limits round down, sells up
+    events = book.submit("o1", "lp", SELL, 500002, 10)            # GTC limit: Accepted
+    events = book.submit("o2", "desk", BUY, 500002, 4, "ioc")     # Accepted, Fill, ...
+    events = book.submit("o3", "desk", BUY, None, 4)              # market (IOC)
+    events = book.cancel("o1")                                    # Cancelled or Rejected
+    events = book.amend("o1", price=500003, quantity=5)           # Amended (+ Fills)
+    snap = book.snapshot(); OrderBook.restore(snap.instrument, snap.tick_size, snap.orders,
+                                              snap.seq)
+
+Every call returns the events it caused, in order, each with the book's next `seq`:
+`Accepted`, `Fill` (taker and maker ids and owners, price in ticks at the maker's price,
+quantity, both remainders), `Cancelled` (quantity leaving unfilled, `Reason`), `Rejected`
+(`Reason`: INVALID_QUANTITY, INVALID_PRICE, INVALID_SIDE, INVALID_TIME_IN_FORCE,
+DUPLICATE_ORDER_ID, UNKNOWN_ORDER, NO_LIQUIDITY), `Amended`. Sides are `BUY` = +1 and
+`SELL` = -1 (`wire.Side.sign`); time in force is `wire.TimeInForce` or its value (`gtc`,
+`day` rest; `ioc`, `fok` never rest). Market orders (`price=None`) into an empty side are
+rejected NO_LIQUIDITY; their unfillable rest is cancelled NO_LIQUIDITY, an IOC's or FOK's
+TIME_IN_FORCE. An incoming order never trades with its owner's resting orders: those are
+cancelled SELF_TRADE. Details in `hedgemesh.venue.book` and docs/venue.md.
+"""
+
+from hedgemesh.venue import book
+from hedgemesh.venue.book import (
+    BUY,
+    SELL,
+    Accepted,
+    Amended,
+    BookSnapshot,
+    Cancelled,
+    Event,
+    Fill,
+    OrderBook,
+    Reason,
+    Rejected,
+    RestingOrder,
+    price_to_ticks,
+    ticks_to_price,
+)
+
+__all__ = [
+    "BUY",
+    "SELL",
+    "Accepted",
+    "Amended",
+    "BookSnapshot",
+    "Cancelled",
+    "Event",
+    "Fill",
+    "OrderBook",
+    "Reason",
+    "Rejected",
+    "RestingOrder",
+    "book",
+    "price_to_ticks",
+    "ticks_to_price",
+]
