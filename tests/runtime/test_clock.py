@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -99,3 +100,23 @@ async def test_given_a_live_clock_then_now_follows_the_system_clock():
     first = clock.monotonic()
     await clock.sleep(0.001)
     assert clock.monotonic() > first
+
+
+def test_given_two_accelerated_clocks_with_one_anchor_then_they_agree_on_the_time() -> None:
+    start = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+    anchor = time.time() - 10.0  # the cluster started ten real seconds ago
+    first = AcceleratedClock(60.0, start, anchor=anchor)
+    time.sleep(0.01)
+    second = AcceleratedClock(60.0, start, anchor=anchor)
+    assert abs((first.now() - second.now()).total_seconds()) < 0.5
+    assert first.now() - start >= timedelta(seconds=600)
+
+
+def test_given_service_settings_with_start_and_anchor_then_the_service_clock_is_shared() -> None:
+    from hedgemesh.runtime.service import RuntimeSettings, Service
+
+    start = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+    settings = RuntimeSettings(clock_speed=60.0, clock_start=start, clock_anchor=time.time())
+    clock = Service("probe", settings=settings).clock
+    assert isinstance(clock, AcceleratedClock)
+    assert abs((clock.now() - start).total_seconds()) < 5.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -49,20 +50,31 @@ class LiveClock:
 
 
 class AcceleratedClock:
-    """Real time sped up `speed` times from the moment the clock is made.
+    """Real time sped up `speed` times.
 
     `now()` starts at `start` (default: the real time) and runs `speed` seconds per real second;
     `sleep(s)` waits `s / speed` real seconds. `speed=1` behaves like `LiveClock`.
+
+    `anchor` (seconds since the Unix epoch) shares one simulated time between processes: `now()`
+    is `start` at that wall-clock instant, so every service the launcher starts with the same
+    `start` and `anchor` agrees on the time whenever it was started. Without it the clock starts
+    when it is made.
     """
 
-    def __init__(self, speed: float, start: datetime | None = None) -> None:
+    def __init__(
+        self, speed: float, start: datetime | None = None, *, anchor: float | None = None
+    ) -> None:
         if not speed > 0.0 or speed == float("inf"):
             raise ValueError(f"speed must be a finite positive number, got {speed!r}")
         if start is not None and start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
+        if anchor is not None and not math.isfinite(anchor):
+            raise ValueError(f"anchor must be a finite Unix time, got {anchor!r}")
         self.speed = float(speed)
         self._start = (start or datetime.now(UTC)).astimezone(UTC)
-        self._real0 = time.monotonic()
+        # Real seconds already elapsed since the anchor, measured once; monotonic time after.
+        already = 0.0 if anchor is None else time.time() - anchor
+        self._real0 = time.monotonic() - already
 
     def _elapsed_s(self) -> float:
         return (time.monotonic() - self._real0) * self.speed

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import NoReturn, Protocol
 
 from nats.js.kv import KeyValue
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hedgemesh.runtime.bus import Bus, M
@@ -51,6 +51,14 @@ class RuntimeSettings(BaseSettings):
     lease_ttl_s: float = Field(default=6.0, gt=0.0, le=3600.0)
     clock_speed: float = Field(
         default=1.0, gt=0.0, le=10_000.0, description="Above 1: run faster than real time."
+    )
+    clock_start: AwareDatetime | None = Field(
+        default=None, description="Simulated time at `clock_anchor` (accelerated clocks)."
+    )
+    clock_anchor: float | None = Field(
+        default=None,
+        description="Unix time at which the simulated clock reads `clock_start`; shared by "
+        "every process of a cluster so that they agree on the time.",
     )
     stream_replicas: int = Field(default=1, ge=1, le=5, description="JetStream replicas (R3).")
 
@@ -107,8 +115,7 @@ class Service:
         self.nats = (nats or NatsSettings()).model_copy(
             update={"name": f"{self.name}.{self.instance}"}
         )
-        speed = self.settings.clock_speed
-        self.clock = clock or (LiveClock() if speed == 1.0 else AcceleratedClock(speed))
+        self.clock = clock or self._default_clock()
         self.lease_name = lease
         self._on_gained = on_gained
         self._on_lost = on_lost
@@ -125,6 +132,15 @@ class Service:
         self._last_heartbeat: datetime | None = None
 
     # -- what components use -----------------------------------------------------------------
+
+    def _default_clock(self) -> Clock:
+        """Real time, unless the settings ask for a faster or shifted (anchored) clock."""
+        settings = self.settings
+        if settings.clock_speed == 1.0 and settings.clock_start is None:
+            return LiveClock()
+        return AcceleratedClock(
+            settings.clock_speed, settings.clock_start, anchor=settings.clock_anchor
+        )
 
     @property
     def bus(self) -> Bus:
