@@ -86,6 +86,7 @@ async def test_given_up_then_nats_runs_with_every_stream_and_stops_cleanly_on_ct
     launcher: Launcher, tmp_path: Path
 ) -> None:
     url = launcher.wait_for_line(READY)[len(READY) :].split()[0]
+    launcher.wait_for_line("hedgemesh: running")
     cluster = json.loads((tmp_path / "var" / "cluster.json").read_text())
     assert cluster["nats_url"] == url
 

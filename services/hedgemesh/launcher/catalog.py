@@ -1,0 +1,54 @@
+"""The one source of truth for the list of services.
+
+The local launcher (`hedgemesh up`), `docker-compose.yml` and the Kubernetes manifests are all
+checked against `SERVICES`: each entry is a service, its module (started as
+`python -m <module>`), and how many replicas run (one leads, the others stand by).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service of the cluster."""
+
+    name: str
+    module: str
+    replicas: int = 1
+    needs_database: bool = False
+    description: str = ""
+    #: Extra environment for every replica (the launcher adds the shared settings).
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        """The command after the interpreter: `python -m <module>`."""
+        return ("-m", self.module)
+
+    def instance_names(self) -> list[str]:
+        """`ledger` for a single replica; `gamma-agent-1`, `gamma-agent-2` for several."""
+        if self.replicas == 1:
+            return [self.name]
+        return [f"{self.name}-{i}" for i in range(1, self.replicas + 1)]
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One process of a service."""
+
+    name: str
+    spec: ServiceSpec
+
+
+#: In start order; the launcher stops them in reverse.
+SERVICES: tuple[ServiceSpec, ...] = ()
+
+
+def instances(services: tuple[ServiceSpec, ...] = SERVICES) -> list[Instance]:
+    return [Instance(name, spec) for spec in services for name in spec.instance_names()]
+
+
+def find(name: str, services: tuple[ServiceSpec, ...] = SERVICES) -> ServiceSpec | None:
+    return next((spec for spec in services if spec.name == name), None)

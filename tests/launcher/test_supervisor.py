@@ -1,0 +1,120 @@
+"""The supervisor runs real child processes: restart on crash, stop in order, state for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from hedgemesh.cli import ops
+from hedgemesh.launcher import catalog, state
+from hedgemesh.launcher.catalog import ServiceSpec
+from hedgemesh.launcher.supervisor import Supervisor
+
+SAMPLE = str(Path(__file__).with_name("sample_service.py"))
+
+
+class ScriptSpec(ServiceSpec):
+    """A spec started from a script path instead of a module (only for tests)."""
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        return (SAMPLE,)
+
+
+def _supervisor(tmp_path: Path, nats_url: str, replicas: int = 2, restart: bool = True):
+    spec = ScriptSpec(name="sample", module="unused", replicas=replicas)
+    env = {"HEDGEMESH_NATS_URL": nats_url, "HEDGEMESH_HEARTBEAT_INTERVAL_S": "0.2"}
+    return Supervisor(
+        catalog.instances((spec,)), env=env, log_dir=tmp_path / "logs", restart=restart
+    )
+
+
+def _poll_until(supervisor: Supervisor, predicate, timeout: float = 10.0) -> list[str]:
+    events: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events += supervisor.poll()
+        if predicate():
+            return events
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout} s; events: {events}")
+
+
+def test_instance_names_follow_replicas() -> None:
+    assert ServiceSpec("ledger", "hedgemesh.ledger").instance_names() == ["ledger"]
+    assert ServiceSpec("gamma-agent", "m", replicas=2).instance_names() == [
+        "gamma-agent-1",
+        "gamma-agent-2",
+    ]
+
+
+def test_every_catalog_module_exists() -> None:
+    import importlib.util
+
+    for spec in catalog.SERVICES:
+        assert importlib.util.find_spec(spec.module) is not None, spec.module
+
+
+def test_given_a_child_is_killed_then_it_is_restarted_with_a_new_pid(tmp_path, nats_server):
+    supervisor = _supervisor(tmp_path, nats_server.url)
+    supervisor.start_all()
+    try:
+        victim = supervisor.children["sample-1"]
+        first_pid = victim.pid
+        assert first_pid is not None
+        os.kill(first_pid, signal.SIGKILL)
+        events = _poll_until(supervisor, lambda: victim.restarts == 1 and victim.alive)
+        assert victim.pid != first_pid
+        assert any("signal SIGKILL" in e for e in events)
+        assert supervisor.children["sample-2"].restarts == 0
+    finally:
+        supervisor.stop_all()
+    assert not any(child.alive for child in supervisor.children.values())
+
+
+def test_given_stop_all_then_children_exit_cleanly_on_sigterm(tmp_path, nats_server):
+    supervisor = _supervisor(tmp_path, nats_server.url, restart=False)
+    supervisor.start_all()
+    children = list(supervisor.children.values())
+    # Wait until both are up (they log their first heartbeat).
+    _poll_until(supervisor, lambda: all(c.log_path.stat().st_size > 0 for c in children))
+    supervisor.stop_all(timeout_s=5.0)
+    assert [c.process.returncode for c in children if c.process] == [0, 0]
+
+
+async def test_status_and_kill_find_instances_by_their_heartbeats(tmp_path, nats_server):
+    supervisor = _supervisor(tmp_path, nats_server.url)
+    supervisor.start_all()
+    try:
+        state.write(tmp_path, {"nats_url": nats_server.url, "instances": supervisor.snapshot()})
+        cluster = state.read(tmp_path)
+        deadline = time.monotonic() + 10
+        beats: dict = {}
+        while len(beats) < 2 and time.monotonic() < deadline:
+            beats = await ops._heartbeats(nats_server.url, listen_s=0.5)
+        assert set(beats) == {"sample-1", "sample-2"}
+        rows = ops.status_rows(cluster, beats)
+        assert [r["instance"] for r in rows] == ["sample-1", "sample-2"]
+        assert all(r["alive"] and r["state"] == "ready" for r in rows)
+        assert all(r["heartbeat_age_s"] is not None and r["heartbeat_age_s"] < 5 for r in rows)
+        # No service here holds a lease, so `kill sample` picks the first live instance.
+        assert ops.choose_victim("sample", cluster, beats) == "sample-1"
+        assert ops.choose_victim("sample-2", cluster, beats) == "sample-2"
+        with pytest.raises(SystemExit, match="no service or instance"):
+            ops.choose_victim("nope", cluster, beats)
+        assert ops.log_paths("sample", cluster) == [
+            tmp_path / "logs" / "sample-1.log",
+            tmp_path / "logs" / "sample-2.log",
+        ]
+    finally:
+        await asyncio.to_thread(supervisor.stop_all)
+
+
+def test_given_no_cluster_then_status_says_how_to_start_one(tmp_path) -> None:
+    with pytest.raises(SystemExit, match="hedgemesh up"):
+        state.read(tmp_path)
