@@ -92,6 +92,13 @@ class Surface(WireModel):
     div: Rate = Field(description="Dividend (or carry) yield, continuously compounded (per year).")
     slices: list[SviSlice] = Field(min_length=1, max_length=64)
     seq: Seq = Field(description="Per underlying and producer run; increases by one per surface.")
+    depth_multiplier: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="Depth of the venue's books relative to normal (1): below 1 in a scheduled "
+        "liquidity drought. The execution service scales its liquidity providers' depth by it.",
+    )
 
     @model_validator(mode="after")
     def _slices_in_order(self) -> Self:
