@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import NoReturn, Protocol
 
 from nats.js.kv import KeyValue
@@ -61,6 +62,11 @@ class RuntimeSettings(BaseSettings):
         "every process of a cluster so that they agree on the time.",
     )
     stream_replicas: int = Field(default=1, ge=1, le=5, description="JetStream replicas (R3).")
+    health_file: Path | None = Field(
+        default=None,
+        description="Touched after every heartbeat sent, for container health checks "
+        "(`python -m hedgemesh.runtime.healthcheck FILE`).",
+    )
 
 
 class Component(Protocol):
@@ -320,6 +326,15 @@ class Service:
             return
         self._heartbeat_seq += 1
         self._last_heartbeat = heartbeat.ts
+        if self.settings.health_file is not None:
+            self._touch_health_file(self.settings.health_file)
+
+    def _touch_health_file(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{self.name} {self.instance} {self.state.value}\n")
+        except OSError as error:
+            log.warning("%s: health file %s not written: %s", self.name, path, error)
 
 
 def run_service(factory: Callable[[], Service]) -> NoReturn:
