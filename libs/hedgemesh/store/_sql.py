@@ -21,16 +21,26 @@ def insert_if_absent(
     under concurrent writers and, unlike catching an IntegrityError, it leaves the transaction
     usable. (RETURNING rather than the row count, which drivers do not all report here.)
     """
-    name = session.get_bind().dialect.name
-    if name == "sqlite":
-        sqlite_statement = sqlite.insert(entity).values(**values)
-        statement: Any = sqlite_statement.on_conflict_do_nothing(index_elements=key)
-    elif name == "postgresql":
-        pg_statement = postgresql.insert(entity).values(**values)
-        statement = pg_statement.on_conflict_do_nothing(index_elements=key)
-    else:
-        raise NotImplementedError(f"the store supports sqlite and postgresql, not {name}")
+    statement = _dialect_insert(session, entity, values).on_conflict_do_nothing(index_elements=key)
     return session.execute(statement.returning(literal_column("1"))).first() is not None
+
+
+def upsert(
+    session: Session, entity: type[Any], values: Mapping[str, Any], key: Sequence[str]
+) -> None:
+    """INSERT one row, or UPDATE every other column of the row with the same unique `key`."""
+    statement = _dialect_insert(session, entity, values)
+    changes = {name: statement.excluded[name] for name in values if name not in key}
+    session.execute(statement.on_conflict_do_update(index_elements=key, set_=changes))
+
+
+def _dialect_insert(session: Session, entity: type[Any], values: Mapping[str, Any]) -> Any:
+    """The dialect's own INSERT (the one with ON CONFLICT) of one row."""
+    name = session.get_bind().dialect.name
+    dialects: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+    if name not in dialects:
+        raise NotImplementedError(f"the store supports sqlite and postgresql, not {name}")
+    return dialects[name](entity).values(**values)
 
 
 def rows_updated(session: Session, statement: Update) -> int:

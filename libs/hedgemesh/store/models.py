@@ -165,3 +165,62 @@ class ReportRow(Base):
         UniqueConstraint("client_order_id", "seq"),
         Index(None, "published_at"),
     )
+
+
+# -- ledger -------------------------------------------------------------------------------------
+
+
+class LedgerEventRow(Base):
+    """A booked client trade or fill; `event_id` (trade id or exec id) is booked at most once."""
+
+    __tablename__ = "ledger_events"
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(ID), unique=True, comment="Trade or exec id.")
+    kind: Mapped[str] = mapped_column(String(ENUM), comment="trade or fill.")
+    message_id: Mapped[str] = mapped_column(String(ID), comment="The wire message's id.")
+    underlying: Mapped[str] = mapped_column(String(UNDERLYING))
+    seq: Mapped[int] = mapped_column(comment="Ledger sequence of the underlying, from 1.")
+    instrument: Mapped[str] = mapped_column(String(SYMBOL))
+    signed_quantity: Mapped[int] = mapped_column(comment="+ bought, − sold.")
+    price: Mapped[float] = mapped_column(comment="Per unit of the underlying (currency).")
+    fees: Mapped[float]
+    cash: Mapped[float] = mapped_column(comment="Cash this event moved, fees included.")
+    realised_pnl: Mapped[float] = mapped_column(comment="P&L it realised, net of its fees.")
+    ts: Mapped[datetime] = mapped_column(comment="The trade's or report's ts.")
+    booked_at: Mapped[datetime]
+    raw: Mapped[str] = mapped_column(Text, comment="The wire ClientTrade or ExecutionReport.")
+
+    __table_args__ = (UniqueConstraint("underlying", "seq"),)
+
+
+class LedgerPositionRow(Base):
+    """The book's holding of one instrument (kept when flat: its realised P&L stays)."""
+
+    __tablename__ = "ledger_positions"
+
+    instrument: Mapped[str] = mapped_column(String(SYMBOL), primary_key=True)
+    underlying: Mapped[str] = mapped_column(String(UNDERLYING))
+    spec: Mapped[dict[str, Any]] = mapped_column(comment="The wire Instrument (multiplier too).")
+    quantity: Mapped[int] = mapped_column(comment="Signed: negative is short.")
+    average_price: Mapped[float | None] = mapped_column(comment="Average cost; NULL when flat.")
+    realised_pnl: Mapped[float] = mapped_column(comment="Closed P&L net of fees (currency).")
+    fees: Mapped[float]
+    updated_seq: Mapped[int] = mapped_column(comment="Ledger seq of the last change.")
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "underlying"),)
+
+
+class LedgerAccountRow(Base):
+    """Cash and P&L of the book in one underlying, and how far its events are booked."""
+
+    __tablename__ = "ledger_accounts"
+
+    underlying: Mapped[str] = mapped_column(String(UNDERLYING), primary_key=True)
+    cash: Mapped[float] = mapped_column(comment="From trades, fills and fees (currency).")
+    realised_pnl: Mapped[float] = mapped_column(comment="Closed P&L net of fees (currency).")
+    fees: Mapped[float]
+    seq: Mapped[int] = mapped_column(comment="Events booked in this underlying.")
+    last_message_id: Mapped[str | None] = mapped_column(String(ID))
+    updated_at: Mapped[datetime]
