@@ -1,4 +1,4 @@
-"""The `hedgemesh` command line: `up`, `status`, `kill`, `logs`, `schema`, `version`."""
+"""The `hedgemesh` command line: `up`, `status`, `kill`, `logs`, `compose`, `schema`, `version`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_argument("--check", action="store_true", help="fail if the checked-in files differ")
     schema.set_defaults(func=_schema)
 
+    compose = commands.add_parser("compose", help="print docker-compose.yml from the catalog")
+    compose.add_argument("--write", action="store_true", help="rewrite ./docker-compose.yml")
+    compose.set_defaults(func=_compose)
+
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=_version)
     return parser
@@ -32,6 +36,20 @@ def _schema(args: argparse.Namespace) -> int:
     from hedgemesh.wire import schema
 
     return schema.main(["--check"] if args.check else [])
+
+
+def _compose(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hedgemesh.launcher import compose
+
+    text = compose.render()
+    if args.write:
+        Path("docker-compose.yml").write_text(text)
+        print("wrote docker-compose.yml")
+    else:
+        print(text, end="")
+    return 0
 
 
 def _version(_: argparse.Namespace) -> int:
