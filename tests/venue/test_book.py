@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 
 from hedgemesh.venue.book import (
@@ -256,3 +258,12 @@ def test_given_levels_then_depth_is_best_first_and_limited(book: OrderBook) -> N
     assert book.depth(BUY, 2) == [(100, 1), (99, 6)]
     assert book.depth(SELL) == []
     assert len(book) == 4
+
+
+def test_given_the_module_doctests_then_they_pass() -> None:
+    from hedgemesh.venue import book as book_module
+    from hedgemesh.venue import liquidity
+
+    for module in (book_module, liquidity):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0

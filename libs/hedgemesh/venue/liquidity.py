@@ -17,12 +17,12 @@ The model, per book and side (all prices in ticks, sizes in units or contracts):
   back after one half-life, 15/16 after four. A large order walks down the ladder and pays for
   it; a patient one (TWAP) leaves time for depth to return.
 - Re-quoting. On `update(now, ...)` the provider moves every level whose price changed, removes
-  empty levels, trims a level that shows more than its target (amend down, keeping priority)
-  and tops up one that shows a `refill_step` fraction of its target or more below it (amend up,
-  losing priority). It takes everything it moves off the book before posting anything new, so
-  it never meets its own quotes. A new quote can meet another owner's stale resting order (an
-  order left on the book after fair value moved through it): that order is picked off at its
-  own price, as a real market maker would.
+  empty levels, trims a level that shows more than its target (amend down, keeping priority),
+  and tops up one that is a `refill_step` fraction of its target or more short, or whole again
+  (a new order, losing priority). It takes everything it moves off the book before posting
+  anything new, so it never meets its own quotes. A new quote can meet another owner's stale
+  resting order (left on the book after fair value moved through it): that order is picked off
+  at its own price, as a real market maker would.
 
 Time is an argument, never read from a clock; with a seed the provider is deterministic.
 """
@@ -245,9 +245,11 @@ class LiquidityProvider:
         self.position += side * quantity
         self.cash_ticks -= side * price * quantity
 
-    def _wanted(self, side: int, level: int, sizes: tuple[float, ...]) -> int:
+    def _wanted(self, side: int, level: int, sizes: tuple[float, ...]) -> tuple[int, int]:
+        """(what level shows now, what it shows when nothing is missing)."""
         target = sizes[level] * self._jitter[side][level]
-        return max(0, math.floor(target - self._missing[side][level] + 0.5))
+        full = math.floor(target + 0.5)
+        return max(0, math.floor(target - self._missing[side][level] + 0.5)), full
 
     def _requote(self, target: Ladder) -> list[Event]:
         events: list[Event] = []
@@ -256,7 +258,7 @@ class LiquidityProvider:
         for side, prices in ((BUY, target.bids), (SELL, target.asks)):
             for level in range(self.params.levels):
                 price = prices[level] if level < len(prices) else None
-                wanted = 0 if price is None else self._wanted(side, level, target.sizes)
+                wanted, full = (0, 0) if price is None else self._wanted(side, level, target.sizes)
                 q = self._quotes.get((side, level))
                 order = None if q is None else self.book.order(q.order_id)
                 if q is not None and order is None:  # filled away
@@ -267,7 +269,10 @@ class LiquidityProvider:
                         if order.remaining > wanted:
                             events += self.book.amend(q.order_id, quantity=wanted)
                             continue
-                        if wanted - order.remaining < max(1.0, step * target.sizes[level]):
+                        short = wanted - order.remaining
+                        if short < max(1.0, step * target.sizes[level]) and wanted < full:
+                            continue
+                        if short <= 0:
                             continue
                     events += self._drop(q)
                 if wanted > 0 and price is not None:

@@ -101,6 +101,24 @@ class Venue:
             return []
         return self._run(self._symbol[parent_id], algo.cancel(reason), now)
 
+    def direct(
+        self,
+        symbol: str,
+        order_id: Hashable,
+        owner: str,
+        side: int,
+        price: int | None,
+        quantity: int,
+        now: float,
+        tif: str = "ioc",
+    ) -> list[ParentUpdate]:
+        """Another trader's order straight to the book (noise or client flow, a test's hand).
+
+        The provider learns what it took and parents whose children it met are updated.
+        """
+        events = self.books[symbol].submit(order_id, owner, side, price, quantity, tif)
+        return self._route(symbol, events, now, True)
+
     def on_time(self, now: float) -> list[ParentUpdate]:
         """Refill and re-quote every provider, then fire every algorithm timer due by `now`."""
         updates: list[ParentUpdate] = []
