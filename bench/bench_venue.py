@@ -20,7 +20,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from hedgemesh.venue.book import BUY, SELL, OrderBook
+from hedgemesh.venue.book import BUY, SELL, Fill, OrderBook
 
 SEED = 20240603
 N_MESSAGES = 100_000
@@ -29,11 +29,16 @@ TARGET_PER_S = 300_000
 TICK = 0.01
 
 LIMIT, MARKETABLE, CANCEL = "limit", "marketable", "cancel"
-Message = tuple[str, int, int, int | None, int]  # kind, order id, side, price (ticks), quantity
+# kind, order id, owner, side, price (ticks), quantity
+Message = tuple[str, int, str, int, int | None, int]
 
 
 def make_flow(n: int = N_MESSAGES, seed: int = SEED) -> list[Message]:
-    """The seeded message flow: (kind, order id, side, price ticks or None, quantity)."""
+    """The seeded message flow: (kind, order id, owner, side, price ticks or None, quantity).
+
+    Every order has its own owner, so self-trade prevention never fires and both engines
+    see exactly the same matching problem (the benchmark checks they fill the same volume).
+    """
     rng = random.Random(seed)
     mid = 10_000
     flow: list[Message] = []
@@ -45,43 +50,44 @@ def make_flow(n: int = N_MESSAGES, seed: int = SEED) -> list[Message]:
         side = BUY if rng.random() < 0.5 else SELL
         if u < MIX[0] or not limits:
             price = mid - side * rng.randint(1, 20)
-            flow.append((LIMIT, oid, side, price, rng.randint(1, 100)))
+            flow.append((LIMIT, oid, f"t{oid}", side, price, rng.randint(1, 100)))
             limits.append(oid)
         elif u < MIX[0] + MIX[1]:
             price = None if rng.random() < 0.2 else mid + side * rng.randint(0, 5)
-            flow.append((MARKETABLE, oid, side, price, rng.randint(1, 200)))
+            flow.append((MARKETABLE, oid, f"t{oid}", side, price, rng.randint(1, 200)))
         else:
             target = limits[-rng.randint(1, min(len(limits), 500))]
-            flow.append((CANCEL, target, 0, None, 0))
+            flow.append((CANCEL, target, "", 0, None, 0))
     return flow
 
 
-def run_ours(flow: list[Message]) -> tuple[int, int]:
-    """Run the flow through OrderBook, collecting every event; (messages, events)."""
+def run_ours(flow: list[Message]) -> list:
+    """Run the flow through OrderBook; every event it produced, in order."""
     book = OrderBook("BENCH", TICK)
     submit, cancel = book.submit, book.cancel
     collected: list = []
     keep = collected.extend
-    for kind, oid, side, price, qty in flow:
+    for kind, oid, owner, side, price, qty in flow:
         if kind is LIMIT:
-            keep(submit(oid, "a", side, price, qty))
+            keep(submit(oid, owner, side, price, qty))
         elif kind is MARKETABLE:
-            keep(submit(oid, "b", side, price, qty, "ioc"))
+            keep(submit(oid, owner, side, price, qty, "ioc"))
         else:
             keep(cancel(oid))
-    return len(flow), len(collected)
+    return collected
 
 
-def run_pyorderbook(flow: list[Message]) -> tuple[int, int]:
-    """The same flow through pyorderbook; (messages, trades)."""
+def run_pyorderbook(flow: list[Message]) -> list:
+    """The same flow through pyorderbook; every trade blotter it returned, in order."""
     import pyorderbook
 
     book = pyorderbook.Book()
     ask, bid = pyorderbook.ask, pyorderbook.bid
     live: dict[int, pyorderbook.Order] = {}
-    trades = 0
+    blotters = []
+    keep = blotters.append
     high, low = 10.0 * 10_000 * TICK, TICK
-    for kind, oid, side, price, qty in flow:
+    for kind, oid, _, side, price, qty in flow:
         if kind is CANCEL:
             order = live.pop(oid, None)
             if order is not None and book.get_order(order.id) is not None:
@@ -89,17 +95,17 @@ def run_pyorderbook(flow: list[Message]) -> tuple[int, int]:
             continue
         px = (high if side == BUY else low) if price is None else price * TICK
         order = (bid if side == BUY else ask)("BENCH", px, qty)
-        blotter = book.match(order)
-        trades += len(blotter.trades)
+        keep(book.match(order))
         if kind is LIMIT:
             live[oid] = order
         elif order.quantity and book.get_order(order.id) is not None:
             book.cancel(order)
-    return len(flow), trades
+    return blotters
 
 
-def _best(fn: Callable[[], tuple[int, int]], repeats: int) -> tuple[float, float, tuple[int, int]]:
-    times, out = [], (0, 0)
+def _best(fn: Callable[[], list], repeats: int) -> tuple[float, float, list]:
+    times: list[float] = []
+    out: list = []
     for _ in range(repeats):
         gc.collect()
         start = time.perf_counter()
@@ -111,11 +117,19 @@ def _best(fn: Callable[[], tuple[int, int]], repeats: int) -> tuple[float, float
 def run(repeats: int = 5) -> dict:
     flow = make_flow()
     kinds = {k: sum(1 for m in flow if m[0] == k) for k in (LIMIT, MARKETABLE, CANCEL)}
-    best, median, (n, events) = _best(lambda: run_ours(flow), repeats)
+    n = len(flow)
+    best, median, events = _best(lambda: run_ours(flow), repeats)
+    volume = sum(e.quantity for e in events if type(e) is Fill)
     results: dict = {
         "messages": n,
         "mix": kinds,
-        "ours": {"best_s": best, "median_s": median, "per_s": n / best, "events": events},
+        "ours": {
+            "best_s": best,
+            "median_s": median,
+            "per_s": n / best,
+            "events": len(events),
+            "volume": volume,
+        },
         "target_per_s": TARGET_PER_S,
     }
     try:
@@ -123,13 +137,17 @@ def run(repeats: int = 5) -> dict:
     except ImportError:  # pragma: no cover - the bench extra installs it
         results["pyorderbook"] = None
         return results
-    best, median, (n, trades) = _best(lambda: run_pyorderbook(flow), max(1, repeats - 2))
+    best, median, blotters = _best(lambda: run_pyorderbook(flow), max(1, repeats - 2))
+    trades = [t for b in blotters for t in b.trades]
+    volume = sum(t.fill_quantity for t in trades)
     results["pyorderbook"] = {
         "best_s": best,
         "median_s": median,
         "per_s": n / best,
-        "trades": trades,
+        "trades": len(trades),
+        "volume": volume,
     }
+    results["same_volume"] = volume == results["ours"]["volume"]
     results["ratio"] = results["ours"]["per_s"] / results["pyorderbook"]["per_s"]
     return results
 
@@ -150,6 +168,8 @@ def main() -> None:
             f"{'pyorderbook':>28} {base['best_s']:>8.3f} {base['median_s']:>9.3f} "
             f"{base['per_s']:>12,.0f}   ({base['trades']:,} trades)"
         )
+        same = "the same" if r["same_volume"] else "DIFFERENT"
+        print(f"filled volume: {r['ours']['volume']:,} units ({same} in both engines)")
         print(f"ratio hedgemesh / pyorderbook: {r['ratio']:.2f}x")
 
 
