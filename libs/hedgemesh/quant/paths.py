@@ -440,40 +440,57 @@ class Heston(PathModel):
         psi = s2 / (m * m)
         quad = psi <= _PSI_CRIT
         zv = z[:, 1]
-        # Quadratic branch: v' = a (b + Z)², a non-central chi-square with one degree.
-        two_over = 2.0 / np.where(quad, psi, 1.0)
-        b2 = np.where(quad, two_over - 1.0 + np.sqrt(two_over * (two_over - 1.0)), 0.0)
-        a = m / (1.0 + b2)
-        # Exponential branch: mass p at 0, exponential tail of rate beta; 1 − U = Φ(−Z).
-        p = np.where(quad, 0.0, (psi - 1.0) / (psi + 1.0))
-        beta = (1.0 - p) / m
-        one_minus_u = special.ndtr(-zv)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tail = np.log((1.0 - p) / one_minus_u) / beta
-            v_next = np.where(
-                quad, a * (np.sqrt(b2) + zv) ** 2, np.where(one_minus_u >= 1.0 - p, 0.0, tail)
-            )
-        # Log-spot with γ1 = γ2 = 1/2 and the martingale correction K0*.
+        # Log-spot with γ1 = γ2 = 1/2 and the martingale correction K0* = −ln M − (K1 + K3/2) v,
+        # M = E[exp(A v') | v], A = K2 + K4/2.
         k_mid = 0.5 * dt * (kappa * rho / xi - 0.5)
         k1 = k_mid - rho / xi
         k2 = k_mid + rho / xi
         k3 = k4 = 0.5 * dt * (1.0 - rho * rho)
         big_a = k2 + 0.5 * k4
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            one_minus = 1.0 - 2.0 * big_a * a
-            log_m = np.where(
-                quad,
-                big_a * b2 * a / one_minus - 0.5 * np.log(one_minus),
-                np.log(p + beta * (1.0 - p) / (beta - big_a)),
-            )
-            exists = np.where(quad, one_minus > 0.0, beta > big_a)
-            k0 = np.where(exists, -log_m - (k1 + 0.5 * k3) * v, -rho * kappa * theta * dt / xi)
+        if quad.all():  # the usual case at daily steps: no fancy indexing
+            v_next, log_m = _qe_quadratic(m, psi, zv, big_a)
+        else:
+            v_next, log_m = np.empty_like(v), np.empty_like(v)
+            if quad.any():
+                v_next[quad], log_m[quad] = _qe_quadratic(m[quad], psi[quad], zv[quad], big_a)
+            other = ~quad
+            v_next[other], log_m[other] = _qe_exponential(m[other], psi[other], zv[other], big_a)
+        k0 = np.where(
+            np.isfinite(log_m), -log_m - (k1 + 0.5 * k3) * v, -rho * kappa * theta * dt / xi
+        )
         log_growth = (
             self.mu * dt + k0 + k1 * v + k2 * v_next + np.sqrt(k3 * v + k4 * v_next) * z[:, 0]
         )
         return replace(
             state, spot=_frozen(state.spot * np.exp(log_growth)), variance=_frozen(v_next)
         )
+
+
+def _qe_quadratic(m: Array, psi: Array, zv: Array, big_a: float) -> tuple[Array, Array]:
+    """QE where ψ ≤ 1.5: v' = a (b + Z)² (a scaled non-central χ² with one degree of freedom)
+    matching the conditional mean m and variance ψm²; and ln M, nan where M does not exist."""
+    two_over = 2.0 / psi
+    b2 = two_over - 1.0 + np.sqrt(two_over * (two_over - 1.0))
+    a = m / (1.0 + b2)
+    v_next = a * (np.sqrt(b2) + zv) ** 2
+    one_minus = 1.0 - 2.0 * big_a * a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_m = big_a * b2 * a / one_minus - 0.5 * np.log(one_minus)
+    return v_next, np.where(one_minus > 0.0, log_m, np.nan)
+
+
+def _qe_exponential(m: Array, psi: Array, zv: Array, big_a: float) -> tuple[Array, Array]:
+    """QE where ψ > 1.5: mass p at 0 and an exponential tail of rate β, by inverting the
+    uniform U = Φ(Z) (1 − U = Φ(−Z) keeps the tail exact); and ln M, nan where M does not
+    exist."""
+    p = (psi - 1.0) / (psi + 1.0)
+    beta = (1.0 - p) / m
+    one_minus_u = special.ndtr(-zv)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tail = np.log((1.0 - p) / one_minus_u) / beta
+        log_m = np.log(p + beta * (1.0 - p) / (beta - big_a))
+    v_next = np.where(one_minus_u >= 1.0 - p, 0.0, tail)
+    return v_next, np.where(beta > big_a, log_m, np.nan)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -521,11 +538,14 @@ class SABR(PathModel):
 
 
 @lru_cache(maxsize=128)
-def _poisson_survival(mean: float) -> Array:
-    """P(N > k) for k = 0, 1, … until the tail is below 1e-17, N ~ Poisson(mean)."""
+def _poisson_thresholds(mean: float) -> Array:
+    """t_k = −Φ⁻¹(P(N > k)), k = 0, 1, … while P(N > k) > 1e-17, N ~ Poisson(mean): the
+    standard normal z gives N = #{k : t_k < z}, the inverse transform of U = Φ(z) read in the
+    z scale (no Φ per draw, and exact in the tail)."""
     upper = int(mean + 12.0 * math.sqrt(mean) + 40.0)
     sf = stats.poisson.sf(np.arange(upper), mean)
-    return _frozen(sf[: int(np.searchsorted(-sf, -_POISSON_TAIL)) + 1])
+    sf = sf[sf > _POISSON_TAIL]
+    return _frozen(-special.ndtri(sf))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -562,9 +582,7 @@ class Merton(PathModel):
     def _advance(self, state: PathState, dt: float, z: Array) -> PathState:
         vol = state.vol
         assert vol is not None
-        # N = #{k : P(N > k) > 1 − U} with 1 − U = Φ(−z₁): the inverse transform, tail-exact.
-        sf = _poisson_survival(self.lam * dt)
-        counts = np.searchsorted(-sf, -special.ndtr(-z[:, 1]), side="left").astype(np.int64)
+        counts = np.searchsorted(_poisson_thresholds(self.lam * dt), z[:, 1]).astype(np.int64)
         jump = counts * self.jump_mean + np.sqrt(counts) * self.jump_std * z[:, 2]
         drift = (self.mu - self.lam * self.jump_compensator - 0.5 * vol * vol) * dt
         log_growth = drift + vol * math.sqrt(dt) * z[:, 0] + jump
