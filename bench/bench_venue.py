@@ -5,11 +5,13 @@ Run: `.venv/bin/python bench/bench_venue.py` (`make bench` runs it single-thread
 ticks behind the touch), 25 % marketable orders (IOC limits 0 to 5 ticks through the far
 touch; one in five of them a market order), 15 % cancels of an earlier limit order (which may
 have filled meanwhile). `hedgemesh.venue.OrderBook` runs it with every event collected; the same
-flow runs through `pyorderbook.Book` in the same process, mapped as faithfully as it allows:
-a limit is `Book.match(bid|ask(...))`; IOC and market orders are matched then their unfilled
-rest cancelled (`Book.cancel`), a market order carrying the extreme price of its side; a cancel
-is `Book.cancel` of the order when still in the book (`Book.get_order`), else nothing (ours
-reports UNKNOWN_ORDER). Prints messages/s for both and the ratio; asserts nothing on time.
+flow runs through `pyorderbook.Book` in the same process, the runs interleaved, mapped as
+faithfully as it allows: a limit is `Book.match(bid|ask(...))`; IOC and market orders are
+matched, then their unfilled rest cancelled (`Book.cancel`), a market order carrying the
+extreme price of its side; a cancel is `Book.cancel` of the order while still in the book
+(`Book.get_order`), else nothing (ours reports UNKNOWN_ORDER). Both keep what they return (our
+events, its trade blotters). Prints messages/s for both and the ratio, and checks both filled
+the same volume; asserts nothing on time.
 """
 
 from __future__ import annotations
@@ -103,57 +105,66 @@ def run_pyorderbook(flow: list[Message]) -> list:
     return blotters
 
 
-def _best(fn: Callable[[], list], repeats: int) -> tuple[float, float, list]:
-    times: list[float] = []
-    out: list = []
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times), out
+def _timed(fn: Callable[[list[Message]], list], flow: list[Message]) -> tuple[float, list]:
+    gc.collect()
+    start = time.perf_counter()
+    out = fn(flow)
+    return time.perf_counter() - start, out
 
 
-def run(repeats: int = 5) -> dict:
+def _figures(times: list[float], n: int) -> dict:
+    best = min(times)
+    return {"best_s": best, "median_s": statistics.median(times), "per_s": n / best}
+
+
+def measure(repeats: int = 5) -> dict:
+    """Time both engines on the flow, interleaved (the machine's noise hits both alike)."""
     flow = make_flow()
-    kinds = {k: sum(1 for m in flow if m[0] == k) for k in (LIMIT, MARKETABLE, CANCEL)}
     n = len(flow)
-    best, median, events = _best(lambda: run_ours(flow), repeats)
-    volume = sum(e.quantity for e in events if type(e) is Fill)
-    results: dict = {
-        "messages": n,
-        "mix": kinds,
-        "ours": {
-            "best_s": best,
-            "median_s": median,
-            "per_s": n / best,
-            "events": len(events),
-            "volume": volume,
-        },
-        "target_per_s": TARGET_PER_S,
-    }
     try:
         import pyorderbook  # noqa: F401
+
+        engines: dict[str, Callable[[list[Message]], list]] = {
+            "ours": run_ours,
+            "pyorderbook": run_pyorderbook,
+        }
     except ImportError:  # pragma: no cover - the bench extra installs it
-        results["pyorderbook"] = None
-        return results
-    best, median, blotters = _best(lambda: run_pyorderbook(flow), max(1, repeats - 2))
-    trades = [t for b in blotters for t in b.trades]
-    volume = sum(t.fill_quantity for t in trades)
-    results["pyorderbook"] = {
-        "best_s": best,
-        "median_s": median,
-        "per_s": n / best,
-        "trades": len(trades),
-        "volume": volume,
+        engines = {"ours": run_ours}
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    outputs: dict[str, list] = {}
+    for _ in range(repeats):
+        for name, engine in engines.items():
+            seconds, outputs[name] = _timed(engine, flow)
+            times[name].append(seconds)
+    events = outputs["ours"]
+    results: dict = {
+        "messages": n,
+        "mix": {k: sum(1 for m in flow if m[0] == k) for k in (LIMIT, MARKETABLE, CANCEL)},
+        "ours": _figures(times["ours"], n)
+        | {"events": len(events), "volume": sum(e.quantity for e in events if type(e) is Fill)},
+        "target_per_s": TARGET_PER_S,
+        "pyorderbook": None,
     }
-    results["same_volume"] = volume == results["ours"]["volume"]
-    results["ratio"] = results["ours"]["per_s"] / results["pyorderbook"]["per_s"]
+    if "pyorderbook" in outputs:
+        trades = [t for b in outputs["pyorderbook"] for t in b.trades]
+        volume = sum(t.fill_quantity for t in trades)
+        results["pyorderbook"] = _figures(times["pyorderbook"], n) | {
+            "trades": len(trades),
+            "volume": volume,
+        }
+        results["same_volume"] = volume == results["ours"]["volume"]
+        results["ratio"] = results["ours"]["per_s"] / results["pyorderbook"]["per_s"]
     return results
 
 
-def main() -> None:
-    r = run()
+def run(repeats: int = 5) -> dict:
+    """Measure, print the table, return the figures."""
+    r = measure(repeats)
+    _print_table(r)
+    return r
+
+
+def _print_table(r: dict) -> None:
     mix = ", ".join(f"{k} {v:,}" for k, v in r["mix"].items())
     print(f"mixed flow of {r['messages']:,} messages ({mix}), one instrument, one process")
     print(f"{'engine':>28} {'best s':>8} {'median s':>9} {'messages/s':>12}")
@@ -174,4 +185,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run()

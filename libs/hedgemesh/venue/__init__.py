@@ -9,8 +9,8 @@
     events = book.submit("o3", "desk", BUY, None, 4)              # market (IOC)
     events = book.cancel("o1")                                    # Cancelled or Rejected
     events = book.amend("o1", price=500003, quantity=5)           # Amended (+ Fills)
-    snap = book.snapshot(); OrderBook.restore(snap.instrument, snap.tick_size, snap.orders,
-                                              snap.seq)
+    snap = book.snapshot()
+    again = OrderBook.restore(snap.instrument, snap.tick_size, snap.orders, snap.seq)
 
 Every call returns the events it caused, in order, each with the book's next `seq`:
 `Accepted`, `Fill` (taker and maker ids and owners, price in ticks at the maker's price,
@@ -21,10 +21,29 @@ DUPLICATE_ORDER_ID, UNKNOWN_ORDER, NO_LIQUIDITY), `Amended`. Sides are `BUY` = +
 `day` rest; `ioc`, `fok` never rest). Market orders (`price=None`) into an empty side are
 rejected NO_LIQUIDITY; their unfillable rest is cancelled NO_LIQUIDITY, an IOC's or FOK's
 TIME_IN_FORCE. An incoming order never trades with its owner's resting orders: those are
-cancelled SELF_TRADE. Details in `hedgemesh.venue.book` and docs/venue.md.
+cancelled SELF_TRADE.
+
+`liquidity` — `LiquidityProvider(book, owner, LiquidityParams(...), seed)` quotes a ladder around
+a fair value passed in (`update(now, fair=, vol=, drought=)`), wider and thinner with volatility
+and in a drought; depth it loses (`observe(events, now)`) comes back with a half-life.
+
+`algos` — `make_algo(ParentOrder)`: marketable limit, TWAP, iceberg as state machines
+(`start`, `on_event`, `on_time`, `cancel`) emitting `PlaceChild` / `CancelChild` /
+`ParentUpdate` (wire `ExecStatus` and `ReasonCode`). `ParentOrder.from_wire(order, tick)`.
+
+`simulator` — `Venue`: books, providers and algos wired together synchronously; every call
+returns the `ParentUpdate`s it caused. The execution service wraps this. See docs/venue.md.
 """
 
-from hedgemesh.venue import book
+from hedgemesh.venue import algos, book, liquidity, simulator
+from hedgemesh.venue.algos import (
+    Algo,
+    CancelChild,
+    ParentOrder,
+    ParentUpdate,
+    PlaceChild,
+    make_algo,
+)
 from hedgemesh.venue.book import (
     BUY,
     SELL,
@@ -41,21 +60,36 @@ from hedgemesh.venue.book import (
     price_to_ticks,
     ticks_to_price,
 )
+from hedgemesh.venue.liquidity import LiquidityParams, LiquidityProvider, ladder
+from hedgemesh.venue.simulator import Venue
 
 __all__ = [
     "BUY",
     "SELL",
     "Accepted",
+    "Algo",
     "Amended",
     "BookSnapshot",
+    "CancelChild",
     "Cancelled",
     "Event",
     "Fill",
+    "LiquidityParams",
+    "LiquidityProvider",
     "OrderBook",
+    "ParentOrder",
+    "ParentUpdate",
+    "PlaceChild",
     "Reason",
     "Rejected",
     "RestingOrder",
+    "Venue",
+    "algos",
     "book",
+    "ladder",
+    "liquidity",
+    "make_algo",
     "price_to_ticks",
+    "simulator",
     "ticks_to_price",
 ]
