@@ -308,3 +308,21 @@ def test_given_any_flow_then_children_never_exceed_parent_and_reports_obey_wire_
     assert all(not r.is_terminal for r in reports[:-1])
     if limit is not None:
         assert all(r.last_price <= limit * 0.01 + 1e-9 for r in reports if r.is_fill)
+
+
+def test_given_resumed_iceberg_then_only_the_rest_is_worked_and_child_ids_continue() -> None:
+    algo = make_algo(
+        parent(30, limit=100, tif=GTC, algo=Iceberg(display_quantity=10)),
+        cum_quantity=25,
+        cum_notional_ticks=25 * 100,
+        started_at=0.0,
+        children=3,
+    )
+    assert algo.start(1.0) == [PlaceChild("p/4", "desk", BUY, 100, 5, GTC)]
+    assert algo.avg_price == 100.0
+
+
+def test_given_resumed_marketable_limit_then_one_child_for_what_is_left() -> None:
+    algo = make_algo(parent(30, limit=100, tif=GTC), cum_quantity=12, started_at=0.0, children=1)
+    assert algo.start(1.0) == [PlaceChild("p/2", "desk", BUY, 100, 18, GTC)]
+    assert algo.on_time(2.0) == []

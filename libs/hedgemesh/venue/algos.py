@@ -138,15 +138,21 @@ class Algo:
         cum_quantity: int = 0,
         cum_notional_ticks: int = 0,
         started_at: float | None = None,
+        children: int = 0,
     ) -> None:
-        """`cum_*` and `started_at` resume a parent worked before a restart."""
+        """`cum_*`, `started_at` and `children` (sent so far) resume a parent after a restart.
+
+        A resumed parent sends no second ACCEPTED, sends what is not filled yet (children that
+        were working before the restart are assumed gone with the old book) and numbers its
+        children on from `children`, so child ids never repeat.
+        """
         self.parent = parent
         self.cum_quantity = cum_quantity
         self.cum_notional_ticks = cum_notional_ticks
         self.started_at = started_at
         self.status = ExecStatus.PARTIALLY_FILLED if cum_quantity else ExecStatus.ACCEPTED
         self.working: dict[Hashable, int] = {}  # child id -> leaves
-        self._children = 0
+        self._children = children
         self._cancelling: ReasonCode | None = None
         self._text = ""
 
@@ -310,9 +316,12 @@ class Algo:
 class MarketableLimitAlgo(Algo):
     """One child for the whole quantity at the limit; the time in force decides its rest."""
 
+    _sent_once = False
+
     def _work(self, now: float) -> list[Action]:
-        if self.working or self._children:
+        if self.working or self._sent_once:
             return []
+        self._sent_once = True
         p = self.parent
         tif = TimeInForce.IOC if p.limit is None and p.tif is not TimeInForce.FOK else p.tif
         return self._send(p.quantity - self.cum_quantity, p.limit, tif)
