@@ -319,6 +319,23 @@ def test_given_a_step_then_the_input_state_is_unchanged():
     assert np.array_equal(state.spot, spot) and np.array_equal(state.variance, variance)
 
 
+def test_given_no_time_passes_then_a_step_changes_nothing_and_draws_nothing():
+    model = MODELS_RISK_NEUTRAL["merton"]
+    rng = _rng(3)
+    state = model.step(model.initial_state([100.0, 50.0]), 0.5, rng)
+    same = model.step(state, 0.0, rng)
+    np.testing.assert_array_equal(same.spot, state.spot)
+    np.testing.assert_array_equal(same.jumps, [0, 0])
+    assert rng.bit_generator.state == _advanced(3, 1, (2, 3)).bit_generator.state
+
+
+def _advanced(seed: int, draws: int, shape: tuple[int, int]) -> np.random.Generator:
+    rng = _rng(seed)
+    for _ in range(draws):
+        rng.standard_normal(shape)
+    return rng
+
+
 # --- scheduled events -------------------------------------------------------------------------
 
 

@@ -251,12 +251,15 @@ class PathModel:
         rng: np.random.Generator | None = None,
         shocks: ArrayLike | None = None,
     ) -> PathState:
-        """Advance every underlying of `state` by dt years; returns a new state.
+        """Advance every underlying of `state` by dt years (≥ 0); returns a new state.
 
         Shocks are drawn as rng.standard_normal((n, n_shocks)) and mixed by the state's
         correlation factor; or pass `shocks` of that shape to use them as they are (no
-        correlation applied; `rng` is then not needed).
+        correlation applied; `rng` is then not needed). dt = 0 (no time passed, e.g. two
+        ticks at one instant) returns the state as it is, with no jumps, and draws nothing.
         """
+        if dt == 0.0:
+            return state if state.jumps is None else replace(state, jumps=_frozen(0 * state.jumps))
         dt = _positive_dt(dt)
         n = state.n
         if shocks is None:
