@@ -22,11 +22,6 @@ from hedgemesh.wire import DeadLetter, PositionSnapshot, PositionSnapshotRequest
 SETTINGS = LedgerSettings(snapshot_interval_s=60.0, retry_delay_s=0.05, max_deliver=3)
 
 
-@pytest.fixture
-def database_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'ledger.db'}"
-
-
 @asynccontextmanager
 async def running_ledger(server: NatsServer, database_url: str) -> AsyncIterator[Service]:
     service = build(

@@ -3,40 +3,21 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hedgemesh.store.db import make_engine, migrate, session_factory
-
-POSTGRES_URL = os.environ.get("HEDGEMESH_TEST_DATABASE_URL")
-BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+from hedgemesh.store.testing import available_backends, scratch_database
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=available_backends())
 def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """An empty database: a SQLite file in the test's temp dir, or a fresh PostgreSQL schema
-    (the URL's `search_path` points at it)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    assert POSTGRES_URL is not None
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    """An empty database on each available backend."""
+    with scratch_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -20,4 +20,11 @@ class LedgerSettings(BaseSettings):
         default=10, ge=1, le=1000, description="Tries per message before it is dead-lettered."
     )
     retry_delay_s: float = Field(default=1.0, gt=0, le=600, description="Wait before a retry.")
-    ack_wait_s: float = Field(default=30.0, gt=0, le=3600, description="Redeliver unacked after.")
+    ack_wait_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Redeliver a message not acknowledged after this long: how soon a restart "
+        "sees the one in flight when the last process died (a booking takes milliseconds; a "
+        "redelivery while it is still running is harmless, the store books each id once).",
+    )
