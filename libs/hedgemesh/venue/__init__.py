@@ -7,8 +7,8 @@
     events = book.submit("o1", "lp", SELL, 500002, 10)            # GTC limit: Accepted
     events = book.submit("o2", "desk", BUY, 500002, 4, "ioc")     # Accepted, Fill, ...
     events = book.submit("o3", "desk", BUY, None, 4)              # market (IOC)
+    events = book.amend("o1", price=500003, quantity=1)           # Amended (+ Fills)
     events = book.cancel("o1")                                    # Cancelled or Rejected
-    events = book.amend("o1", price=500003, quantity=5)           # Amended (+ Fills)
     snap = book.snapshot()
     again = OrderBook.restore(snap.instrument, snap.tick_size, snap.orders, snap.seq)
 

@@ -120,7 +120,7 @@ Event = Accepted | Fill | Cancelled | Rejected | Amended
 
 
 class RestingOrder(NamedTuple):
-    """An order on the book (snapshot row); `quantity` is what it was entered with."""
+    """An order on the book (snapshot row); `quantity`: as entered, changed by amendments."""
 
     order_id: OrderId
     owner: str
