@@ -1,0 +1,39 @@
+"""Settings of the marketdata service, from the environment (`HEDGEMESH_MARKETDATA_<FIELD>`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hedgemesh.scenario import DEFAULT_SCENARIO
+
+
+class MarketDataSettings(BaseSettings):
+    """What to run and how to pace it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HEDGEMESH_MARKETDATA_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    scenario: Path = Field(
+        default=DEFAULT_SCENARIO,
+        validation_alias=AliasChoices(
+            "scenario", "HEDGEMESH_MARKETDATA_SCENARIO", "HEDGEMESH_SCENARIO"
+        ),
+        description="Scenario file (also `HEDGEMESH_SCENARIO`, which every service reads).",
+    )
+    client_flow: bool = Field(
+        default=True, description="Publish the scenario's client flow (initial trades always)."
+    )
+    max_lag_s: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=86_400.0,
+        description="Ticks and surfaces more than this many clock seconds late are skipped "
+        "(catching up after a pause or a pinned start in the past); trades never are.",
+    )
+    retry_s: float = Field(
+        default=0.5, gt=0.0, le=60.0, description="Wait between tries to store a trade (real s)."
+    )
