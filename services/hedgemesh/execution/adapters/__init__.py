@@ -1,0 +1,2 @@
+"""Execution's adapters: the NATS component around the engine, and the store-then-publish
+outbox."""

@@ -1,0 +1,145 @@
+"""Execution reports to the store first, then to JetStream, in order, losing none.
+
+`Outbox.put(reports)` stores each report (one transaction each, through
+`ExecutionRepository.record_report`) before it may be published; `run()` publishes the stored
+ones on `hedge.v1.exec.<UND>` with `Nats-Msg-Id` = exec id and marks them published. A crash
+anywhere in between loses nothing: a report stored but not yet marked is published again after
+the restart (`load_backlog`), and JetStream drops the repeat by its message id (the ledger by
+its exec id beyond the duplicate window). A report not yet stored when the process dies was
+never published either: the venue is simulated in this process, so what the store holds is
+what happened.
+
+When the store fails, reports wait in memory, in order, and are stored before anything newer;
+when NATS fails, stored reports wait and are published on reconnection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter, deque
+from collections.abc import Iterable
+
+from hedgemesh.runtime.bus import Bus
+from hedgemesh.store.execution import ConflictingReport, ExecutionRepository, UnknownOrder
+from hedgemesh.wire.orders import ExecutionReport
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """Store, then publish, every report; see the module docstring."""
+
+    def __init__(
+        self, repo: ExecutionRepository, bus: Bus, *, batch: int = 256, retry_s: float = 0.5
+    ) -> None:
+        self.repo = repo
+        self.bus = bus
+        self.batch = batch
+        self.retry_s = retry_s
+        self.stats: Counter[str] = Counter()
+        self._unsaved: deque[ExecutionReport] = deque()
+        self._unpublished: deque[ExecutionReport] = deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def backlog(self) -> tuple[int, int]:
+        """(reports not yet stored, reports stored but not yet published)."""
+        return len(self._unsaved), len(self._unpublished)
+
+    def load_backlog(self) -> int:
+        """Queue the reports the store holds unpublished (after a restart); how many."""
+        reports = self.repo.unpublished_reports(limit=1 << 30)
+        self._unpublished.extend(reports)
+        self._kick()
+        return len(reports)
+
+    def put(self, reports: Iterable[ExecutionReport]) -> None:
+        """Store these reports (after any still waiting), then queue them for publishing."""
+        self._unsaved.extend(reports)
+        self.save()
+        self._kick()
+
+    def save(self) -> bool:
+        """Store the waiting reports in order; False when the store failed (they stay queued)."""
+        while self._unsaved:
+            report = self._unsaved[0]
+            try:
+                stored = self.repo.record_report(report)
+            except (ConflictingReport, UnknownOrder):
+                log.exception("report %s refused by the store; dropped", report.exec_id)
+                self.stats["refused"] += 1
+                self._unsaved.popleft()
+                continue
+            except Exception:
+                log.exception("storing report %s failed; retrying", report.exec_id)
+                self.stats["store_errors"] += 1
+                return False
+            self._unsaved.popleft()
+            self.stats["stored"] += 1
+            if stored:  # a repeat of a stored report is published from the stored one
+                self._unpublished.append(report)
+        return True
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="execution-outbox")
+
+    async def flush(self, timeout_s: float) -> bool:
+        """Wait until everything is stored and published (True), or `timeout_s` passed."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+            return True
+        except TimeoutError:
+            return False
+
+    async def stop(self, timeout_s: float = 2.0) -> None:
+        """Publish what can be published within `timeout_s`, then stop."""
+        await self.flush(timeout_s)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _kick(self) -> None:
+        if self._unsaved or self._unpublished:
+            self._idle.clear()
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._unsaved or self._unpublished:
+                if not (self.save() and await self._publish_batch()):
+                    await asyncio.sleep(self.retry_s)
+            self._idle.set()
+
+    async def _publish_batch(self) -> bool:
+        """Publish up to `batch` stored reports in order and mark them; False on a failure."""
+        sent: list[str] = []
+        ok = True
+        for report in list(self._unpublished)[: self.batch]:
+            try:
+                ack = await self.bus.js_publish(
+                    report.publish_subject, report, msg_id=report.exec_id
+                )
+            except Exception as error:
+                log.warning("publishing report %s failed: %r", report.exec_id, error)
+                self.stats["publish_errors"] += 1
+                ok = False
+                break
+            self.stats["duplicates" if ack.duplicate else "published"] += 1
+            sent.append(report.exec_id)
+        if sent:
+            try:
+                self.repo.mark_published(sent)
+            except Exception:  # published all the same; a restart publishes them again (dedup)
+                log.exception("marking %d reports published failed", len(sent))
+            for _ in sent:
+                self._unpublished.popleft()
+        return ok

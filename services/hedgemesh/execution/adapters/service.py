@@ -1,0 +1,242 @@
+"""The execution component: NATS and the store around the engine.
+
+Start-up is recovery (crash-only): migrate the store, raise the epoch fence to the highest
+epoch stored, subscribe to market data, queue the reports stored but not yet published, resume
+every order the store holds as working, and only then consume new orders. Everything runs on
+the event loop, one message at a time, so the engine and the store see one order of events.
+
+- Orders (`HEDGE_ORDERS`, durable consumer): stored first (`insert_order`; the client order id
+  is the unique key), judged and worked by the engine, reports stored; the message is
+  acknowledged when the handler returns. A repeated client order id does nothing: no second
+  execution and no new report (the first one's reports stand). The one exception is an order
+  stored but never reported on (the store failed, or the process died, in between): its
+  redelivery is judged then.
+- Ticks and surfaces (core NATS): fair values move, providers re-quote.
+- A timer on the injected clock: TWAP slices, refills, day and option expiries.
+- Control (`hedge.v1.control.execution`): `status` answers the fence, the working orders, the
+  outbox backlog and every book's best bid and ask.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine as DbEngine
+
+from hedgemesh.execution.adapters.outbox import Outbox
+from hedgemesh.execution.config import ExecutionSettings
+from hedgemesh.execution.domain.engine import Engine
+from hedgemesh.execution.domain.reports import utc
+from hedgemesh.runtime.bus import Envelope
+from hedgemesh.runtime.clock import Clock
+from hedgemesh.runtime.errors import Rejected
+from hedgemesh.runtime.streams import DurableConsumer
+from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
+from hedgemesh.store.execution import ExecutionRepository
+from hedgemesh.wire import subjects
+from hedgemesh.wire.market import Surface, Tick
+from hedgemesh.wire.ops import ControlAction, ControlCommand, ControlReply
+from hedgemesh.wire.orders import ExecStatus, ExecutionReport, Order
+
+if TYPE_CHECKING:
+    from hedgemesh.runtime.service import Service
+
+log = logging.getLogger(__name__)
+
+CONTROL_TARGET = "execution"
+#: Pause (real seconds) when a due time did not move, so that the timer cannot spin.
+_MIN_TIMER_S = 1e-3
+
+
+class ExecutionComponent:
+    """Runs the engine inside a `Service`; see the module docstring."""
+
+    def __init__(self, settings: ExecutionSettings, store: StoreSettings) -> None:
+        self.settings = settings
+        self.store_settings = store
+        self.engine = Engine(settings)
+        self.stats: Counter[str] = Counter()
+        self.repo: ExecutionRepository | None = None
+        self.outbox: Outbox | None = None
+        self.ready = asyncio.Event()
+        self._db: DbEngine | None = None
+        self._clock: Clock | None = None
+        self._consumer: DurableConsumer[Order] | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._kick = asyncio.Event()
+        self._t = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, service: Service) -> None:
+        bus = service.bus
+        self._clock = service.clock
+        url = self.store_settings.url
+        migrate(url)
+        self._db = make_engine(url, self.store_settings)
+        repo = self.repo = ExecutionRepository(session_factory(self._db))
+        self.engine.raise_fence(repo.max_epoch() or 0)
+        await bus.subscribe(subjects.ALL_TICKS, Tick, self._on_tick)
+        await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
+        await bus.serve_control(CONTROL_TARGET, self._on_control)
+        outbox = self.outbox = Outbox(
+            repo, bus, batch=self.settings.publish_batch, retry_s=self.settings.publish_retry_s
+        )
+        backlog = outbox.load_backlog()
+        outbox.start()
+        resumed = self._recover(repo)
+        log.info("execution: %d reports to publish, %d orders resumed", backlog, resumed)
+        s = self.settings
+        self._consumer = DurableConsumer(
+            bus,
+            stream=subjects.STREAM_ORDERS,
+            durable=s.orders_durable,
+            model=Order,
+            handler=self._on_order,
+            max_deliver=s.max_deliver,
+            ack_wait_s=s.ack_wait_s,
+            retry_delay_s=s.retry_delay_s,
+        )
+        await self._consumer.start()
+        self._timer = asyncio.create_task(self._run_timer(), name="execution-timer")
+        self.ready.set()
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+            self._timer = None
+        if self.outbox is not None:
+            await self.outbox.stop()
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
+    def _recover(self, repo: ExecutionRepository) -> int:
+        """Resume every order the store holds as working; returns how many."""
+        working = repo.working_orders()
+        for stored in working:
+            reports = repo.reports(stored.client_order_id)
+            accepted = next((r for r in reports if r.status is ExecStatus.ACCEPTED), None)
+            self._commit(
+                self.engine.resume(
+                    stored.order,
+                    seq=stored.last_seq,
+                    fills=[r for r in reports if r.is_fill],
+                    accepted_at=None if accepted is None else accepted.ts,
+                    now=self._now(),
+                )
+            )
+        return len(working)
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    async def _on_order(self, order: Order, envelope: Envelope) -> None:
+        assert self.repo is not None
+        now = self._now()
+        coid = order.client_order_id
+        if self.engine.knows(coid):
+            self.stats["duplicates"] += 1
+            return
+        if not self.repo.insert_order(order, received_at=utc(now)):
+            stored = self.repo.get_order(coid)
+            if stored is None or stored.status is not None:
+                self.stats["duplicates"] += 1
+                log.info("order %s seen before: not executed again", coid)
+                return
+            order = stored.order  # stored, never judged: the first version stands
+        self.stats["orders"] += 1
+        self._commit(self.engine.receive(order, now))
+
+    async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
+        self._commit(self.engine.on_tick(tick, self._now()))
+
+    async def _on_surface(self, surface: Surface, envelope: Envelope) -> None:
+        try:
+            reports = self.engine.on_surface(surface, self._now())
+        except ValueError as error:
+            raise Rejected("INVALID_SURFACE", str(error)) from error
+        self._commit(reports)
+
+    async def _on_control(self, command: ControlCommand, envelope: Envelope) -> ControlReply:
+        if command.action is not ControlAction.STATUS:
+            raise Rejected("UNSUPPORTED_ACTION", f"execution answers status, not {command.action}")
+        engine = self.engine
+        books = {}
+        for symbol in sorted(engine.venue.books):
+            quote = engine.quote(symbol)
+            assert quote is not None
+            books[symbol] = {"bid": quote.bid, "ask": quote.ask}
+        unsaved, unpublished = self.outbox.backlog if self.outbox else (0, 0)
+        return ControlReply(
+            command_id=command.id,
+            target=CONTROL_TARGET,
+            ok=True,
+            state={
+                "fence": engine.fence,
+                "working": len(engine.orders),
+                "unsaved_reports": unsaved,
+                "unpublished_reports": unpublished,
+                "books": books,
+                **{k: v for k, v in self.stats.items()},
+            },
+        )
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        """The clock's time in Unix seconds, never going backwards."""
+        assert self._clock is not None
+        self._t = max(self._t, self._clock.now().timestamp())
+        return self._t
+
+    def _commit(self, reports: list[ExecutionReport]) -> None:
+        """Store, then publish, what the engine reported; wake the timer (new due times)."""
+        if reports:
+            assert self.outbox is not None
+            self.outbox.put(reports)
+        self._kick.set()
+
+    async def _run_timer(self) -> None:
+        """Call `engine.on_time` when something falls due, and at least every refill interval
+        (so consumed depth comes back); a kick (new orders, new due times) recomputes."""
+        assert self._clock is not None
+        refill = self.settings.refill_interval_s
+        next_refill = self._now() + refill
+        while True:
+            self._kick.clear()
+            now = self._now()
+            due = self.engine.next_wakeup()
+            target = next_refill if due is None else min(due, next_refill)
+            if target > now:
+                await self._sleep(target - now)
+                if self._now() < target:
+                    continue  # kicked: work out the next due time again
+            now = self._now()
+            if now >= next_refill:
+                next_refill = now + refill
+            try:
+                self._commit(self.engine.on_time(now))
+            except Exception:
+                log.exception("execution timer failed; carrying on")
+            due = self.engine.next_wakeup()
+            if due is not None and due <= now:  # nothing moved it: do not spin
+                await asyncio.sleep(_MIN_TIMER_S)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep `seconds` of clock time, or until kicked."""
+        assert self._clock is not None
+        sleeping = asyncio.ensure_future(self._clock.sleep(seconds))
+        kicked = asyncio.ensure_future(self._kick.wait())
+        try:
+            await asyncio.wait({sleeping, kicked}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeping, kicked):
+                task.cancel()

@@ -1,0 +1,28 @@
+"""Wires execution: its component inside a `Service` (the composition root)."""
+
+from __future__ import annotations
+
+from hedgemesh.execution.adapters.service import ExecutionComponent
+from hedgemesh.execution.config import ExecutionSettings
+from hedgemesh.runtime.clock import Clock
+from hedgemesh.runtime.connection import NatsSettings
+from hedgemesh.runtime.service import RuntimeSettings, Service
+from hedgemesh.store.db import StoreSettings
+
+SERVICE = "execution"
+
+
+def build(
+    settings: ExecutionSettings | None = None,
+    *,
+    store: StoreSettings | None = None,
+    runtime: RuntimeSettings | None = None,
+    nats: NatsSettings | None = None,
+    clock: Clock | None = None,
+) -> Service:
+    """The execution service; every argument defaults to its settings from the environment.
+
+    The component is `service.components[0]` (its `engine`, `outbox` and `ready` event).
+    """
+    component = ExecutionComponent(settings or ExecutionSettings(), store or StoreSettings())
+    return Service(SERVICE, components=[component], settings=runtime, nats=nats, clock=clock)

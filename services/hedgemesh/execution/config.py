@@ -1,0 +1,116 @@
+"""Execution settings, from `HEDGEMESH_EXECUTION_*` (the database from `HEDGEMESH_DATABASE_URL`).
+
+Nested settings use a double underscore: `HEDGEMESH_EXECUTION_OPTION_LIQUIDITY__TOP_SIZE=20`.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hedgemesh.venue.liquidity import LiquidityParams
+from hedgemesh.wire.base import Token
+from hedgemesh.wire.instruments import DEFAULT_OPTION_MULTIPLIER, MAX_QUANTITY
+
+
+class LiquiditySettings(BaseModel):
+    """How the synthetic liquidity providers of one kind of book quote (see
+    `hedgemesh.venue.liquidity`): basis points of fair value, ticks, units or contracts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    levels: int = Field(default=5, ge=1, le=50)
+    half_spread_bp: float = Field(default=2.0, gt=0, le=10_000, description="Fair to touch.")
+    min_half_spread_ticks: float = Field(default=0.5, gt=0, le=10_000)
+    level_step_bp: float = Field(default=1.0, gt=0, le=10_000, description="Between levels.")
+    min_level_step_ticks: float = Field(default=1.0, gt=0, le=10_000)
+    top_size: float = Field(default=100.0, gt=0, le=MAX_QUANTITY, description="At the touch.")
+    size_decay: float = Field(default=0.7, gt=0, le=1, description="Level i shows decay**i.")
+    ref_vol: float = Field(default=0.20, gt=0, le=10, description="Vol of the figures above.")
+    spread_vol_exponent: float = Field(default=1.0, ge=0, le=10)
+    size_vol_exponent: float = Field(default=0.5, ge=0, le=10)
+    half_life_s: float = Field(default=30.0, gt=0, le=86_400, description="Depth refill.")
+    size_jitter: float = Field(default=0.0, ge=0, le=5)
+    refill_step: float = Field(default=0.1, gt=0, le=1)
+
+    def params(self) -> LiquidityParams:
+        return LiquidityParams(**self.model_dump())
+
+
+#: Options: spreads in basis points of the premium are wider, sizes in contracts smaller.
+OPTION_LIQUIDITY = LiquiditySettings(
+    half_spread_bp=75.0,
+    min_half_spread_ticks=1.0,
+    level_step_bp=40.0,
+    top_size=50.0,
+)
+
+
+class ExecutionSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HEDGEMESH_EXECUTION_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="ignore",
+    )
+
+    # -- intake --------------------------------------------------------------------------------
+    orders_durable: Token = Field(default="execution-orders", description="Consumer on orders.")
+    max_deliver: int = Field(
+        default=10, ge=1, le=1000, description="Tries per order message before dead-lettering."
+    )
+    retry_delay_s: float = Field(default=1.0, gt=0, le=600, description="Wait before a retry.")
+    ack_wait_s: float = Field(default=30.0, gt=0, le=3600, description="Redeliver unacked after.")
+    underlyings: tuple[str, ...] = Field(
+        default=(),
+        description="Underlyings traded here; empty: any underlying with market data.",
+    )
+    market_data_wait_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="How long an order for an underlying without market data yet waits for it "
+        "before it is rejected UNKNOWN_INSTRUMENT (clock seconds).",
+    )
+    max_order_quantity: int = Field(
+        default=1_000_000, ge=1, le=MAX_QUANTITY, description="Larger orders are rejected."
+    )
+
+    # -- venue ---------------------------------------------------------------------------------
+    underlying_tick_size: float = Field(default=0.01, gt=0, le=1e6, description="Currency.")
+    option_tick_size: float = Field(default=0.01, gt=0, le=1e6, description="Currency.")
+    option_multiplier: float = Field(
+        default=DEFAULT_OPTION_MULTIPLIER, gt=0, description="Listed options' multiplier."
+    )
+    underlying_liquidity: LiquiditySettings = LiquiditySettings()
+    option_liquidity: LiquiditySettings = OPTION_LIQUIDITY
+    default_vol: float = Field(
+        default=0.20, gt=0, le=10, description="Vol the providers assume before any surface."
+    )
+    vol_reference_days: float = Field(
+        default=30.0, gt=0, le=3650, description="Tenor of the at-the-money vol for the spot book."
+    )
+    underlying_fee_bp: float = Field(
+        default=0.1, ge=0, le=1000, description="Fee on the underlying, bp of notional."
+    )
+    option_fee_per_contract: float = Field(default=0.5, ge=0, le=1e6, description="Currency.")
+    session_close_utc: time = Field(
+        default=time(21, 0), description="Day orders expire at the first close after arrival."
+    )
+    refill_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="Providers refill consumed depth at least this often (clock seconds).",
+    )
+    seed: int = Field(default=0, ge=0, description="Seeds every provider (with its symbol).")
+
+    # -- outbox --------------------------------------------------------------------------------
+    publish_batch: int = Field(
+        default=256, ge=1, le=10_000, description="Reports published per outbox round."
+    )
+    publish_retry_s: float = Field(
+        default=0.5, gt=0, le=60, description="Pause after a failed publish (real seconds)."
+    )

@@ -1,0 +1,1 @@
+"""Execution's domain, no I/O: the engine over the simulated venue, fair values, reports."""

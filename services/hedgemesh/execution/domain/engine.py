@@ -1,0 +1,403 @@
+"""The execution engine: orders in, execution reports out, over the simulated venue. No I/O.
+
+`Engine` keeps one `hedgemesh.venue.Venue` (a book per instrument, each quoted by a synthetic
+liquidity provider around fair value, and an algorithm per working order) and turns what
+arrives into the `ExecutionReport`s it causes, in order:
+
+- `receive(order, now)`: a new order (already stored): the epoch fence, then `_judge`;
+- `resume(order, status, seq, fills, accepted_at, now)`: an order the store holds as working
+  after a restart; worked on from where its stored reports leave it;
+- `on_tick`, `on_surface`: market data; books are created and re-quoted (which can fill a
+  resting order), and orders waiting for this underlying's market data are judged;
+- `on_time(now)`: depth refills, TWAP slices, day orders expiring at the session close,
+  options expiring, and orders that waited too long for market data; `next_wakeup()` says when.
+
+Judging an order (in this order): the underlying is traded here, the quantity is within the
+maximum, there is market data (else it waits up to `market_data_wait_s`), the instrument is
+listed (an option: an expiry of the current surface, the listed multiplier) and not expired;
+then the venue's algorithm validates its limit and works it. Refusals are REJECTED reports with
+a `ReasonCode`. The epoch fence: the highest manager epoch seen on any order; an order with a
+lower epoch is REJECTED `STALE_EPOCH` (a fenced-off leader must not trade).
+
+Time is seconds since the Unix epoch, never read from a clock here; callers pass a value that
+never goes backwards.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from hedgemesh.execution.config import ExecutionSettings
+from hedgemesh.execution.domain.marks import Marks
+from hedgemesh.execution.domain.reports import Fees, OrderRecord, utc
+from hedgemesh.venue.algos import ParentOrder, ParentUpdate
+from hedgemesh.venue.liquidity import LiquidityParams
+from hedgemesh.venue.simulator import Venue
+from hedgemesh.wire.codes import ReasonCode
+from hedgemesh.wire.instruments import Instrument
+from hedgemesh.wire.market import Surface, Tick
+from hedgemesh.wire.orders import ExecStatus, ExecutionReport, Order
+
+
+def next_close(now: float, close: time) -> float:
+    """The first session close (UTC time of day `close`) strictly after `now` (Unix seconds).
+
+    >>> utc(next_close(utc_seconds("2024-01-02T20:59:00"), time(21))).isoformat()
+    '2024-01-02T21:00:00+00:00'
+    >>> utc(next_close(utc_seconds("2024-01-02T21:00:00"), time(21))).isoformat()
+    '2024-01-03T21:00:00+00:00'
+    """
+    today = datetime.combine(utc(now).date(), close, tzinfo=UTC)
+    at = today if today.timestamp() > now else today + timedelta(days=1)
+    return at.timestamp()
+
+
+def utc_seconds(iso: str) -> float:
+    """Unix seconds of an ISO time read as UTC (for examples and tests)."""
+    return datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A book's best prices (currency; None for an empty side) and its depth per side."""
+
+    bid: float | None
+    ask: float | None
+    bid_depth: list[tuple[float, int]]
+    ask_depth: list[tuple[float, int]]
+
+
+class Engine:
+    """The venue and the orders it works; see the module docstring."""
+
+    def __init__(self, settings: ExecutionSettings | None = None) -> None:
+        self.settings = settings or ExecutionSettings()
+        s = self.settings
+        self.marks = Marks()
+        self.venue = Venue()
+        self.fees = Fees(s.underlying_fee_bp, s.option_fee_per_contract)
+        self.fence = 0
+        """The highest manager epoch seen; orders from a lower one are refused."""
+        self.orders: dict[str, OrderRecord] = {}
+        """Orders not yet final: working at the venue or waiting for market data."""
+        self._waiting: dict[str, OrderRecord] = {}
+        self._options: dict[str, dict[str, Instrument]] = {}  # underlying -> books of options
+        self._expired: set[str] = set()
+        self._params = {
+            False: s.underlying_liquidity.params(),
+            True: s.option_liquidity.params(),
+        }
+        self._traded = frozenset(s.underlyings)
+
+    # -- orders ------------------------------------------------------------------------------
+
+    def knows(self, client_order_id: str) -> bool:
+        """Whether the order is being worked or judged here (a repeat of it is a duplicate)."""
+        return client_order_id in self.orders
+
+    def raise_fence(self, epoch: int) -> None:
+        self.fence = max(self.fence, epoch)
+
+    def receive(self, order: Order, now: float) -> list[ExecutionReport]:
+        """A new order: refused when its epoch is older than the fence, else judged."""
+        record = self._record(order)
+        if order.epoch < self.fence:
+            text = f"epoch {order.epoch} is older than epoch {self.fence} already seen"
+            return [record.rejected(ReasonCode.STALE_EPOCH, text, now)]
+        self.raise_fence(order.epoch)
+        self.orders[order.client_order_id] = record
+        return self._judge(record, now)
+
+    def resume(
+        self,
+        order: Order,
+        *,
+        seq: int,
+        fills: Iterable[ExecutionReport],
+        accepted_at: datetime | None,
+        now: float,
+    ) -> list[ExecutionReport]:
+        """An order the store holds as working after a restart.
+
+        `seq` is its last stored report's, `fills` its stored fills, `accepted_at` the time of
+        its ACCEPTED report (None when it was stored but never reported on: it is judged as a
+        new order, against the fence as it stood when it arrived, which is the stored maximum:
+        nothing was stored after it). Otherwise its algorithm restarts where the fills leave it:
+        a TWAP on its original schedule from `accepted_at`, catching up on slices that fell due
+        meanwhile; a marketable limit or iceberg with what is left.
+        """
+        record = self._record(order)
+        record.seq = seq
+        if accepted_at is None:
+            return self.receive(order, now)
+        self.raise_fence(order.epoch)
+        cum = notional = 0
+        for fill in fills:
+            assert fill.last_quantity is not None and fill.last_price is not None
+            cum += fill.last_quantity
+            notional += round(fill.last_price / record.tick_size) * fill.last_quantity
+        record.status = ExecStatus.PARTIALLY_FILLED if cum else ExecStatus.ACCEPTED
+        record.resume = {
+            "cum_quantity": cum,
+            "cum_notional_ticks": notional,
+            "started_at": accepted_at.timestamp(),
+        }
+        self.orders[order.client_order_id] = record
+        return self._judge(record, now)
+
+    def cancel(
+        self, client_order_id: str, now: float, reason: ReasonCode = ReasonCode.CANCELLED_BY_REQUEST
+    ) -> list[ExecutionReport]:
+        """Cancel a working order; [] when it is not working here."""
+        record = self.orders.get(client_order_id)
+        if record is None:
+            return []
+        if client_order_id in self._waiting:
+            return self._close_waiting(record, reason, "cancelled while waiting", now)
+        return self._reports(self.venue.cancel(client_order_id, now, reason), now)
+
+    # -- market data -------------------------------------------------------------------------
+
+    def on_tick(self, tick: Tick, now: float) -> list[ExecutionReport]:
+        if not self._trades(tick.underlying):
+            return []
+        self.marks.on_tick(tick)
+        return self._requote(tick.underlying, now) + self._retry_waiting(tick.underlying, now)
+
+    def on_surface(self, surface: Surface, now: float) -> list[ExecutionReport]:
+        """Raises ValueError for a surface the quant library refuses (nothing changes)."""
+        if not self._trades(surface.underlying):
+            return []
+        self.marks.on_surface(surface)
+        underlying = surface.underlying
+        return self._requote(underlying, now) + self._retry_waiting(underlying, now)
+
+    # -- time --------------------------------------------------------------------------------
+
+    def on_time(self, now: float) -> list[ExecutionReport]:
+        """Everything due by `now`: expiries, waits run out, depth refills, algorithm timers."""
+        reports: list[ExecutionReport] = []
+        for symbol in [s for u in self._options.values() for s in u]:
+            if symbol not in self._expired and self._expiry(symbol) <= now:
+                reports += self._expire_instrument(symbol, now)
+        for record in list(self.orders.values()):
+            if record.closes_at is not None and record.closes_at <= now:
+                reports += self._expire_day_order(record, now)
+        limit = self.settings.market_data_wait_s
+        for record in list(self._waiting.values()):
+            since = record.waiting_since
+            if record.resume is None and since is not None and now - since >= limit:
+                underlying = record.order.instrument.underlying
+                del self._waiting[record.client_order_id]
+                text = f"no market data for {underlying} within {limit:g} s"
+                reports += self._reject(record, ReasonCode.UNKNOWN_INSTRUMENT, text, now)
+        return reports + self._reports(self.venue.on_time(now), now)
+
+    def next_wakeup(self) -> float | None:
+        """The earliest time `on_time` has something due (besides depth refills)."""
+        times = [self.venue.next_wakeup()]
+        times += [r.closes_at for r in self.orders.values()]
+        limit = self.settings.market_data_wait_s
+        times += [
+            r.waiting_since + limit
+            for r in self._waiting.values()
+            if r.waiting_since is not None and r.resume is None
+        ]
+        times += [
+            self._expiry(s) for u in self._options.values() for s in u if s not in self._expired
+        ]
+        return min((t for t in times if t is not None), default=None)
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def quote(self, symbol: str, levels: int | None = None) -> Quote | None:
+        """The book of `symbol` as it stands, or None when there is none."""
+        book = self.venue.books.get(symbol)
+        if book is None:
+            return None
+        bid, ask = book.best_bid(), book.best_ask()
+        return Quote(
+            None if bid is None else book.to_price(bid),
+            None if ask is None else book.to_price(ask),
+            [(book.to_price(p), q) for p, q in book.depth(1, levels)],
+            [(book.to_price(p), q) for p, q in book.depth(-1, levels)],
+        )
+
+    # -- internals: judging ------------------------------------------------------------------
+
+    def _record(self, order: Order) -> OrderRecord:
+        tick = self._tick_size(order.instrument)
+        return OrderRecord(order, tick)
+
+    def _tick_size(self, instrument: Instrument) -> float:
+        s = self.settings
+        return s.option_tick_size if instrument.is_option else s.underlying_tick_size
+
+    def _trades(self, underlying: str) -> bool:
+        return not self._traded or underlying in self._traded
+
+    def _judge(self, record: OrderRecord, now: float) -> list[ExecutionReport]:
+        order = record.order
+        instrument = order.instrument
+        if not self._trades(instrument.underlying):
+            text = f"{instrument.underlying} is not traded here"
+            return self._reject(record, ReasonCode.UNKNOWN_INSTRUMENT, text, now)
+        if record.resume is None and order.quantity > self.settings.max_order_quantity:
+            text = f"{order.quantity} is over the maximum {self.settings.max_order_quantity}"
+            return self._reject(record, ReasonCode.QUANTITY_EXCEEDS_MAXIMUM, text, now)
+        if not self._has_market(instrument):
+            if record.waiting_since is None:
+                record.waiting_since = now
+            self._waiting[record.client_order_id] = record
+            return []
+        self._waiting.pop(record.client_order_id, None)
+        record.waiting_since = None
+        problem = self._listing_problem(instrument, now)
+        if problem is not None:
+            if record.resume is not None:
+                return self._close_waiting(record, *problem, now)
+            return self._reject(record, *problem, now)
+        reports = self._open_book(instrument, now)
+        resume = record.resume or {}
+        if record.is_day:
+            record.closes_at = next_close(
+                float(resume.get("started_at", now)), self.settings.session_close_utc
+            )
+        parent = ParentOrder.from_wire(order, record.tick_size)
+        return reports + self._reports(self.venue.submit(record.symbol, parent, now, **resume), now)
+
+    def _has_market(self, instrument: Instrument) -> bool:
+        underlying = instrument.underlying
+        if self.marks.spot(underlying) is None:
+            return False
+        return not instrument.is_option or self.marks.has_surface(underlying)
+
+    def _listing_problem(self, instrument: Instrument, now: float) -> tuple[ReasonCode, str] | None:
+        if not instrument.is_option:
+            return None
+        expiry = instrument.expiry
+        assert expiry is not None
+        if expiry.timestamp() <= now or instrument.symbol in self._expired:
+            return ReasonCode.INSTRUMENT_EXPIRED, f"{instrument} expired at {expiry.isoformat()}"
+        if expiry not in self.marks.listed_expiries(instrument.underlying):
+            return ReasonCode.UNKNOWN_INSTRUMENT, f"{instrument}: expiry not listed"
+        if instrument.multiplier != self.settings.option_multiplier:
+            text = f"{instrument}: multiplier {instrument.multiplier:g} is not the listed one"
+            return ReasonCode.UNKNOWN_INSTRUMENT, text
+        return None
+
+    def _reject(
+        self, record: OrderRecord, reason: ReasonCode, text: str, now: float
+    ) -> list[ExecutionReport]:
+        self.orders.pop(record.client_order_id, None)
+        return [record.rejected(reason, text, now)]
+
+    def _close_waiting(
+        self, record: OrderRecord, reason: ReasonCode, text: str, now: float
+    ) -> list[ExecutionReport]:
+        """End an order that is not at the venue: REJECTED if never accepted, else EXPIRED."""
+        self._waiting.pop(record.client_order_id, None)
+        if record.resume is None:
+            return self._reject(record, reason, text, now)
+        self.orders.pop(record.client_order_id, None)
+        return [record.expired(reason, text, now)]
+
+    def _retry_waiting(self, underlying: str, now: float) -> list[ExecutionReport]:
+        reports: list[ExecutionReport] = []
+        for record in list(self._waiting.values()):
+            if record.order.instrument.underlying == underlying:
+                reports += self._judge(record, now)
+        return reports
+
+    # -- internals: the venue ----------------------------------------------------------------
+
+    def _reports(self, updates: list[ParentUpdate], now: float) -> list[ExecutionReport]:
+        reports = []
+        for update in updates:
+            record = self.orders[update.parent_id]
+            report = record.report(update, now, self.fees)
+            if report.is_terminal:
+                del self.orders[update.parent_id]
+            reports.append(report)
+        return reports
+
+    def _open_book(self, instrument: Instrument, now: float) -> list[ExecutionReport]:
+        """Give `instrument` a book, quoted at once, unless it has one."""
+        if instrument.symbol in self.venue.books:
+            return []
+        self._add_book(instrument)
+        return self._requote(instrument.underlying, now, only=instrument.symbol)
+
+    def _add_book(self, instrument: Instrument) -> None:
+        symbol = instrument.symbol
+        seed = zlib.crc32(symbol.encode()) ^ self.settings.seed
+        params: LiquidityParams = self._params[instrument.is_option]
+        self.venue.add_book(symbol, self._tick_size(instrument), params, seed=seed)
+        if instrument.is_option:
+            self._options.setdefault(instrument.underlying, {})[symbol] = instrument
+
+    def _requote(
+        self, underlying: str, now: float, only: str | None = None
+    ) -> list[ExecutionReport]:
+        """New fair values, vols and drought for the books of `underlying` (or just `only`)."""
+        spot = self.marks.spot(underlying)
+        if spot is None:
+            return []
+        s = self.settings
+        drought = 1.0 / self.marks.depth_multiplier(underlying)
+        updates: list[ParentUpdate] = []
+        if only is None or only == underlying:
+            if underlying not in self.venue.books:
+                self._add_book(Instrument.spot(underlying))
+            vol = self.marks.atm_vol(underlying, s.vol_reference_days, s.default_vol)
+            updates += self.venue.mark(underlying, now, fair=spot, vol=vol, drought=drought)
+        books = self._options.get(underlying, {})
+        live = [i for sym, i in books.items() if sym not in self._expired and only in (None, sym)]
+        values = self.marks.option_values(live, utc(now)) if live else None
+        if values is not None:
+            floor = 0.5 * s.option_tick_size  # a worthless option still needs a price to quote
+            for instrument, fair, vol in zip(live, *values, strict=True):
+                fair = max(float(fair), floor)
+                vol = float(vol) if math.isfinite(vol) and vol > 0 else s.default_vol
+                updates += self.venue.mark(
+                    instrument.symbol, now, fair=fair, vol=vol, drought=drought
+                )
+        return self._reports(updates, now)
+
+    def _expiry(self, symbol: str) -> float:
+        instrument = next(b[symbol] for b in self._options.values() if symbol in b)
+        assert instrument.expiry is not None
+        return instrument.expiry.timestamp()
+
+    def _expire_instrument(self, symbol: str, now: float) -> list[ExecutionReport]:
+        """An option expired: its working orders end, its provider withdraws its quotes."""
+        self._expired.add(symbol)
+        reports: list[ExecutionReport] = []
+        for record in [r for r in self.orders.values() if r.symbol == symbol]:
+            text = f"{symbol} expired"
+            if record.client_order_id in self._waiting:
+                reports += self._close_waiting(record, ReasonCode.INSTRUMENT_EXPIRED, text, now)
+            else:
+                record.expiring = True
+                reports += self._reports(
+                    self.venue.cancel(record.client_order_id, now, ReasonCode.INSTRUMENT_EXPIRED),
+                    now,
+                )
+        provider = self.venue.providers.pop(symbol, None)
+        if provider is not None:
+            provider.withdraw()
+        return reports
+
+    def _expire_day_order(self, record: OrderRecord, now: float) -> list[ExecutionReport]:
+        record.closes_at = None
+        text = "day order: the session closed"
+        if record.client_order_id in self._waiting:
+            return self._close_waiting(record, ReasonCode.TIME_IN_FORCE, text, now)
+        record.expiring = True
+        return self._reports(
+            self.venue.cancel(record.client_order_id, now, ReasonCode.TIME_IN_FORCE), now
+        )

@@ -1,0 +1,143 @@
+"""Deterministic market data and orders for the execution tests, and stream readers."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hedgemesh.runtime.clock import EPOCH
+from hedgemesh.wire import (
+    ExecutionReport,
+    Instrument,
+    MarketableLimit,
+    Order,
+    OrderType,
+    Side,
+    TimeInForce,
+    client_order_id,
+    subjects,
+)
+from hedgemesh.wire.market import Surface, SviSlice, Tick
+from hedgemesh.wire.ops import DeadLetter
+
+SPX = Instrument.spot("SPX")
+SPOT = 5000.0
+RATE, DIV = 0.04, 0.01
+EXPIRIES = (datetime(2024, 2, 16, 21, tzinfo=UTC), datetime(2024, 3, 15, 21, tzinfo=UTC))
+CALL = Instrument.option("SPX", EXPIRIES[1], 5000, "call")
+UNLISTED = Instrument.option("SPX", datetime(2024, 3, 1, 21, tzinfo=UTC), 5000, "call")
+
+
+def years(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / (365 * 86_400)
+
+
+def tick(price: float = SPOT, seq: int = 1, at: datetime = EPOCH, underlying: str = "SPX") -> Tick:
+    return Tick(id=f"tick-{underlying}-{seq}", ts=at, underlying=underlying, price=price, seq=seq)
+
+
+def surface(
+    spot: float = SPOT,
+    seq: int = 1,
+    at: datetime = EPOCH,
+    atm_vol: float = 0.18,
+    depth: float = 1.0,
+) -> Surface:
+    """A skewed SVI surface (ATM total variance atm_vol² · t) on the two listed expiries."""
+    slices = []
+    for expiry in EXPIRIES:
+        t = years(at, expiry)
+        b, rho, sigma = 0.08 * t, -0.6, 0.15
+        # a so that w(0) = atm_vol² t at m = 0: w(0) = a + b sigma.
+        a = atm_vol**2 * t - b * sigma
+        forward = spot * math.exp((RATE - DIV) * t)
+        slices.append(
+            SviSlice(expiry=expiry, t=t, forward=forward, a=a, b=b, rho=rho, m=0.0, sigma=sigma)
+        )
+    return Surface(
+        id=f"surface-SPX-{seq}",
+        ts=at,
+        underlying="SPX",
+        spot=spot,
+        rate=RATE,
+        div=DIV,
+        slices=slices,
+        seq=seq,
+        depth_multiplier=depth,
+    )
+
+
+def order(
+    cycle: str = "cycle-1",
+    instrument: Instrument = SPX,
+    side: Side = Side.BUY,
+    quantity: int = 100,
+    *,
+    limit_price: float | None = 5010.0,
+    tif: TimeInForce = TimeInForce.IOC,
+    algo: Any = None,
+    epoch: int = 7,
+    at: datetime = EPOCH,
+) -> Order:
+    coid = client_order_id(cycle, instrument)
+    return Order(
+        id=f"order-{coid}",
+        ts=at,
+        client_order_id=coid,
+        instrument=instrument,
+        side=side,
+        quantity=quantity,
+        order_type=OrderType.MARKET if limit_price is None else OrderType.LIMIT,
+        limit_price=limit_price,
+        time_in_force=tif,
+        algo=algo or MarketableLimit(),
+        cycle_id=cycle,
+        epoch=epoch,
+        decision_ids=[f"decision-{cycle}"],
+    )
+
+
+async def stream_messages(js: Any, stream: str) -> list[Any]:
+    """Every message a stream holds, in order (read by sequence number)."""
+    info = await js.stream_info(stream)
+    state = info.state
+    if not state.messages:
+        return []
+    return [await js.get_msg(stream, seq) for seq in range(state.first_seq, state.last_seq + 1)]
+
+
+async def exec_reports(js: Any) -> list[ExecutionReport]:
+    """Every execution report on `HEDGE_EXEC`, in stream order."""
+    return [
+        ExecutionReport.from_json(m.data) for m in await stream_messages(js, subjects.STREAM_EXEC)
+    ]
+
+
+async def dead_letters(js: Any) -> list[DeadLetter]:
+    return [
+        DeadLetter.from_json(m.data) for m in await stream_messages(js, subjects.STREAM_DEADLETTER)
+    ]
+
+
+def of(reports: list[ExecutionReport], order: Order) -> list[ExecutionReport]:
+    return [r for r in reports if r.client_order_id == order.client_order_id]
+
+
+def check_report_chain(reports: list[ExecutionReport], order: Order) -> None:
+    """One order's reports: seq 1, 2, ... with unique exec ids, cum the running sum of fills,
+    cum + leaves = quantity while working, exactly one terminal report, last."""
+    assert [r.seq for r in reports] == list(range(1, len(reports) + 1))
+    assert len({r.exec_id for r in reports}) == len(reports)
+    cum = 0
+    for r in reports:
+        cum += r.last_quantity or 0
+        assert r.cum_quantity == cum
+        if not r.is_terminal:
+            assert r.cum_quantity + r.leaves_quantity == order.quantity
+    assert [r.is_terminal for r in reports].count(True) == 1
+    assert reports[-1].is_terminal
+
+
+def later(seconds: float) -> datetime:
+    return EPOCH + timedelta(seconds=seconds)
