@@ -187,3 +187,36 @@ def test_given_reports_then_outbox_lists_unpublished_until_marked(repo) -> None:
     assert repo.mark_published([pending[0].exec_id]) == 0
     assert [r.seq for r in repo.unpublished_reports()] == [2]
     assert repo.mark_published([]) == 0
+
+
+def test_given_batch_of_reports_then_stored_in_order_in_one_go_and_repeats_flagged(repo) -> None:
+    a, b = make_order("cycle-a", quantity=10), make_order("cycle-b", quantity=10)
+    repo.insert_order(a)
+    repo.insert_order(b)
+    accepted_a = report(a, 1, ExecStatus.ACCEPTED)
+    batch = [
+        accepted_a,
+        report(b, 1, ExecStatus.ACCEPTED),
+        report(a, 2, ExecStatus.FILLED, 10, last=10, price=5000.0, avg=5000.0, fees=1.0),
+        accepted_a,
+    ]
+    assert repo.record_reports(batch) == [True, True, True, False]
+    stored = repo.get_order(a.client_order_id)
+    assert stored is not None and stored.status is ExecStatus.FILLED and stored.fees == 1.0
+    assert [r.exec_id for r in repo.reports()] == [r.exec_id for r in batch[:3]]
+
+
+def test_given_batch_with_a_refused_report_then_nothing_of_it_is_stored(repo) -> None:
+    a, unknown = make_order("cycle-a"), make_order("cycle-x")
+    repo.insert_order(a)
+    with pytest.raises(UnknownOrder, match=unknown.client_order_id):
+        repo.record_reports(
+            [report(a, 1, ExecStatus.ACCEPTED), report(unknown, 1, ExecStatus.ACCEPTED)]
+        )
+    with pytest.raises(ConflictingReport):
+        repo.record_reports(
+            [report(a, 1, ExecStatus.ACCEPTED), report(a, 1, ExecStatus.ACCEPTED, exec_id="again")]
+        )
+    assert repo.reports() == []
+    stored = repo.get_order(a.client_order_id)
+    assert stored is not None and stored.status is None

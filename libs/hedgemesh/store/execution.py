@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hedgemesh.store._sql import insert_if_absent, rows_updated
+from hedgemesh.store._sql import insert_if_absent, rows_updated, table_of
 from hedgemesh.store.models import OrderRow, ReportRow
 from hedgemesh.wire.orders import ExecStatus, ExecutionReport, Order
 
@@ -140,6 +140,13 @@ def _report_values(report: ExecutionReport) -> dict[str, Any]:
     }
 
 
+#: The order columns a report sets (besides fees, which every fill adds to).
+_REPORT_STATE = (
+    "status", "final", "cum_quantity", "leaves_quantity", "avg_price", "last_seq",
+    "reason_code", "updated_at",
+)  # fmt: skip
+
+
 class ExecutionRepository:
     """Orders and execution reports in the store (see the module docstring)."""
 
@@ -198,25 +205,27 @@ class ExecutionRepository:
         `UnknownOrder` for an order not stored, `ConflictingReport` when the order's seq is
         taken by another exec id or the report contradicts its order.
         """
+        return self.record_reports([report])[0]
+
+    def record_reports(self, reports: Sequence[ExecutionReport]) -> list[bool]:
+        """`record_report` for several reports, in order, in one transaction (one commit, the
+        cost that dominates on PostgreSQL): all are stored, or, when one is refused, none."""
         try:
             with self._sessions() as session, session.begin():
-                if not insert_if_absent(
-                    session, ReportRow, _report_values(report), key=("exec_id",)
-                ):
-                    return False
-                row = session.get(OrderRow, report.client_order_id, with_for_update=True)
-                if row is None:  # only without foreign keys enforced; they refuse it first
-                    raise UnknownOrder(report.client_order_id)
-                _check_matches(row, report)
-                _apply(row, report)
-                return True
+                return [_record(session, report) for report in reports]
         except IntegrityError as error:  # no such order, or its seq taken by another exec id
-            if self.get_order(report.client_order_id) is None:
-                raise UnknownOrder(report.client_order_id) from error
-            raise ConflictingReport(
-                f"{report.exec_id}: order {report.client_order_id} already has a report "
-                f"with seq {report.seq}"
-            ) from error
+            raise self._refusal(reports) from error
+
+    def _refusal(self, reports: Sequence[ExecutionReport]) -> Exception:
+        """Which report the database refused, and why (after the transaction rolled back)."""
+        with self._sessions() as session:
+            for report in reports:
+                if session.get(OrderRow, report.client_order_id) is None:
+                    return UnknownOrder(report.client_order_id)
+        return ConflictingReport(
+            "a report reuses its order's seq with another exec id: "
+            + ", ".join(f"{r.exec_id} (seq {r.seq})" for r in reports)
+        )
 
     def reports(
         self, client_order_id: str | None = None, since_seq: int | None = None
@@ -282,34 +291,67 @@ class ExecutionRepository:
             )
 
 
-def _apply(row: OrderRow, report: ExecutionReport) -> None:
-    """Move the order's state to the report's, unless a later report already did."""
-    row.fees += report.fees
-    if report.seq <= row.last_seq:
-        return
-    row.status = report.status.value
-    row.final = report.is_terminal
-    row.cum_quantity = report.cum_quantity
-    row.leaves_quantity = report.leaves_quantity
-    row.avg_price = report.avg_price
-    row.last_seq = report.seq
-    row.reason_code = None if report.reason_code is None else report.reason_code.value
-    row.updated_at = report.ts
+_ORDERS = table_of(OrderRow)
+_ORDER_FACTS = (
+    select(OrderRow.instrument, OrderRow.side, OrderRow.quantity, OrderRow.last_seq)
+    .where(OrderRow.client_order_id == bindparam("coid"))
+    .with_for_update()
+)
+_ADD_FEES = (
+    update(_ORDERS)
+    .where(_ORDERS.c.client_order_id == bindparam("b_coid"))
+    .values(fees=_ORDERS.c.fees + bindparam("b_fees"))
+)
+_APPLY_REPORT = _ADD_FEES.values({name: bindparam(f"b_{name}") for name in _REPORT_STATE})
 
 
-def _check_matches(row: OrderRow, report: ExecutionReport) -> None:
-    """Refuse a report whose order facts differ from the stored order's."""
+def _record(session: Session, report: ExecutionReport) -> bool:
+    """Store one report and apply it to its order (see `ExecutionRepository.record_report`)."""
+    if not insert_if_absent(session, ReportRow, _report_values(report), key=("exec_id",)):
+        return False
+    facts = session.execute(_ORDER_FACTS, {"coid": report.client_order_id}).first()
+    if facts is None:  # only without foreign keys enforced; they refuse it first
+        raise UnknownOrder(report.client_order_id)
+    _check_matches(report.client_order_id, (facts[0], facts[1], facts[2]), report)
+    statement = _ADD_FEES if report.seq <= facts.last_seq else _APPLY_REPORT
+    session.execute(statement, _apply_values(report))
+    return True
+
+
+def _apply_values(report: ExecutionReport) -> dict[str, Any]:
+    """Parameters of `_ADD_FEES` / `_APPLY_REPORT`: the order takes a report's state unless a
+    later report already moved it (then only its fees count)."""
+    return {
+        "b_coid": report.client_order_id,
+        "b_fees": report.fees,
+        "b_status": report.status.value,
+        "b_final": report.is_terminal,
+        "b_cum_quantity": report.cum_quantity,
+        "b_leaves_quantity": report.leaves_quantity,
+        "b_avg_price": report.avg_price,
+        "b_last_seq": report.seq,
+        "b_reason_code": None if report.reason_code is None else report.reason_code.value,
+        "b_updated_at": report.ts,
+    }
+
+
+def _check_matches(
+    client_order_id: str, facts: tuple[str, str, int], report: ExecutionReport
+) -> None:
+    """Refuse a report whose order facts (instrument, side, quantity) differ from the stored
+    order's."""
+    instrument, side, quantity = facts
     mismatches = [
         name
         for name, stored, reported in (
-            ("instrument", row.instrument, report.instrument.symbol),
-            ("side", row.side, report.side.value),
-            ("quantity", row.quantity, report.order_quantity),
+            ("instrument", instrument, report.instrument.symbol),
+            ("side", side, report.side.value),
+            ("quantity", quantity, report.order_quantity),
         )
         if stored != reported
     ]
     if mismatches:
         raise ConflictingReport(
-            f"report {report.exec_id} disagrees with order {row.client_order_id} on "
+            f"report {report.exec_id} disagrees with order {client_order_id} on "
             + ", ".join(mismatches)
         )
