@@ -184,7 +184,8 @@ class Ledger:
         self, underlying: str, marks: Mapping[str, float], ts: datetime
     ) -> PositionSnapshot:
         """The book in one underlying, marked at `marks` (price per unit by symbol; a position
-        without a mark has no mark price and no unrealised P&L).
+        without a mark has no mark price and no unrealised P&L; one marked at 0, a worthless
+        option, has its unrealised P&L but no mark price, which the wire requires > 0).
 
         Lists open positions, then flat ones with realised P&L, up to `MAX_POSITIONS` (open
         first); the totals always cover every position.
