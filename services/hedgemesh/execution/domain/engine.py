@@ -249,6 +249,9 @@ class Engine:
         if record.resume is None and order.quantity > self.settings.max_order_quantity:
             text = f"{order.quantity} is over the maximum {self.settings.max_order_quantity}"
             return self._reject(record, ReasonCode.QUANTITY_EXCEEDS_MAXIMUM, text, now)
+        if record.is_day and record.closes_at is None:  # from arrival, or the first acceptance
+            started = (record.resume or {}).get("started_at", now)
+            record.closes_at = next_close(float(started), self.settings.session_close_utc)
         if not self._has_market(instrument):
             if record.waiting_since is None:
                 record.waiting_since = now
@@ -263,10 +266,6 @@ class Engine:
             return self._reject(record, *problem, now)
         reports = self._open_book(instrument, now)
         resume = record.resume or {}
-        if record.is_day:
-            record.closes_at = next_close(
-                float(resume.get("started_at", now)), self.settings.session_close_utc
-            )
         parent = ParentOrder.from_wire(order, record.tick_size)
         return reports + self._reports(self.venue.submit(record.symbol, parent, now, **resume), now)
 
@@ -357,7 +356,7 @@ class Engine:
             updates += self.venue.mark(underlying, now, fair=spot, vol=vol, drought=drought)
         books = self._options.get(underlying, {})
         live = [i for sym, i in books.items() if sym not in self._expired and only in (None, sym)]
-        values = self.marks.option_values(live, utc(now)) if live else None
+        values = self.marks.option_values(live) if live else None
         if values is not None:
             floor = 0.5 * s.option_tick_size  # a worthless option still needs a price to quote
             for instrument, fair, vol in zip(live, *values, strict=True):

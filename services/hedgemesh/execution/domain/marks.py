@@ -1,11 +1,9 @@
-"""The market the liquidity providers quote around: spot, fair values of listed options, vols.
+"""The market the liquidity providers quote around: the last tick and surface of each
+underlying, and what follows from them. No I/O.
 
-Holds the last `Tick` and `Surface` per underlying; no I/O. Option fair values are
-Black–Scholes–Merton on the surface's SVI slices, with the surface moved with spot at fixed
-moneyness (the strike scaled by surface spot / current spot) and time to expiry from `now`.
-
-Until `hedgemesh.market.fair_value` lands (the market-data service's pure pricing, which this
-module will then call), this is the small adapter over `hedgemesh.quant` that execution uses.
+Fair values and implied vols come from `hedgemesh.market.fair_value` (the one place they are
+computed: the underlying at its tick, options by Black–Scholes–Merton on the surface moved with
+spot); this module only keeps the latest inputs and the surface converted once.
 """
 
 from __future__ import annotations
@@ -17,28 +15,11 @@ from datetime import datetime
 
 import numpy as np
 
+from hedgemesh.market.fair_value import InstrumentArrays, fair_values, implied_vols, vol_surface
 from hedgemesh.quant import bsm
 from hedgemesh.quant.surface import VolSurface
-from hedgemesh.quant.svi import SviParams
-from hedgemesh.wire.instruments import Instrument, OptionRight
+from hedgemesh.wire.instruments import Instrument
 from hedgemesh.wire.market import Surface, Tick
-
-SECONDS_PER_YEAR = bsm.DAYS_PER_YEAR * 86_400.0
-
-
-def years_between(start: datetime, end: datetime) -> float:
-    """ACT/365 year fraction from `start` to `end` (negative when `end` is earlier)."""
-    return (end - start).total_seconds() / SECONDS_PER_YEAR
-
-
-def vol_surface(surface: Surface) -> VolSurface:
-    """The quant surface of a wire `Surface`: SVI slices and forwards, through (0, spot)."""
-    return VolSurface(
-        [s.t for s in surface.slices],
-        [SviParams(s.a, s.b, s.rho, s.m, s.sigma) for s in surface.slices],
-        [s.forward for s in surface.slices],
-        spot=surface.spot,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +30,14 @@ class _Smile:
 
 
 class Marks:
-    """The latest tick and surface of each underlying, and what follows from them."""
+    """The latest tick and surface of each underlying."""
 
     def __init__(self) -> None:
-        self._spot: dict[str, float] = {}
+        self._ticks: dict[str, Tick] = {}
         self._smiles: dict[str, _Smile] = {}
 
     def on_tick(self, tick: Tick) -> None:
-        self._spot[tick.underlying] = tick.price
+        self._ticks[tick.underlying] = tick
 
     def on_surface(self, surface: Surface) -> None:
         """Take a surface; raises ValueError for one the quant library refuses."""
@@ -64,11 +45,9 @@ class Marks:
         self._smiles[surface.underlying] = smile
 
     def spot(self, underlying: str) -> float | None:
-        """The last tick's price, else the last surface's spot; None before either."""
-        spot = self._spot.get(underlying)
-        if spot is None and underlying in self._smiles:
-            return self._smiles[underlying].wire.spot
-        return spot
+        """The last tick's price; None before the first tick."""
+        tick = self._ticks.get(underlying)
+        return None if tick is None else tick.price
 
     def has_surface(self, underlying: str) -> bool:
         return underlying in self._smiles
@@ -91,24 +70,17 @@ class Marks:
         vol = float(smile.surface.implied_vol_k(0.0, days / bsm.DAYS_PER_YEAR))
         return vol if math.isfinite(vol) and vol > 0 else default
 
-    def option_values(
-        self, options: Sequence[Instrument], now: datetime
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """(fair premium per unit, implied vol) of options on one underlying, or None without a
-        spot or a surface. Expired options are worth their intrinsic value."""
+    def option_values(self, options: Sequence[Instrument]) -> tuple[np.ndarray, np.ndarray] | None:
+        """(fair premium per unit, implied vol) of options on one underlying, or None without
+        a tick or a surface (see `hedgemesh.market.fair_value`)."""
         if not options:
             return np.empty(0), np.empty(0)
         underlying = options[0].underlying
-        spot, smile = self.spot(underlying), self._smiles.get(underlying)
-        if spot is None or smile is None:
+        tick, smile = self._ticks.get(underlying), self._smiles.get(underlying)
+        if tick is None or smile is None:
             return None
-        expiries = [o.expiry for o in options if o.expiry is not None]
-        if len(expiries) != len(options) or any(o.underlying != underlying for o in options):
-            raise ValueError(f"only options on {underlying} can be priced together")
-        strike = np.array([o.strike for o in options], dtype=np.float64)
-        t_now = np.array([max(years_between(now, e), 0.0) for e in expiries])
-        t_vol = np.array([max(years_between(smile.wire.ts, e), 1e-9) for e in expiries])
-        vol = smile.surface.implied_vol(strike * (smile.wire.spot / spot), t_vol)
-        is_call = np.array([o.right is OptionRight.CALL for o in options])
-        wire = smile.wire
-        return bsm.price(spot, strike, t_now, wire.rate, wire.div, vol, is_call), vol
+        arrays = InstrumentArrays.of(options, underlying)
+        return (
+            fair_values(tick, smile.wire, arrays, surf=smile.surface),
+            implied_vols(tick, smile.wire, arrays, surf=smile.surface),
+        )

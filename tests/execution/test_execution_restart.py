@@ -1,0 +1,250 @@
+"""Crash-only execution: whatever it was doing when it stopped or died, after a restart every
+order completes once, no report is lost and none is doubled on the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from exec_examples import (
+    check_report_chain,
+    exec_reports,
+    later,
+    of,
+    order,
+    surface,
+    tick,
+)
+from test_execution_service import final_reports, quoted, send
+
+from hedgemesh.store.db import make_engine, migrate, session_factory
+from hedgemesh.store.execution import ExecutionRepository
+from hedgemesh.wire import ExecStatus, TimeInForce, Twap, subjects
+from hedgemesh.wire.ops import ControlAction, ControlCommand
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def repository(url: str) -> ExecutionRepository:
+    migrate(url)
+    return ExecutionRepository(session_factory(make_engine(url)))
+
+
+def twap_order(cycle: str, quantity: int = 40, slices: int = 4, duration_s: float = 4.0):
+    return order(
+        cycle,
+        quantity=quantity,
+        limit_price=5010.0,
+        tif=TimeInForce.GTC,
+        algo=Twap(duration_s=duration_s, slices=slices),
+    )
+
+
+async def fills_on_stream(bus, o) -> int:
+    return sum(1 for r in of(await exec_reports(bus.js), o) if r.is_fill)
+
+
+async def test_given_a_restart_mid_twap_then_the_order_resumes_on_schedule_and_fills_once(
+    bus, start_execution, eventually
+):
+    first = await start_execution()
+    await quoted(bus, first, eventually)
+    twap = twap_order("cycle-restart")
+    await send(bus, twap)
+
+    async def first_slice_filled():
+        return await fills_on_stream(bus, twap) == 1
+
+    await eventually(first_slice_filled)
+    assert await first.close() == 0
+    first.clock.advance(2.5)  # slices 1 and 2 fall due while it is down
+
+    second = await start_execution()
+    await quoted(bus, second, eventually)
+
+    async def caught_up():
+        return await fills_on_stream(bus, twap) == 2
+
+    await eventually(caught_up)
+    second.clock.advance(1.0)
+    reports = of(await final_reports(bus, eventually, twap), twap)
+
+    check_report_chain(reports, twap)
+    assert [r.last_quantity for r in reports if r.is_fill] == [10, 20, 10]
+    assert reports[-1].status is ExecStatus.FILLED
+
+
+async def test_given_reports_stored_but_not_published_then_a_start_publishes_them_once(
+    bus, start_execution, database_url, eventually
+):
+    repo = repository(database_url)
+    buy = order("cycle-outbox", quantity=10)
+    assert repo.insert_order(buy)
+    engine_reports = _accepted_and_filled(buy)
+    for report in engine_reports:
+        repo.record_report(report)
+    await bus.js_publish(
+        subjects.exec_report("SPX"), engine_reports[0], msg_id=engine_reports[0].exec_id
+    )
+
+    await start_execution()  # published the first, died before marking it
+
+    reports = of(await final_reports(bus, eventually, buy), buy)
+    assert reports == engine_reports
+    assert repo.unpublished_reports() == []
+
+
+def _accepted_and_filled(o):
+    from hedgemesh.execution.domain.reports import Fees, OrderRecord
+    from hedgemesh.venue.algos import ParentUpdate
+
+    record = OrderRecord(o, 0.01)
+    now = later(1).timestamp()
+    q = o.quantity
+    return [
+        record.report(
+            ParentUpdate(
+                o.client_order_id, ExecStatus.ACCEPTED, q, 0, q, None, None, None, None, ""
+            ),
+            now,
+            Fees(),
+        ),
+        record.report(
+            ParentUpdate(
+                o.client_order_id, ExecStatus.FILLED, q, q, 0, q, 500100, 500100.0, None, ""
+            ),
+            now,
+            Fees(),
+        ),
+    ]
+
+
+async def test_given_an_order_stored_but_never_judged_then_a_start_works_it(
+    bus, start_execution, database_url, eventually
+):
+    repo = repository(database_url)
+    buy = order("cycle-unjudged", quantity=10)
+    assert repo.insert_order(buy)  # the process died right after storing it
+
+    run = await start_execution()
+    await quoted(bus, run, eventually)
+
+    reports = of(await final_reports(bus, eventually, buy), buy)
+    check_report_chain(reports, buy)
+    assert reports[-1].status is ExecStatus.FILLED
+
+
+async def test_given_a_fence_stored_then_a_restarted_service_still_refuses_older_epochs(
+    bus, start_execution, eventually
+):
+    first = await start_execution()
+    await quoted(bus, first, eventually)
+    newer = order("cycle-e9", quantity=1, epoch=9)
+    await send(bus, newer)
+    await final_reports(bus, eventually, newer)
+    await first.close()
+
+    second = await start_execution()
+    await quoted(bus, second, eventually)
+    older = order("cycle-e8", quantity=1, epoch=8)
+    await send(bus, older)
+
+    (refused,) = of(await final_reports(bus, eventually, older), older)
+    assert refused.status is ExecStatus.REJECTED
+    assert refused.reason_code.value == "STALE_EPOCH"
+
+
+# -- a real process, killed with SIGKILL ---------------------------------------------------------
+
+
+class Market:
+    """Ticks and surfaces every 50 ms until stopped, as marketdata would publish them."""
+
+    def __init__(self, bus) -> None:
+        self.bus = bus
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Market:
+        self.task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+    async def _run(self) -> None:
+        seq = 0
+        while True:
+            seq += 1
+            await self.bus.publish(subjects.tick("SPX"), tick(seq=seq))
+            await self.bus.publish(subjects.surface("SPX"), surface(seq=seq))
+            await asyncio.sleep(0.05)
+
+
+def start_process(server, database_url: str, tmp_path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "HEDGEMESH_NATS_URL": server.url,
+        "HEDGEMESH_DATABASE_URL": database_url,
+        "HEDGEMESH_INSTANCE": "execution-sub",
+        "HEDGEMESH_EXECUTION_RETRY_DELAY_S": "0.1",
+        "HEDGEMESH_EXECUTION_ACK_WAIT_S": "2",
+    }
+    log = open(tmp_path / "execution.log", "ab")  # noqa: SIM115 (the process owns it)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hedgemesh.execution"], env=env, stdout=log, stderr=log
+    )
+
+
+async def ready(bus, eventually) -> None:
+    async def answers():
+        command = ControlCommand(target="execution", action=ControlAction.STATUS, issued_by="test")
+        with contextlib.suppress(Exception):
+            reply = await bus.command(command, timeout_s=0.5)
+            return reply.ok and reply.state["books"].get("SPX", {}).get("ask") is not None
+        return False
+
+    await eventually(answers, timeout=20)
+
+
+async def test_given_execution_killed_mid_twap_then_the_restarted_process_completes_it_once(
+    bus, nats_server, database_url, tmp_path, eventually
+):
+    twap = twap_order("cycle-kill", quantity=60, slices=6, duration_s=3.0)
+    async with Market(bus):
+        process = start_process(nats_server, database_url, tmp_path)
+        try:
+            await ready(bus, eventually)
+            await send(bus, twap)
+
+            async def some_filled():
+                return await fills_on_stream(bus, twap) >= 2
+
+            await eventually(some_filled, timeout=10)
+            process.send_signal(signal.SIGKILL)
+            assert process.wait(timeout=5) == -signal.SIGKILL
+            filled_before = await fills_on_stream(bus, twap)
+            assert filled_before < 6
+
+            process = start_process(nats_server, database_url, tmp_path)
+            await ready(bus, eventually)
+            reports = of(await final_reports(bus, eventually, twap), twap)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(timeout=10) == 0
+
+    check_report_chain(reports, twap)
+    assert reports[-1].status is ExecStatus.FILLED
+    assert sum(r.last_quantity or 0 for r in reports) == twap.quantity
+    assert max(Counter(r.exec_id for r in reports).values()) == 1  # nothing published twice
+    stored = repository(database_url).reports(twap.client_order_id)
+    assert stored == reports  # the stream and the store agree, report for report
