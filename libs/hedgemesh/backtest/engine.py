@@ -73,7 +73,8 @@ Array = NDArray[np.float64]
 @dataclass(frozen=True, eq=False)
 class SamplePath:
     """One path's story, for plots: times (N + 1,), spot (N + 1,), holdings after each
-    decision (N, k) (the hedge ratios), trades (N, k), the book's greeks at each decision (N,),
+    decision (N, k) (the hedge ratios), the policy's trades (N, k), the units closed by rolls
+    before the decision (N, k; option columns only), the book's greeks at each decision (N,),
     the net delta after trading (N,), and wealth (N + 1,) after each step."""
 
     path: int
@@ -81,6 +82,7 @@ class SamplePath:
     spot: Array
     holdings: Array
     trades: Array
+    closed: Array
     book_delta: Array
     book_gamma: Array
     book_vega: Array
@@ -256,6 +258,7 @@ class _Hedger:
         self.rec: dict[str, Array] = {
             "holdings": np.zeros((len(self.samples), steps, k)),
             "trades": np.zeros((len(self.samples), steps, k)),
+            "closed": np.zeros((len(self.samples), steps, k)),
             "greeks": np.zeros((len(self.samples), steps, 4)),
             "wealth": np.zeros((len(self.samples), steps + 1)),
         }
@@ -307,6 +310,8 @@ class _Hedger:
                 continue
             closing = np.where(due & (held[:, j] != 0.0), -held[:, j], 0.0)
             self._trade(closing[:, None], price[:, j : j + 1], s, True)
+            if self.samples:
+                self.rec["closed"][:, i, j + 1] = closing[self.samples]
             held[due, j] = 0.0
             strike, expiry = hedge_choice.select(spec, s, t)
             slots.strike[:, j] = np.where(due, strike, slots.strike[:, j])
@@ -382,6 +387,7 @@ class _Hedger:
                 spot=np.array(m.spot[p]),
                 holdings=self.rec["holdings"][j],
                 trades=self.rec["trades"][j],
+                closed=self.rec["closed"][j],
                 book_delta=self.rec["greeks"][j, :, 0],
                 book_gamma=self.rec["greeks"][j, :, 1],
                 book_vega=self.rec["greeks"][j, :, 2],
