@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from hedgemesh.backtest import engine
-from hedgemesh.backtest.books import single_option
+from hedgemesh.backtest.books import insured_portfolio, single_option
 from hedgemesh.backtest.costs import PremiumCost
-from hedgemesh.backtest.instruments import MarketPaths
-from hedgemesh.policies import DeltaGamma, DeltaInterval, HedgeOption
+from hedgemesh.backtest.instruments import MarketPaths, with_gap
+from hedgemesh.policies import DeltaGamma, DeltaInterval, HedgeOption, PortfolioInsurance
+from hedgemesh.quant import bsm
 from hedgemesh.quant.paths import GBM
 
 HALF_ROUNDING = 0.005
@@ -71,3 +72,37 @@ def test_the_gap_narrows_as_proportional_option_costs_grow(atm_market):
     assert np.all(np.diff(gaps_std) < 0.0), gaps_std
     assert np.all(np.diff(gaps_rms) < 0.0), gaps_rms
     assert gaps_rms[-1] < 0.0  # at 4 % of premium, delta hedging alone is better
+
+
+def _insured(gap: float | None):
+    units, strike, expiry, step = 1000.0, 95.0, 90 / 365, 45
+    rng = np.random.default_rng(5)
+    paths = GBM(mu=0.07, sigma=0.2).simulate(100.0, 1 / 365, 90, 4000, rng)
+    spot = paths.spot if gap is None else with_gap(paths.spot, step, gap)
+    market = MarketPaths(spot, paths.times, rate=0.03, vol=0.2)
+    book = insured_portfolio(units=units, strike=strike, expiry=expiry)
+    result = engine.run(market, book, PortfolioInsurance(), samples=())
+    premium = units * float(bsm.price(100.0, strike, expiry, 0.03, 0.0, 0.2, False))
+    return result, market, premium
+
+
+def test_portfolio_insurance_replicates_the_protective_put_when_prices_move_smoothly():
+    result, _, premium = _insured(None)
+    shortfall = -result.pnl
+    assert abs(shortfall.mean()) < 0.02 * premium
+    assert shortfall.std() < 0.25 * premium
+
+
+def test_a_gap_makes_the_replication_fall_short_by_the_puts_convexity_over_the_jump():
+    result, market, premium = _insured(-0.2)
+    shortfall = -result.pnl * result.discount
+    assert np.all(shortfall > 0.0)
+    # the replication holds N(1 + Δ_put(S⁻)) shares through the jump S⁻ → S⁺ it cannot trade
+    # in; what it owes moves by N(ΔS + P(S⁺) − P(S⁻)): the shortfall is the convexity gap
+    before, after = market.spot[:, 44], market.spot[:, 45]
+    tau0, tau1 = (90 - 44) / 365, (90 - 45) / 365
+    put0 = bsm.greeks(before, 95.0, tau0, 0.03, 0.0, 0.2, False)
+    put1 = bsm.price(after, 95.0, tau1, 0.03, 0.0, 0.2, False)
+    convexity = 1000.0 * (put1 - put0.price - put0.delta * (after - before))
+    assert shortfall.mean() == pytest.approx(convexity.mean(), rel=0.03)
+    assert shortfall.mean() > 3.0 * premium
