@@ -258,3 +258,22 @@ async def test_given_a_second_bus_then_each_counts_only_its_own_service(nats_ser
         assert other.stats.dead_letters == {(SUBJECT, "INVALID_JSON"): 1}
     finally:
         await other.close()
+
+
+async def test_given_a_subscriber_of_dead_letters_then_valid_dead_letters_reach_its_handler(
+    bus, eventually
+) -> None:
+    from hedgemesh.wire import subjects
+    from hedgemesh.wire.ops import DeadLetter
+
+    seen: list[DeadLetter] = []
+
+    async def on_letter(letter: DeadLetter, _envelope) -> None:
+        seen.append(letter)
+
+    await bus.subscribe(subjects.ALL_DEADLETTERS, DeadLetter, on_letter)
+    await bus.nc.publish("hedge.v1.md.tick.SPX", b"not json")
+    await bus.subscribe("hedge.v1.md.tick.SPX", DeadLetter, on_letter)  # any model will do
+    await bus.nc.publish("hedge.v1.md.tick.SPX", b"not json")
+    await eventually(lambda: len(seen) >= 1, timeout=5)
+    assert seen[0].error == "INVALID_JSON" and seen[0].subject == "hedge.v1.md.tick.SPX"

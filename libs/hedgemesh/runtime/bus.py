@@ -67,6 +67,13 @@ class Outcome(Enum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """What `Bus.decode` returns for input it refused: the dead letter it published."""
+
+    letter: DeadLetter
+
+
 @dataclass
 class BusStats:
     """Counters per subject, for health and metrics."""
@@ -229,17 +236,19 @@ class Bus:
         envelope: Envelope,
         *,
         dead_letter_id: str | None = None,
-    ) -> M | DeadLetter:
-        """Decode `payload` as `model`; bad input is dead-lettered and its `DeadLetter` returned."""
+    ) -> M | Rejection:
+        """Decode `payload` as `model`; bad input is dead-lettered and a `Rejection` returned
+        (a distinct type, so that a `DeadLetter` decoded as the model is never mistaken for one)."""
         self.stats.received[envelope.subject] += 1
         try:
             return model.from_json(payload)
         except (ValidationError, PayloadTooLarge) as error:
             verdict = classify(error)
             assert verdict is not None
-            return await self.dead_letter(
+            letter = await self.dead_letter(
                 envelope.subject, payload, envelope.headers, *verdict, id=dead_letter_id
             )
+            return Rejection(letter)
 
     async def deliver(
         self,
@@ -252,7 +261,7 @@ class Bus:
     ) -> Outcome:
         """Decode, validate and hand one message on; what a subscription does per message."""
         message = await self.decode(model, payload, envelope, dead_letter_id=dead_letter_id)
-        if isinstance(message, DeadLetter):
+        if isinstance(message, Rejection):
             return Outcome.DEAD_LETTERED
         try:
             await handler(message, envelope)
@@ -373,8 +382,8 @@ class Bus:
             )
 
         command = await self.decode(ControlCommand, payload, envelope)
-        if isinstance(command, DeadLetter):
-            return refusal("unknown", command.error, command.reason)
+        if isinstance(command, Rejection):
+            return refusal("unknown", command.letter.error, command.letter.reason)
         if command.target != target:
             return refusal(command.id, "WRONG_TARGET", f"for {command.target}, sent to {target}")
         try:
