@@ -32,6 +32,7 @@ from hedgemesh.policies import (
     Zakamouline,
 )
 from hedgemesh.quant import bsm, svi
+from hedgemesh.quant.history import as_prices, historical_paths
 from hedgemesh.quant.paths import GBM, Heston
 from hedgemesh.quant.surface import VolSurface
 
@@ -274,6 +275,16 @@ def test_subset_replays_some_paths_of_a_market():
     alone = engine.run(sub, SHORT_CALL, DeltaMove(threshold=0.005))
     full = engine.run(m, SHORT_CALL, DeltaMove(threshold=0.005))
     assert alone.pnl[0] == pytest.approx(full.pnl[4], rel=1e-13)
+
+
+def test_historical_windows_from_a_price_series_are_backtested_like_simulated_paths():
+    rng = np.random.default_rng(9)
+    closes = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.012, 400)))
+    paths = historical_paths(as_prices(closes, dt=1 / 252), window=30, stride=5, rebase=100.0)
+    m = MarketPaths.of(paths, rate=0.02, vol=0.19)
+    assert m.n_paths == paths.n_paths and np.array_equal(m.times, paths.times)
+    out = engine.compare(m, SHORT_CALL, [NoHedge(), DeltaInterval()])
+    assert out["delta_interval"].pnl.std() < 0.5 * out["no_hedge"].pnl.std()
 
 
 def test_summary_reports_the_issues_figures():

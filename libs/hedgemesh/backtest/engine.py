@@ -1,8 +1,21 @@
 """The vectorised backtest: hedge a book on every path at once, one loop over time steps.
 
-    from hedgemesh.backtest import engine
-    result = engine.run(market, book, policy, costs)            # one policy
-    results = engine.compare(market, book, [p1, p2, p3], costs)  # the same paths for all
+    from hedgemesh.backtest import books, engine
+    from hedgemesh.backtest.costs import NotionalCost
+    from hedgemesh.backtest.instruments import MarketPaths
+    from hedgemesh.policies import DeltaInterval, WhalleyWilmott
+    from hedgemesh.quant.paths import GBM
+
+    paths = GBM(mu=0.05, sigma=0.2).simulate(100.0, 1 / 365, 60, 100_000, rng)
+    market = MarketPaths.of(paths, rate=0.03, vol=0.2)    # or a VolSurface, HestonVol, "path"
+    book = books.single_option(strike=100.0, expiry=90 / 365, quantity=-100.0)
+    result = engine.run(market, book, DeltaInterval(), NotionalCost(stock_rate=0.001))
+    results = engine.compare(market, book, [DeltaInterval(), WhalleyWilmott()], costs)
+    results["whalley_wilmott"].summary()   # mean, std, var95, cvar95, …, cost_mean, turnover
+
+`BacktestResult` holds per-path arrays (pnl, cost, turnover, n_trades and the P&L parts),
+the mean holdings per step, and the recorded `SamplePath` s (holdings, trades, rolls, greeks,
+wealth of chosen paths, for plots).
 
 At each time t_i (i = 0 … N) of the market, on every path together:
 
@@ -55,6 +68,7 @@ from hedgemesh.policies.state import (
     remember,
 )
 from hedgemesh.quant import bsm
+from hedgemesh.quant.paths import GBM
 
 __all__ = [
     "BacktestResult",
@@ -502,8 +516,6 @@ def hull_delta_hedging(
     μ = 13 %, 20 weeks, delta-hedged every interval; std of the cost / Black–Scholes price per
     interval, on one set of GBM paths at the finest interval (all intervals must be multiples
     of it and divide 20 weeks). Years are weeks / ``weeks_per_year``."""
-    from hedgemesh.quant.paths import GBM
-
     finest = min(intervals_weeks)
     n_steps = round(20.0 / finest)
     if any(abs(20.0 / w - round(20.0 / w)) > 1e-9 for w in intervals_weeks) or any(
