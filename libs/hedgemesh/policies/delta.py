@@ -151,7 +151,22 @@ def whalley_wilmott_half_width(
 
 
 @dataclass(frozen=True, kw_only=True)
-class WhalleyWilmott(Policy):
+class _UtilityBand(Policy):
+    """A band from a utility-based analysis: λ (``cost``), the proportional cost of trading the
+    underlying, one way, and γ (``risk_aversion``), absolute risk aversion per currency unit."""
+
+    band_policy: ClassVar[bool] = True
+    cost: float = 0.001
+    risk_aversion: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        non_negative(self.kind, "cost", self.cost)
+        positive(self.kind, "risk_aversion", self.risk_aversion)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhalleyWilmott(_UtilityBand):
     """Whalley–Wilmott's asymptotic no-trade band around the Black–Scholes delta.
 
     H = (3/2 · e^{−r(T−t)} · λ S Γ² / γ)^{1/3} units of the underlying, with λ (``cost``) the
@@ -162,14 +177,6 @@ class WhalleyWilmott(Policy):
     """
 
     kind: ClassVar[str] = "whalley_wilmott"
-    band_policy: ClassVar[bool] = True
-    cost: float = 0.001
-    risk_aversion: float = 1.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        non_negative(self.kind, "cost", self.cost)
-        positive(self.kind, "risk_aversion", self.risk_aversion)
 
     def decide(self, state: HedgeState) -> Decision:
         self.check(state)
@@ -209,7 +216,7 @@ def zakamouline_band(state: HedgeState, cost: float, risk_aversion: float) -> Za
 
 
 @dataclass(frozen=True, kw_only=True)
-class Zakamouline(Policy):
+class Zakamouline(_UtilityBand):
     """Zakamouline's regression-based approximation of the utility-optimal band: the band
     ±(H0 + H1) around the delta at a modified vol σ_m (formulas in `zakamouline_band`).
 
@@ -220,14 +227,6 @@ class Zakamouline(Policy):
     """
 
     kind: ClassVar[str] = "zakamouline"
-    band_policy: ClassVar[bool] = True
-    cost: float = 0.001
-    risk_aversion: float = 1.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        non_negative(self.kind, "cost", self.cost)
-        positive(self.kind, "risk_aversion", self.risk_aversion)
 
     def decide(self, state: HedgeState) -> Decision:
         self.check(state)
