@@ -66,7 +66,7 @@ def parse_scenario(text: str, *, base_dir: Path | None = None, source: str = "<t
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
-        raise ScenarioError("", f"not valid YAML: {error}", source=source) from None
+        raise ScenarioError("", f"not valid YAML: {_yaml_problem(error)}", source=source) from None
     if not isinstance(data, dict):
         raise ScenarioError("", "the top level must be a mapping of keys", source=source)
     try:
@@ -80,6 +80,14 @@ def parse_scenario(text: str, *, base_dir: Path | None = None, source: str = "<t
     except ScenarioError as error:
         raise ScenarioError(error.path, error.message, source=source) from None
     return scenario
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """One line: what is wrong and where (line and column count from 1)."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"{error.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(error).split())
 
 
 def check_scenario(scenario: Scenario) -> None:

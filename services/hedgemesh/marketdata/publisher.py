@@ -10,7 +10,6 @@ paused or restarted service catches up to the present instead of replaying the p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -62,10 +61,16 @@ class MarketDataPublisher:
         self._task = asyncio.create_task(self._run(self.session), name="marketdata")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Cancel the run, again if a cancellation was lost (Python 3.11's `wait_for`, which
+        nats-py uses, can swallow one that arrives as its awaited reply does)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.1)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("marketdata: the session had failed: %r", task.exception())
 
     async def _run(self, session: MarketSession) -> None:
         assert self._service is not None
