@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,12 @@ from hedgemesh.runtime.bus import Bus
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.server import NatsServer
 from hedgemesh.runtime.streams import ensure_streams
+
+# Test modules are imported by path (--import-mode=importlib); the shared example modules of each
+# area (wire_examples, exec_examples, ...) are imported by name, so every area is on the path.
+for _area in sorted(Path(__file__).parent.iterdir()):
+    if _area.is_dir() and not _area.name.startswith(("_", ".")) and str(_area) not in sys.path:
+        sys.path.insert(0, str(_area))
 
 Predicate = Callable[[], Any | Awaitable[Any]]
 
