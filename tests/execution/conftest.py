@@ -4,15 +4,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from hedgemesh.execution.adapters.service import ExecutionComponent
 from hedgemesh.execution.bootstrap import build
@@ -22,29 +18,14 @@ from hedgemesh.runtime.connection import NatsSettings
 from hedgemesh.runtime.server import NatsServer
 from hedgemesh.runtime.service import RuntimeSettings, Service
 from hedgemesh.store.db import StoreSettings
-
-POSTGRES_URL = os.environ.get("HEDGEMESH_TEST_DATABASE_URL")
-BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+from hedgemesh.store.testing import available_backends, scratch_database
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=available_backends())
 def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """An empty database: a SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'execution.db'}"
-        return
-    assert POSTGRES_URL is not None
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    """An empty database on each available backend (a SQLite file, a PostgreSQL schema)."""
+    with scratch_database(request.param, tmp_path) as url:
+        yield url
 
 
 @dataclass

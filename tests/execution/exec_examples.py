@@ -6,8 +6,11 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hedgemesh.execution.domain.reports import Fees, OrderRecord
 from hedgemesh.runtime.clock import EPOCH
+from hedgemesh.venue.algos import ParentUpdate
 from hedgemesh.wire import (
+    ExecStatus,
     ExecutionReport,
     Instrument,
     MarketableLimit,
@@ -141,3 +144,31 @@ def check_report_chain(reports: list[ExecutionReport], order: Order) -> None:
 
 def later(seconds: float) -> datetime:
     return EPOCH + timedelta(seconds=seconds)
+
+
+def made_reports(
+    o: Order, *steps: tuple[ExecStatus, int, int | None], at: datetime = EPOCH
+) -> list[ExecutionReport]:
+    """Reports on `o` as execution makes them, from (status, cum, fill price in ticks) steps
+    (prices 0.01 a tick); a fill's quantity is the step's change of cum."""
+    record = OrderRecord(o, 0.01)
+    reports, cum, notional = [], 0, 0
+    for status, new_cum, price in steps:
+        last = new_cum - cum
+        notional += last * (price or 0)
+        cum = new_cum
+        leaves = 0 if status in (ExecStatus.FILLED, ExecStatus.CANCELLED) else o.quantity - cum
+        update = ParentUpdate(
+            o.client_order_id,
+            status,
+            o.quantity,
+            cum,
+            leaves,
+            last or None,
+            price if last else None,
+            notional / cum if cum else None,
+            None,
+            "",
+        )
+        reports.append(record.report(update, at.timestamp(), Fees()))
+    return reports

@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
-from exec_examples import CALL, SPX, check_report_chain, later, order, surface, tick
+from exec_examples import (
+    CALL,
+    SPX,
+    check_report_chain,
+    later,
+    made_reports,
+    order,
+    surface,
+    tick,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +37,7 @@ from hedgemesh.wire import (
 )
 
 T0 = EPOCH.timestamp()
+PARTIAL = ExecStatus.PARTIALLY_FILLED
 
 
 def quoted_engine(**settings) -> Engine:
@@ -142,7 +152,7 @@ def test_given_working_orders_when_the_option_expires_then_they_end_instrument_e
 def test_given_a_resumed_order_without_market_data_when_the_session_closes_then_it_expires():
     engine = Engine()
     day = order("day", quantity=10, tif=TimeInForce.DAY, limit_price=4000.0)
-    fill = _report(day, 2, ExecStatus.PARTIALLY_FILLED, cum=4, last=4, price=4000.0)
+    _, fill = made_reports(day, (ExecStatus.ACCEPTED, 0, None), (PARTIAL, 4, 400000))
     assert engine.resume(day, seq=2, fills=[fill], accepted_at=EPOCH, now=T0 + 1) == []
     (report,) = engine.on_time(next_close(T0, engine.settings.session_close_utc))
     assert report.status is ExecStatus.EXPIRED and report.seq == 3
@@ -164,24 +174,6 @@ def test_given_fees_then_options_pay_per_contract_and_the_underlying_per_notiona
         r for r in engine.receive(order("o", CALL, quantity=4, limit_price=500.0), T0) if r.is_fill
     ]
     assert call[0].fees == pytest.approx(4 * 0.65)
-
-
-def _report(o: Order, seq: int, status: ExecStatus, *, cum: int, last: int, price: float):
-    return ExecutionReport(
-        client_order_id=o.client_order_id,
-        exec_id=exec_id(o.client_order_id, seq),
-        seq=seq,
-        cycle_id=o.cycle_id,
-        instrument=o.instrument,
-        side=o.side,
-        status=status,
-        order_quantity=o.quantity,
-        cum_quantity=cum,
-        leaves_quantity=o.quantity - cum,
-        last_quantity=last,
-        last_price=price,
-        avg_price=price,
-    )
 
 
 # -- crash-only recovery, as a property -----------------------------------------------------------

@@ -16,6 +16,7 @@ from exec_examples import (
     check_report_chain,
     exec_reports,
     later,
+    made_reports,
     of,
     order,
     surface,
@@ -86,7 +87,9 @@ async def test_given_reports_stored_but_not_published_then_a_start_publishes_the
     repo = repository(database_url)
     buy = order("cycle-outbox", quantity=10)
     assert repo.insert_order(buy)
-    engine_reports = _accepted_and_filled(buy)
+    engine_reports = made_reports(
+        buy, (ExecStatus.ACCEPTED, 0, None), (ExecStatus.FILLED, 10, 500100), at=later(1)
+    )
     for report in engine_reports:
         repo.record_report(report)
     await bus.js_publish(
@@ -98,31 +101,6 @@ async def test_given_reports_stored_but_not_published_then_a_start_publishes_the
     reports = of(await final_reports(bus, eventually, buy), buy)
     assert reports == engine_reports
     assert repo.unpublished_reports() == []
-
-
-def _accepted_and_filled(o):
-    from hedgemesh.execution.domain.reports import Fees, OrderRecord
-    from hedgemesh.venue.algos import ParentUpdate
-
-    record = OrderRecord(o, 0.01)
-    now = later(1).timestamp()
-    q = o.quantity
-    return [
-        record.report(
-            ParentUpdate(
-                o.client_order_id, ExecStatus.ACCEPTED, q, 0, q, None, None, None, None, ""
-            ),
-            now,
-            Fees(),
-        ),
-        record.report(
-            ParentUpdate(
-                o.client_order_id, ExecStatus.FILLED, q, q, 0, q, 500100, 500100.0, None, ""
-            ),
-            now,
-            Fees(),
-        ),
-    ]
 
 
 async def test_given_an_order_stored_but_never_judged_then_a_start_works_it(

@@ -1,13 +1,13 @@
 """Execution reports to the store first, then to JetStream, in order, losing none.
 
-`Outbox.put(reports)` stores each report (one transaction each, through
-`ExecutionRepository.record_report`) before it may be published; `run()` publishes the stored
-ones on `hedge.v1.exec.<UND>` with `Nats-Msg-Id` = exec id and marks them published. A crash
-anywhere in between loses nothing: a report stored but not yet marked is published again after
-the restart (`load_backlog`), and JetStream drops the repeat by its message id (the ledger by
-its exec id beyond the duplicate window). A report not yet stored when the process dies was
-never published either: the venue is simulated in this process, so what the store holds is
-what happened.
+`Outbox.put(reports)` stores the reports of one engine step in one transaction
+(`ExecutionRepository.record_reports`) before any of them may be published; `run()` publishes
+the stored ones on `hedge.v1.exec.<UND>` with `Nats-Msg-Id` = exec id and marks them published.
+A crash anywhere in between loses nothing: a report stored but not yet marked is published
+again after the restart (`load_backlog`), and JetStream drops the repeat by its message id (the
+ledger by its exec id beyond the duplicate window). A report not yet stored when the process
+dies was never published either: the venue is simulated in this process, so what the store
+holds is what happened.
 
 When the store fails, reports wait in memory, in order, and are stored before anything newer;
 when NATS fails, stored reports wait and are published on reconnection.
@@ -65,25 +65,33 @@ class Outbox:
         self._kick()
 
     def save(self) -> bool:
-        """Store the waiting reports in order; False when the store failed (they stay queued)."""
-        while self._unsaved:
-            report = self._unsaved[0]
-            try:
-                stored = self.repo.record_report(report)
-            except (ConflictingReport, UnknownOrder):
-                log.exception("report %s refused by the store; dropped", report.exec_id)
-                self.stats["refused"] += 1
-                self._unsaved.popleft()
-                continue
-            except Exception:
-                log.exception("storing report %s failed; retrying", report.exec_id)
-                self.stats["store_errors"] += 1
-                return False
-            self._unsaved.popleft()
-            self.stats["stored"] += 1
-            if stored:  # a repeat of a stored report is published from the stored one
-                self._unpublished.append(report)
+        """Store the waiting reports in order, in one transaction; False when the store failed
+        (they stay queued). A batch the store refuses (a report contradicting its order: a
+        bug) is stored report by report, and the refused ones are dropped and logged."""
+        if not self._unsaved:
+            return True
+        batch = list(self._unsaved)
+        try:
+            stored = self.repo.record_reports(batch)
+        except (ConflictingReport, UnknownOrder):
+            stored = [self._save_one(report) for report in batch]
+        except Exception:
+            log.exception("storing %d reports failed; retrying", len(batch))
+            self.stats["store_errors"] += 1
+            return False
+        self._unsaved.clear()
+        self.stats["stored"] += sum(stored)
+        # A repeat of a stored report is not queued: it is published from the stored one.
+        self._unpublished.extend(r for r, new in zip(batch, stored, strict=True) if new)
         return True
+
+    def _save_one(self, report: ExecutionReport) -> bool:
+        try:
+            return self.repo.record_report(report)
+        except (ConflictingReport, UnknownOrder):
+            log.exception("report %s refused by the store; dropped", report.exec_id)
+            self.stats["refused"] += 1
+            return False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="execution-outbox")

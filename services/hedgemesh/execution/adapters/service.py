@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine as DbEngine
 
@@ -169,7 +169,7 @@ class ExecutionComponent:
         if command.action is not ControlAction.STATUS:
             raise Rejected("UNSUPPORTED_ACTION", f"execution answers status, not {command.action}")
         engine = self.engine
-        books = {}
+        books: dict[str, Any] = {}
         for symbol in sorted(engine.venue.books):
             quote = engine.quote(symbol)
             assert quote is not None
