@@ -37,6 +37,7 @@ from pydantic import Field
 from hedgemesh.runtime.clock import Clock, LiveClock
 from hedgemesh.runtime.errors import CasConflict, CorruptValue, NatsUnavailable
 from hedgemesh.runtime.kv import TypedKV
+from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.wire.base import Id, UtcDatetime, WireModel
 
 log = logging.getLogger(__name__)
@@ -198,9 +199,7 @@ class Lease:
         """Stop the loop and (by default) release the lease. `release=False` walks away as a
         crash would: the lease lapses after its ttl."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         if release:
             await self.release()

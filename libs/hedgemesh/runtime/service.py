@@ -9,7 +9,6 @@ all within `stop_timeout_s` (5 s).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -33,6 +32,7 @@ from hedgemesh.runtime.errors import NatsUnavailable
 from hedgemesh.runtime.kv import TypedKV
 from hedgemesh.runtime.lease import Lease, LeaseCallback, LeaseRecord, notify
 from hedgemesh.runtime.streams import ensure_streams
+from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.wire import subjects
 from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
 
@@ -249,9 +249,7 @@ class Service:
         components, hand the lease over, and drain the connection."""
         self.state = ServiceState.STOPPING
         if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat_task
+            await cancel_and_wait(self._heartbeat_task)
         if self._bus is not None:
             if self._bus.connected:
                 await self._beat()
@@ -280,9 +278,7 @@ class Service:
             stopping = asyncio.create_task(stop.wait(), name="stop-signal")
             await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not starting.done():  # asked to stop while starting (e.g. waiting for NATS)
-                starting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await starting
+                await cancel_and_wait(starting)
             elif starting.exception() is not None:
                 failed = True
                 log.error("%s: start failed", self.name, exc_info=starting.exception())

@@ -22,6 +22,7 @@ from nats.js.kv import KeyValue
 from hedgemesh.runtime.bus import Envelope, Handler, M, Outcome
 from hedgemesh.runtime.connection import nats_errors
 from hedgemesh.runtime.deadletter import BadInput
+from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import MAX_PAYLOAD_BYTES
 from hedgemesh.wire.ops import NATS_MAX_PAYLOAD_BYTES
@@ -237,9 +238,7 @@ class DurableConsumer(Generic[M]):
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
             except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+                await cancel_and_wait(self._task)
             self._task = None
         if self._sub is not None:
             with contextlib.suppress(Exception):

@@ -11,7 +11,6 @@ in a worker thread so that the event loop keeps serving ticks and requests.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from hedgemesh.ledger.marks import Marks
 from hedgemesh.runtime.bus import Envelope, Handler, M
 from hedgemesh.runtime.errors import Rejected
 from hedgemesh.runtime.streams import DurableConsumer
+from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
 from hedgemesh.store.ledger import EventKind, LedgerRepository, StaleLedger
 from hedgemesh.wire import subjects
@@ -113,11 +113,8 @@ class LedgerComponent:
         )
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+        await cancel_and_wait(self._ticker)
+        self._ticker = None
         for consumer in self._consumers:
             await consumer.stop()
         self._consumers = []

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from hedgemesh.market.session import Batch, MarketSession
 from hedgemesh.marketdata.config import MarketDataSettings
 from hedgemesh.runtime import JetStreamRefused, NatsUnavailable, Service
+from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.scenario import Scenario
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import WireModel
@@ -61,16 +62,9 @@ class MarketDataPublisher:
         self._task = asyncio.create_task(self._run(self.session), name="marketdata")
 
     async def stop(self) -> None:
-        """Cancel the run, again if a cancellation was lost (Python 3.11's `wait_for`, which
-        nats-py uses, can swallow one that arrives as its awaited reply does)."""
+        """Cancel the run (again if a cancellation is lost: see `cancel_and_wait`)."""
         task, self._task = self._task, None
-        if task is None:
-            return
-        while not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=0.1)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("marketdata: the session had failed: %r", task.exception())
+        await cancel_and_wait(task)
 
     async def _run(self, session: MarketSession) -> None:
         assert self._service is not None
