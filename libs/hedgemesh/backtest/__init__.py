@@ -8,3 +8,8 @@
 Paths come from `hedgemesh.quant.paths` (models) and `hedgemesh.quant.history` (CSV prices);
 hedge decisions from `hedgemesh.policies`, the same functions the live agents call.
 """
+
+from hedgemesh.backtest.config import load_config
+from hedgemesh.backtest.runner import run_config
+
+__all__ = ["load_config", "run_config"]

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hedgemesh.cli import ops, up
+from hedgemesh.cli import backtest, ops, up
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up.add_parser(commands)
     ops.add_parsers(commands)
+    backtest.add_parser(commands)
 
     schema = commands.add_parser("schema", help="export or check the wire messages' JSON Schemas")
     schema.add_argument("--check", action="store_true", help="fail if the checked-in files differ")
