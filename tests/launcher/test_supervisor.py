@@ -118,3 +118,23 @@ async def test_status_and_kill_find_instances_by_their_heartbeats(tmp_path, nats
 def test_given_no_cluster_then_status_says_how_to_start_one(tmp_path) -> None:
     with pytest.raises(SystemExit, match="hedgemesh up"):
         state.read(tmp_path)
+
+
+def test_given_an_accelerated_cluster_then_heartbeat_ages_are_in_real_seconds() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from hedgemesh.wire import Heartbeat
+
+    start = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
+    anchor = time.time() - 10.0  # started ten real seconds ago, at 390x
+    cluster = {
+        "clock": {"speed": 390.0, "start": start.isoformat(), "anchor": anchor},
+        "instances": {"ledger": {"service": "ledger", "pid": os.getpid()}},
+    }
+    beat_ts = start + timedelta(seconds=8.0 * 390.0)  # beat two real seconds ago
+    beat = Heartbeat(
+        service="ledger", instance="ledger", role="single", state="ready", seq=1,
+        started_at=start, pid=os.getpid(), ts=beat_ts,
+    )  # fmt: skip
+    [row] = ops.status_rows(cluster, {"ledger": beat})
+    assert 1.5 < row["heartbeat_age_s"] < 3.0

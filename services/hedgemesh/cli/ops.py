@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +75,18 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
+def cluster_now(cluster: dict[str, Any]) -> tuple[datetime, float]:
+    """The cluster's simulated time now, and its speed (simulated seconds per real second)."""
+    clock = cluster.get("clock")
+    if not clock:
+        return datetime.now(UTC), 1.0
+    elapsed = (time.time() - clock["anchor"]) * clock["speed"]
+    return datetime.fromisoformat(clock["start"]) + timedelta(seconds=elapsed), clock["speed"]
+
+
 def status_rows(cluster: dict[str, Any], beats: dict[str, Heartbeat]) -> list[dict[str, Any]]:
-    now = datetime.now(UTC)
+    """One row per instance; heartbeat ages in real seconds (heartbeats carry simulated time)."""
+    now, speed = cluster_now(cluster)
     rows = []
     for name, info in sorted(cluster.get("instances", {}).items()):
         beat = beats.get(name)
@@ -90,7 +100,9 @@ def status_rows(cluster: dict[str, Any], beats: dict[str, Heartbeat]) -> list[di
                 "role": beat.role.value if beat else None,
                 "state": beat.state.value if beat else None,
                 "epoch": beat.epoch if beat else None,
-                "heartbeat_age_s": round((now - beat.ts).total_seconds(), 2) if beat else None,
+                "heartbeat_age_s": (
+                    round((now - beat.ts).total_seconds() / speed, 2) if beat else None
+                ),
             }
         )
     return rows

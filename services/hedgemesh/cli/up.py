@@ -25,6 +25,7 @@ from hedgemesh.launcher import catalog, state
 from hedgemesh.launcher.supervisor import Supervisor
 from hedgemesh.runtime import NatsServer, NatsSettings, PortInUse, connect, drain, ensure_streams
 from hedgemesh.runtime.server import port_is_free
+from hedgemesh.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, load_scenario
 
 DEFAULT_NATS_PORT = 4222
 PORT_ENV = "HEDGEMESH_NATS_PORT"
@@ -110,28 +111,39 @@ def _env_int(name: str) -> int | None:
         sys.exit(f"hedgemesh: {name}={value!r} is not a port number")
 
 
-def cluster_env(args: argparse.Namespace, home: Path, nats_url: str) -> dict[str, str]:
-    """The environment every service of this cluster shares."""
-    env = {
+def cluster_env(
+    args: argparse.Namespace, home: Path, nats_url: str, scenario: Scenario, scenario_path: Path
+) -> dict[str, str]:
+    """The environment every service of this cluster shares, the clock included: one speed, one
+    start (the scenario's, else now) and one wall-clock anchor, so every process, restarted or
+    not, agrees on the simulated time."""
+    speed = args.speed if args.speed is not None else scenario.clock.speed
+    if not 0 < speed <= 10_000:
+        sys.exit(f"hedgemesh: --speed must be in (0, 10000], got {speed}")
+    start = scenario.start or datetime.now(UTC)
+    return {
         "HEDGEMESH_HOME": str(home),
         "HEDGEMESH_NATS_URL": nats_url,
         "HEDGEMESH_DATABASE_URL": os.environ.get(
             "HEDGEMESH_DATABASE_URL", f"sqlite:///{home / 'hedgemesh.db'}"
         ),
+        "HEDGEMESH_SCENARIO": str(scenario_path),
+        "HEDGEMESH_CLOCK_SPEED": repr(float(speed)),
+        "HEDGEMESH_CLOCK_START": start.astimezone(UTC).isoformat(),
+        "HEDGEMESH_CLOCK_ANCHOR": repr(time.time()),
     }
-    if args.scenario is not None:
-        env["HEDGEMESH_SCENARIO"] = str(args.scenario.resolve())
-    if args.speed is not None:
-        if not 0 < args.speed <= 10_000:
-            sys.exit(f"hedgemesh: --speed must be in (0, 10000], got {args.speed}")
-        # One simulated time for every process, whenever each one starts.
-        env["HEDGEMESH_CLOCK_SPEED"] = repr(args.speed)
-        env["HEDGEMESH_CLOCK_START"] = datetime.now(UTC).isoformat()
-        env["HEDGEMESH_CLOCK_ANCHOR"] = repr(time.time())
-    return env
+
+
+def _load_scenario(path: Path | None) -> tuple[Scenario, Path]:
+    path = (path or Path(os.environ.get("HEDGEMESH_SCENARIO", DEFAULT_SCENARIO))).resolve()
+    try:
+        return load_scenario(path), path
+    except (ScenarioError, OSError) as error:
+        sys.exit(f"hedgemesh: scenario {path}: {error}")
 
 
 def run(args: argparse.Namespace) -> int:
+    scenario, scenario_path = _load_scenario(args.scenario)
     home = state.home_dir(args.home)
     store = home / "nats"
     store.mkdir(parents=True, exist_ok=True)
@@ -149,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     supervisor = Supervisor(
         catalog.instances(),
-        env=cluster_env(args, home, server.url),
+        env=cluster_env(args, home, server.url, scenario, scenario_path),
         log_dir=home / "logs",
         restart=not args.no_restart,
     )
@@ -160,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         supervisor.start_all()
         _write_state(home, server, supervisor)
         names = ", ".join(supervisor.children) or "no services yet (only the bus)"
+        print(f"hedgemesh: scenario {scenario.name} ({scenario_path})", flush=True)
         print(f"hedgemesh: running {names}; logs in {home / 'logs'}. Ctrl-C stops.", flush=True)
         return _watch(home, server, supervisor)
     finally:
@@ -178,9 +191,15 @@ async def _declare(url: str) -> None:
 
 
 def _write_state(home: Path, server: NatsServer, supervisor: Supervisor) -> None:
+    env = supervisor.env
     state.write(
         home,
         {
+            "clock": {
+                "speed": float(env["HEDGEMESH_CLOCK_SPEED"]),
+                "start": env["HEDGEMESH_CLOCK_START"],
+                "anchor": float(env["HEDGEMESH_CLOCK_ANCHOR"]),
+            },
             "nats_url": server.url,
             "nats_monitor_url": server.monitor_url,
             "nats_pid": server.pid,

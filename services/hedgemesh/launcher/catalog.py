@@ -43,7 +43,19 @@ class Instance:
 
 
 #: In start order; the launcher stops them in reverse.
-SERVICES: tuple[ServiceSpec, ...] = ()
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec(
+        "marketdata",
+        "hedgemesh.marketdata",
+        description="simulated underlyings, vol surfaces, the listed chain, client flow",
+    ),
+    ServiceSpec(
+        "ledger",
+        "hedgemesh.ledger",
+        needs_database=True,
+        description="positions, cash and P&L from client trades and fills",
+    ),
+)
 
 
 def instances(services: tuple[ServiceSpec, ...] = SERVICES) -> list[Instance]:

@@ -80,6 +80,7 @@ def _service(spec: ServiceSpec, instance: str, first: bool) -> dict[str, Any]:
         "HEDGEMESH_INSTANCE": instance,
         "HEDGEMESH_HEALTH_FILE": HEALTH_FILE,
         "HEDGEMESH_HOME": "/data",
+        "HEDGEMESH_SCENARIO": "/app/scenarios/default.yaml",
         **spec.env,
     }
     depends: dict[str, Any] = {"nats": {"condition": "service_healthy"}}

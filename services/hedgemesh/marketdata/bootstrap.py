@@ -13,10 +13,13 @@ SERVICE = "marketdata"
 
 def clock_for(scenario: Scenario, runtime: RuntimeSettings) -> Clock:
     """`HEDGEMESH_CLOCK_SPEED` when set (the launcher sets one speed for every service), else
-    the scenario's `clock.speed`: real time at 1, `AcceleratedClock` above or below."""
+    the scenario's `clock.speed`; anchored to the cluster's start (`HEDGEMESH_CLOCK_START` and
+    `HEDGEMESH_CLOCK_ANCHOR`) when the launcher gives one, so every service shares the time."""
     speed = runtime.clock_speed if "clock_speed" in runtime.model_fields_set else None
     speed = speed or scenario.clock.speed
-    return LiveClock() if speed == 1.0 else AcceleratedClock(speed)
+    if speed == 1.0 and runtime.clock_start is None:
+        return LiveClock()
+    return AcceleratedClock(speed, runtime.clock_start, anchor=runtime.clock_anchor)
 
 
 def build(

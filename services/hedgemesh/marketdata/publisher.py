@@ -52,7 +52,9 @@ class MarketDataPublisher:
 
     async def start(self, service: Service) -> None:
         self._service = service
-        origin = self.scenario.origin(service.clock.now())
+        # The cluster's start (when the launcher gives one) is offset 0, so a restarted
+        # marketdata resumes the scenario where it is instead of replaying it from the start.
+        origin = self.scenario.origin(service.settings.clock_start or service.clock.now())
         self.session = MarketSession(self.scenario, origin, client_flow=self.settings.client_flow)
         scenario = self.scenario
         log.info(
