@@ -100,7 +100,7 @@ async def test_given_reports_stored_but_not_published_then_a_start_publishes_the
 
     reports = of(await final_reports(bus, eventually, buy), buy)
     assert reports == engine_reports
-    assert repo.unpublished_reports() == []
+    await eventually(lambda: repo.unpublished_reports() == [])
 
 
 async def test_given_an_order_stored_but_never_judged_then_a_start_works_it(

@@ -2,12 +2,13 @@
 
 `Outbox.put(reports)` stores the reports of one engine step in one transaction
 (`ExecutionRepository.record_reports`) before any of them may be published; `run()` publishes
-the stored ones on `hedge.v1.exec.<UND>` with `Nats-Msg-Id` = exec id and marks them published.
-A crash anywhere in between loses nothing: a report stored but not yet marked is published
-again after the restart (`load_backlog`), and JetStream drops the repeat by its message id (the
-ledger by its exec id beyond the duplicate window). A report not yet stored when the process
-dies was never published either: the venue is simulated in this process, so what the store
-holds is what happened.
+the stored ones on `hedge.v1.exec.<UND>` with `Nats-Msg-Id` = exec id, in order, and marks them
+published (in one transaction at most every `mark_interval_s`). A crash anywhere in between
+loses nothing: a report stored but not yet marked is published again after the restart
+(`load_backlog`), and JetStream drops the repeat by its message id (the ledger by its exec id
+beyond the duplicate window). A report not yet stored when the process dies was never
+published either: the venue is simulated in this process, so what the store holds is what
+happened.
 
 When the store fails, reports wait in memory, in order, and are stored before anything newer;
 when NATS fails, stored reports wait and are published on reconnection.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter, deque
 from collections.abc import Iterable
 
@@ -32,15 +34,24 @@ class Outbox:
     """Store, then publish, every report; see the module docstring."""
 
     def __init__(
-        self, repo: ExecutionRepository, bus: Bus, *, batch: int = 256, retry_s: float = 0.5
+        self,
+        repo: ExecutionRepository,
+        bus: Bus,
+        *,
+        batch: int = 256,
+        retry_s: float = 0.5,
+        mark_interval_s: float = 0.2,
     ) -> None:
         self.repo = repo
         self.bus = bus
         self.batch = batch
         self.retry_s = retry_s
+        self.mark_interval_s = mark_interval_s
         self.stats: Counter[str] = Counter()
         self._unsaved: deque[ExecutionReport] = deque()
         self._unpublished: deque[ExecutionReport] = deque()
+        self._published: list[str] = []  # exec ids on JetStream, not yet marked in the store
+        self._marked_at = 0.0
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -105,13 +116,14 @@ class Outbox:
             return False
 
     async def stop(self, timeout_s: float = 2.0) -> None:
-        """Publish what can be published within `timeout_s`, then stop."""
+        """Publish what can be published within `timeout_s`, mark it, then stop."""
         await self.flush(timeout_s)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._mark()
 
     def _kick(self) -> None:
         if self._unsaved or self._unpublished:
@@ -120,17 +132,25 @@ class Outbox:
 
     async def _run(self) -> None:
         while True:
-            await self._wake.wait()
+            try:  # with marks owed, wake up in time to write them
+                owed = self.mark_interval_s if self._published else None
+                await asyncio.wait_for(self._wake.wait(), owed)
+            except TimeoutError:
+                self._mark()
             self._wake.clear()
             while self._unsaved or self._unpublished:
                 if not (self.save() and await self._publish_batch()):
+                    self._mark()
                     await asyncio.sleep(self.retry_s)
+                elif (
+                    len(self._published) >= self.batch
+                    or time.monotonic() - self._marked_at >= self.mark_interval_s
+                ):
+                    self._mark()
             self._idle.set()
 
     async def _publish_batch(self) -> bool:
-        """Publish up to `batch` stored reports in order and mark them; False on a failure."""
-        sent: list[str] = []
-        ok = True
+        """Publish up to `batch` stored reports in order; False on a failure."""
         for report in list(self._unpublished)[: self.batch]:
             try:
                 ack = await self.bus.js_publish(
@@ -139,15 +159,20 @@ class Outbox:
             except Exception as error:
                 log.warning("publishing report %s failed: %r", report.exec_id, error)
                 self.stats["publish_errors"] += 1
-                ok = False
-                break
+                return False
             self.stats["duplicates" if ack.duplicate else "published"] += 1
-            sent.append(report.exec_id)
-        if sent:
-            try:
-                self.repo.mark_published(sent)
-            except Exception:  # published all the same; a restart publishes them again (dedup)
-                log.exception("marking %d reports published failed", len(sent))
-            for _ in sent:
-                self._unpublished.popleft()
-        return ok
+            self._published.append(report.exec_id)
+            self._unpublished.popleft()
+        return True
+
+    def _mark(self) -> None:
+        """Mark what went out as published, in one transaction. If this fails (or the process
+        dies first), a restart publishes them again and JetStream drops the repeats."""
+        self._marked_at = time.monotonic()
+        if not self._published:
+            return
+        ids, self._published = self._published, []
+        try:
+            self.repo.mark_published(ids)
+        except Exception:
+            log.exception("marking %d reports published failed", len(ids))
