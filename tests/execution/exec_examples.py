@@ -123,6 +123,38 @@ async def dead_letters(js: Any) -> list[DeadLetter]:
     ]
 
 
+async def send(bus, *orders, msg_id=None) -> list:
+    return [
+        await bus.js_publish(
+            subjects.order(o.instrument.underlying), o, msg_id=msg_id or o.client_order_id
+        )
+        for o in orders
+    ]
+
+
+async def quoted(bus, run, eventually, symbol: str = "SPX", **market) -> None:
+    """Publish a tick and a surface and wait until the book of `symbol` has both sides."""
+    await bus.publish(subjects.tick("SPX"), tick(**market))
+    await bus.publish(subjects.surface("SPX"), surface(**market))
+
+    def two_sided():
+        quote = run.component.engine.quote(symbol)
+        return quote is not None and quote.bid is not None and quote.ask is not None
+
+    await eventually(two_sided)
+
+
+async def final_reports(bus, eventually, *orders) -> list:
+    """Wait until every order has a terminal report on the stream; all reports, in order."""
+
+    async def all_final():
+        reports = await exec_reports(bus.js)
+        done = {r.client_order_id for r in reports if r.is_terminal}
+        return reports if all(o.client_order_id in done for o in orders) else None
+
+    return await eventually(all_final, timeout=10)
+
+
 def of(reports: list[ExecutionReport], order: Order) -> list[ExecutionReport]:
     return [r for r in reports if r.client_order_id == order.client_order_id]
 

@@ -15,14 +15,16 @@ import pytest
 from exec_examples import (
     check_report_chain,
     exec_reports,
+    final_reports,
     later,
     made_reports,
     of,
     order,
+    quoted,
+    send,
     surface,
     tick,
 )
-from test_execution_service import final_reports, quoted, send
 
 from hedgemesh.store.db import make_engine, migrate, session_factory
 from hedgemesh.store.execution import ExecutionRepository

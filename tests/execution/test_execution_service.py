@@ -13,47 +13,17 @@ from exec_examples import (
     check_report_chain,
     dead_letters,
     exec_reports,
+    final_reports,
     of,
     order,
-    surface,
+    quoted,
+    send,
     tick,
 )
 
 from hedgemesh.wire import ExecStatus, Iceberg, ReasonCode, Side, TimeInForce, Twap, subjects
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def send(bus, *orders, msg_id=None) -> list:
-    return [
-        await bus.js_publish(
-            subjects.order(o.instrument.underlying), o, msg_id=msg_id or o.client_order_id
-        )
-        for o in orders
-    ]
-
-
-async def quoted(bus, run, eventually, symbol: str = "SPX", **market) -> None:
-    """Publish a tick and a surface and wait until the book of `symbol` has both sides."""
-    await bus.publish(subjects.tick("SPX"), tick(**market))
-    await bus.publish(subjects.surface("SPX"), surface(**market))
-
-    def two_sided():
-        quote = run.component.engine.quote(symbol)
-        return quote is not None and quote.bid is not None and quote.ask is not None
-
-    await eventually(two_sided)
-
-
-async def final_reports(bus, eventually, *orders) -> list:
-    """Wait until every order has a terminal report on the stream; all reports, in order."""
-
-    async def all_final():
-        reports = await exec_reports(bus.js)
-        done = {r.client_order_id for r in reports if r.is_terminal}
-        return reports if all(o.client_order_id in done for o in orders) else None
-
-    return await eventually(all_final, timeout=10)
 
 
 async def test_given_a_quoted_book_then_a_marketable_order_fills_inside_it_and_within_its_limit(

@@ -17,13 +17,13 @@ when NATS fails, stored reports wait and are published on reconnection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter, deque
 from collections.abc import Iterable
 
 from hedgemesh.runtime.bus import Bus
+from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.store.execution import ConflictingReport, ExecutionRepository, UnknownOrder
 from hedgemesh.wire.orders import ExecutionReport
 
@@ -118,11 +118,8 @@ class Outbox:
     async def stop(self, timeout_s: float = 2.0) -> None:
         """Publish what can be published within `timeout_s`, mark it, then stop."""
         await self.flush(timeout_s)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         self._mark()
 
     def _kick(self) -> None:

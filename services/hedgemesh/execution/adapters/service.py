@@ -20,7 +20,6 @@ the event loop, one message at a time, so the engine and the store see one order
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -35,6 +34,7 @@ from hedgemesh.runtime.bus import Envelope
 from hedgemesh.runtime.clock import Clock
 from hedgemesh.runtime.errors import Rejected
 from hedgemesh.runtime.streams import DurableConsumer
+from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
 from hedgemesh.store.execution import ExecutionRepository
 from hedgemesh.wire import subjects
@@ -108,11 +108,8 @@ class ExecutionComponent:
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
-        if self._timer is not None:
-            self._timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer
-            self._timer = None
+        await cancel_and_wait(self._timer)
+        self._timer = None
         if self.outbox is not None:
             await self.outbox.stop()
         if self._db is not None:
@@ -125,15 +122,21 @@ class ExecutionComponent:
         for stored in working:
             reports = repo.reports(stored.client_order_id)
             accepted = next((r for r in reports if r.status is ExecStatus.ACCEPTED), None)
-            self._commit(
-                self.engine.resume(
+            try:
+                resumed = self.engine.resume(
                     stored.order,
                     seq=stored.last_seq,
                     fills=[r for r in reports if r.is_fill],
                     accepted_at=None if accepted is None else accepted.ts,
                     now=self._now(),
                 )
-            )
+            except Exception:  # one order the engine cannot take must not stop the venue
+                log.exception(
+                    "order %s could not be resumed; left as stored", stored.client_order_id
+                )
+                self.stats["unresumable"] += 1
+                continue
+            self._commit(resumed)
         return len(working)
 
     # -- handlers ----------------------------------------------------------------------------

@@ -130,10 +130,10 @@ class Engine:
         a TWAP on its original schedule from `accepted_at`, catching up on slices that fell due
         meanwhile; a marketable limit or iceberg with what is left.
         """
-        record = self._record(order)
-        record.seq = seq
         if accepted_at is None:
             return self.receive(order, now)
+        record = self._record(order)
+        record.seq = seq
         self.raise_fence(order.epoch)
         cum = notional = 0
         for fill in fills:
@@ -148,17 +148,6 @@ class Engine:
         }
         self.orders[order.client_order_id] = record
         return self._judge(record, now)
-
-    def cancel(
-        self, client_order_id: str, now: float, reason: ReasonCode = ReasonCode.CANCELLED_BY_REQUEST
-    ) -> list[ExecutionReport]:
-        """Cancel a working order; [] when it is not working here."""
-        record = self.orders.get(client_order_id)
-        if record is None:
-            return []
-        if client_order_id in self._waiting:
-            return self._close_waiting(record, reason, "cancelled while waiting", now)
-        return self._reports(self.venue.cancel(client_order_id, now, reason), now)
 
     # -- market data -------------------------------------------------------------------------
 
