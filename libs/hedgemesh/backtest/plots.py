@@ -108,7 +108,7 @@ def pnl_histograms(
         summary = result.summary()
         low, high = float(pnl.min()), float(pnl.max())
         span = (low - 0.5, high + 0.5) if high - low < 1e-9 * max(1.0, abs(high)) else (low, high)
-        ax.hist(pnl, bins=bins, range=span, color="tab:blue", alpha=0.75)
+        ax.hist(pnl, bins=bins, range=span, histtype="stepfilled", color="tab:blue", alpha=0.75)
         for key, sign, color, style in _MARKS:  # as P&L: the losses VaR and CVaR negated
             label = f"{key.replace('var', 'VaR').replace('cVaR', 'CVaR')} {_MONEY(summary[key])}"
             ax.axvline(sign * summary[key], color=color, ls=style, lw=1.3, label=label)

@@ -279,7 +279,7 @@ def _policy_entry(
     entry["book_pnl_mean"] = float(result.book_pnl.mean())
     entry["hedge_pnl_mean"] = float(result.hedge_pnl.mean())
     entry["carry_mean"] = float(result.carry.mean())
-    if premium != 0.0 and math.isfinite(premium):
+    if premium != 0.0 and math.isfinite(premium) and result.pnl.size >= 4:  # a 4th moment
         ratio = engine.std_cost_over_price(result, abs(premium))
         entry["std_cost_over_price"] = ratio.ratio
         entry["std_cost_over_price_stderr"] = ratio.stderr
