@@ -213,6 +213,13 @@ FIELDS: dict[str, dict[str, object]] = {
         "max_tick_age_s": 2.0,
         "changed_by": "operator-ann",
     },
+    "firm_limits": {
+        "max_abs_dollar_delta": 2.5e7,
+        "max_abs_dollar_gamma_per_pct": 5e6,
+        "max_abs_vega_per_vol_point": 250_000.0,
+        "max_gross_notional_per_cycle": 1e8,
+        "changed_by": "operator-ann",
+    },
     "position_snapshot_request": {
         "underlying": "SPX",
         "requested_by": "gamma-agent",

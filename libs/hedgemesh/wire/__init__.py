@@ -83,9 +83,10 @@ from hedgemesh.wire.orders import (
     client_order_id,
 )
 from hedgemesh.wire.registry import MESSAGES, UnknownKind, decode
-from hedgemesh.wire.state import RiskLimits, TradingStatus
+from hedgemesh.wire.state import FIRM_LIMITS_KEY, FirmLimits, RiskLimits, TradingStatus
 
 __all__ = [
+    "FIRM_LIMITS_KEY",
     "MAX_PAYLOAD_BYTES",
     "MESSAGES",
     "Algo",
@@ -98,6 +99,7 @@ __all__ = [
     "DecisionOutcome",
     "ExecStatus",
     "ExecutionReport",
+    "FirmLimits",
     "Greeks",
     "Heartbeat",
     "HedgeLeg",

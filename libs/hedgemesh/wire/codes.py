@@ -39,6 +39,7 @@ class ReasonCode(StrEnum):
     # Cycles and leadership.
     NETTED_OUT = "NETTED_OUT"  # other proposals of the cycle cancelled this one
     CYCLE_CLOSED = "CYCLE_CLOSED"  # arrived after its cycle was decided
+    RISK_NOT_REDUCED = "RISK_NOT_REDUCED"  # (more of) it would not cut weighted risk by its cost
     STALE_EPOCH = "STALE_EPOCH"  # from a leader that has since been fenced off
     # Venue (execution).
     NO_LIQUIDITY = "NO_LIQUIDITY"

@@ -8,7 +8,7 @@ from hedgemesh.wire.hedging import Decision, Proposal
 from hedgemesh.wire.market import Surface, Tick
 from hedgemesh.wire.ops import ControlCommand, ControlReply, DeadLetter, Heartbeat
 from hedgemesh.wire.orders import ExecutionReport, Order
-from hedgemesh.wire.state import RiskLimits, TradingStatus
+from hedgemesh.wire.state import FirmLimits, RiskLimits, TradingStatus
 
 _ALL: tuple[type[WireModel], ...] = (
     Tick,
@@ -26,6 +26,7 @@ _ALL: tuple[type[WireModel], ...] = (
     ControlReply,
     TradingStatus,
     RiskLimits,
+    FirmLimits,
 )
 
 MESSAGES: dict[str, type[WireModel]] = {cls.kind: cls for cls in _ALL}

@@ -1,5 +1,9 @@
 """Live desk state kept in JetStream KV: the trading state and the risk limits.
 
+KV `limits` holds one `RiskLimits` per underlying (key: the underlying) and the desk-wide
+`FirmLimits` under key `firm` (`FIRM_LIMITS_KEY`, lower case, so it never clashes with an
+underlying's code).
+
 Values are stored as these messages' JSON, so a reader validates them like any message.
 """
 
@@ -12,6 +16,9 @@ from pydantic import Field
 from hedgemesh.wire.base import Id, WireModel
 from hedgemesh.wire.codes import TradingState
 from hedgemesh.wire.instruments import MAX_MONEY, Cost, Quantity, Underlying
+
+#: Key of the desk-wide `FirmLimits` in KV `limits`.
+FIRM_LIMITS_KEY = "firm"
 
 
 class TradingStatus(WireModel):
@@ -48,6 +55,30 @@ class RiskLimits(WireModel):
     )
     max_tick_age_s: float = Field(
         gt=0, le=86_400, description="Older market data is stale: no hedging on it (seconds)."
+    )
+    changed_by: Id = Field(description="The operator or service that set them.")
+    causation_id: Id | None = Field(default=None, description="The control command that set them.")
+
+
+class FirmLimits(WireModel):
+    """The value of KV `limits` under key `firm`: limits on the whole desk, all underlyings
+    together (figures in currency, so that they add up across underlyings)."""
+
+    kind: ClassVar[str] = "firm_limits"
+
+    max_abs_dollar_delta: float = Field(
+        ge=0, le=MAX_MONEY, description="|Σ delta × spot| over the underlyings (currency)."
+    )
+    max_abs_dollar_gamma_per_pct: float = Field(
+        ge=0,
+        le=MAX_MONEY,
+        description="|Σ gamma × spot² / 100|: change of dollar delta for a 1 % move (currency).",
+    )
+    max_abs_vega_per_vol_point: float = Field(
+        ge=0, le=MAX_MONEY, description="|Σ vega| per volatility point (0.01) (currency)."
+    )
+    max_gross_notional_per_cycle: Cost = Field(
+        description="Σ |quantity| × price × multiplier of one hedge cycle's orders (currency)."
     )
     changed_by: Id = Field(description="The operator or service that set them.")
     causation_id: Id | None = Field(default=None, description="The control command that set them.")
