@@ -33,7 +33,8 @@ from pydantic import (
 )
 
 from hedgemesh.market import ssvi
-from hedgemesh.wire.instruments import MAX_QUANTITY, OptionRight
+from hedgemesh.wire.instruments import MAX_MONEY, MAX_QUANTITY, OptionRight
+from hedgemesh.wire.state import FirmLimits, RiskLimits
 
 #: Seconds per year: ACT/365, as `hedgemesh.quant.bsm`.
 SECONDS_PER_YEAR = 365.0 * 86_400.0
@@ -500,6 +501,81 @@ class ClientFlowSpec(Section):
         return bounds
 
 
+# -- risk limits and budgets -------------------------------------------------------------------
+
+Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY, allow_inf_nan=False)]
+"""A non-negative amount of currency (or of a greek), finite."""
+
+
+class UnderlyingLimitsSpec(Section):
+    """Limits of one underlying: the seed of KV `limits/<UND>` (wire `RiskLimits`). Greeks in
+    the units of `hedgemesh.quant.book`: delta in units of the underlying, gamma in delta per
+    1 currency unit of spot, vega in currency per vol point."""
+
+    max_abs_delta: Money
+    max_abs_gamma: Money
+    max_abs_vega_per_vol_point: Money
+    max_order_quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)] = Field(
+        description="Contracts or units per order."
+    )
+    max_order_notional: Money = Field(description="quantity × price × multiplier per order.")
+    daily_cost_budget: Money = Field(description="Expected spread and fees per day.")
+    price_collar: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        default=0.05, description="Largest distance of a limit price from fair value (fraction)."
+    )
+    max_tick_age: Annotated[Duration, Field(gt=0.0, le=86_400.0)] = Field(
+        default=30.0, description="Older market data is stale: nothing is hedged on it."
+    )
+
+    def risk_limits(self, underlying: str, changed_by: str) -> RiskLimits:
+        """The wire value of KV `limits/<underlying>`."""
+        values = self.model_dump(exclude={"max_tick_age"})
+        return RiskLimits(
+            underlying=underlying,
+            max_tick_age_s=self.max_tick_age,
+            changed_by=changed_by,
+            **values,
+        )
+
+
+class FirmLimitsSpec(Section):
+    """Desk-wide limits, all underlyings together (currency): the seed of KV `limits/firm`."""
+
+    max_abs_dollar_delta: Money
+    max_abs_dollar_gamma_per_pct: Money
+    max_abs_vega_per_vol_point: Money
+    max_gross_notional_per_cycle: Money
+
+    def firm_limits(self, changed_by: str) -> FirmLimits:
+        """The wire value of KV `limits/firm`."""
+        return FirmLimits(changed_by=changed_by, **self.model_dump())
+
+
+class BudgetsSpec(Section):
+    """The agents' capital budgets: option premium each may spend per period, re-allocated at
+    the end of every period toward the agent that removed the most risk per unit of premium."""
+
+    period: PositiveDuration = Field(default=3600.0, description="Budget period (clock time).")
+    agents: dict[Name, Money] = Field(
+        min_length=1, max_length=64, description="Premium per period by agent (currency)."
+    )
+    floor_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        default=0.2, description="Each agent keeps at least this fraction of an equal share."
+    )
+    reallocation_rate: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        default=0.5, description="How far each period moves the budgets toward the target."
+    )
+
+
+class LimitsSpec(Section):
+    """Initial risk limits (seeded into KV `limits` with create, so an operator's later change
+    is never overwritten) and the agents' budgets."""
+
+    firm: FirmLimitsSpec | None = None
+    underlyings: dict[Symbol, UnderlyingLimitsSpec] = Field(default={}, max_length=32)
+    budgets: BudgetsSpec | None = None
+
+
 # -- the scenario ------------------------------------------------------------------------------
 
 
@@ -538,6 +614,7 @@ class Scenario(Section):
     events: list[EventSpec] = Field(default=[], max_length=1000)
     positions: list[PositionSpec] = Field(default=[], max_length=10_000)
     client_flow: ClientFlowSpec | None = None
+    limits: LimitsSpec | None = None
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:
@@ -577,6 +654,13 @@ class Scenario(Section):
                 )
         if self.client_flow is not None:
             check("client_flow.underlyings", self.client_flow.underlyings)
+        if self.limits is not None:
+            for name in self.limits.underlyings:
+                if name not in known:
+                    raise ScenarioError(
+                        f"limits.underlyings.{name}",
+                        f"unknown underlying {name!r}; known: {sorted(known)}",
+                    )
         return self
 
     def underlying(self, symbol: str) -> UnderlyingSpec:
