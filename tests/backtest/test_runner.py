@@ -244,3 +244,9 @@ def test_given_a_sabr_path_absorbed_at_zero_then_the_config_error_names_the_mode
 
     with pytest.raises(ConfigError, match=r"paths\.model: a path reached a price of zero"):
         run_config(_config(change))
+
+
+def test_the_config_echo_runs_again_into_the_same_report(run):
+    echo = run.report["config"]
+    again = run_config(parse_config(json.dumps(echo), source="echo"), compare=True)
+    assert again.report == run.report

@@ -241,7 +241,7 @@ def _report(
             )
             for sweep in config.sweeps()
         ],
-        "config": config.model_dump(mode="json", exclude_none=True),
+        "config": config.model_dump(mode="json"),
     }
     return report
 
