@@ -5,7 +5,9 @@
 - `models`: the tables;
 - `execution`: `ExecutionRepository`, orders and reports, idempotent by client order id and
   exec id, with an outbox of reports not yet published;
-- `ledger`: `LedgerRepository`, booked trades and fills, positions and accounts.
+- `ledger`: `LedgerRepository`, booked trades and fills, positions and accounts;
+- `decisions`: `DecisionRepository`, the manager's decided cycles, a decision per proposal,
+  routed orders (outboxes) and the agents' budget periods.
 
 No NATS here: services hand it wire models, it hands back wire models and plain values.
 """

@@ -17,6 +17,17 @@ Ledger (`ledger_*`):
 - `ledger_positions`: per instrument, signed quantity, average cost, realised P&L and fees;
 - `ledger_accounts`: per underlying, cash, realised P&L, fees and the last `seq` booked.
 
+Manager (`mgr_*`):
+- `mgr_cycles`: one row per decided hedge cycle (the idempotency key of a decision: a cycle
+  is decided and stored once, whichever leader does it), with the book's greeks before and
+  after, the solver's outcome and the expected cost;
+- `mgr_decisions`: one row per proposal (unique), its verdict, the premium charged to the
+  agent's budget and the risk it removed, the raw `Decision` and `Proposal`, and
+  `published_at` (an outbox, as `exec_reports`);
+- `mgr_orders`: the orders a cycle routed, the raw `Order`, `published_at` (outbox);
+- `mgr_budget_periods`: each agent's budget per period: allocated, spent, risk removed, and
+  the allocation chosen for the next period with the reason.
+
 Money is a double (currency units), quantities 64-bit integers, times UTC.
 """
 
@@ -224,3 +235,101 @@ class LedgerAccountRow(Base):
     seq: Mapped[int] = mapped_column(comment="Events booked in this underlying.")
     last_message_id: Mapped[str | None] = mapped_column(String(ID))
     updated_at: Mapped[datetime]
+
+
+# -- manager ------------------------------------------------------------------------------------
+
+
+class CycleRow(Base):
+    """A decided hedge cycle of one underlying; stored once (a replayed cycle is not)."""
+
+    __tablename__ = "mgr_cycles"
+
+    cycle_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    underlying: Mapped[str] = mapped_column(String(UNDERLYING))
+    epoch: Mapped[int] = mapped_column(comment="The deciding manager leader's fencing token.")
+    trigger: Mapped[str] = mapped_column(String(ENUM), comment="proposals or delta_band.")
+    trading_state: Mapped[str] = mapped_column(String(ENUM))
+    proposals: Mapped[int] = mapped_column(Integer, comment="Proposals decided in the cycle.")
+    orders: Mapped[int] = mapped_column(Integer, comment="Orders routed.")
+    expected_cost: Mapped[float] = mapped_column(comment="Spread and fees of the orders.")
+    gross_notional: Mapped[float] = mapped_column(comment="Σ |qty| × price × multiplier.")
+    greeks_before: Mapped[dict[str, Any]] = mapped_column(comment="The book's, in the cycle.")
+    greeks_after: Mapped[dict[str, Any]] = mapped_column(comment="Expected after the orders.")
+    solver: Mapped[dict[str, Any]] = mapped_column(comment="Method, status, objective.")
+    decided_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "underlying", "decided_at"), Index(None, "decided_at"))
+
+
+class DecisionRow(Base):
+    """The manager's decision on one proposal (one per proposal id)."""
+
+    __tablename__ = "mgr_decisions"
+
+    decision_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    proposal_id: Mapped[str] = mapped_column(String(ID), unique=True)
+    cycle_id: Mapped[str] = mapped_column(String(ID))
+    agent: Mapped[str] = mapped_column(String(ID))
+    underlying: Mapped[str] = mapped_column(String(UNDERLYING))
+    outcome: Mapped[str] = mapped_column(String(ENUM))
+    reason_code: Mapped[str | None] = mapped_column(String(ENUM))
+    scale_factor: Mapped[float]
+    premium: Mapped[float] = mapped_column(comment="Charged to the agent's budget (currency).")
+    risk_removed: Mapped[float] = mapped_column(comment="Σ of |greek| cut, in limits.")
+    epoch: Mapped[int]
+    ts: Mapped[datetime] = mapped_column(comment="The decision's ts.")
+    published_at: Mapped[datetime | None]
+    raw: Mapped[str] = mapped_column(Text, comment="The wire Decision JSON.")
+    proposal: Mapped[str] = mapped_column(Text, comment="The wire Proposal JSON.")
+
+    __table_args__ = (
+        Index(None, "agent", "ts"),
+        Index(None, "underlying", "ts"),
+        Index(None, "cycle_id"),
+        Index(None, "ts"),
+        Index(None, "published_at"),
+    )
+
+
+class ManagerOrderRow(Base):
+    """An order the manager routed (the same client order id whichever leader routes it)."""
+
+    __tablename__ = "mgr_orders"
+
+    client_order_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    cycle_id: Mapped[str] = mapped_column(
+        String(ID), ForeignKey("mgr_cycles.cycle_id", ondelete="RESTRICT")
+    )
+    underlying: Mapped[str] = mapped_column(String(UNDERLYING))
+    instrument: Mapped[str] = mapped_column(String(SYMBOL))
+    side: Mapped[str] = mapped_column(String(ENUM))
+    quantity: Mapped[int]
+    limit_price: Mapped[float | None]
+    epoch: Mapped[int]
+    ts: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    raw: Mapped[str] = mapped_column(Text, comment="The wire Order JSON.")
+
+    __table_args__ = (Index(None, "cycle_id"), Index(None, "published_at"))
+
+
+class BudgetPeriodRow(Base):
+    """One agent's budget over one period, and the allocation chosen for the next."""
+
+    __tablename__ = "mgr_budget_periods"
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    agent: Mapped[str] = mapped_column(String(ID))
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    allocated: Mapped[float] = mapped_column(comment="Premium it could spend (currency).")
+    spent: Mapped[float] = mapped_column(comment="Premium approved (currency).")
+    risk_removed: Mapped[float] = mapped_column(comment="Σ of |greek| cut, in limits.")
+    efficiency: Mapped[float | None] = mapped_column(comment="Risk removed per 1e6 of premium.")
+    floor: Mapped[float] = mapped_column(comment="The least it can be given (currency).")
+    next_allocation: Mapped[float] = mapped_column(comment="For the following period.")
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("agent", "period_start"), Index(None, "period_end"))
