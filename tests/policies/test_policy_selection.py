@@ -103,6 +103,17 @@ def test_given_a_cap_per_order_then_the_rest_goes_to_the_next_cheapest_options()
     assert capped.contracts == (40, 40)
 
 
+def test_given_a_cap_per_option_then_each_leg_takes_at_most_its_own_cap():
+    fair = np.array([8.0, 9.0])
+    caps = COSTS.depth(fair, 0.2)
+    assert caps.tolist() == [139.0, 139.0]  # 50 + 35 + 24.5→25 (half up) + 17.15→17 + 12.005→12
+    out = allocate(2.0, [0.01, 0.01], fair=fair, vol=0.2, multiplier=100.0, costs=COSTS,
+                   max_contracts=caps)  # fmt: skip
+    assert out.contracts == (139, 61)
+    assert len(allocate(1.0, [0.01], fair=[8.0], vol=0.2, multiplier=100.0, costs=COSTS,
+                        max_contracts=0)) == 0  # fmt: skip
+
+
 def test_given_a_negative_want_then_it_sells_whole_contracts():
     out = allocate(-0.333, [0.01, 0.02], fair=[8.0, 8.0], vol=0.2, multiplier=100.0, costs=COSTS)
     assert out.index == (1,) and out.contracts == (-17,)

@@ -99,24 +99,21 @@ class LadderCost:
         trade: a limit price this far through fair fills the whole quantity on a fresh ladder."""
         return self._walk(contracts, fair, vol, 1.0, drought)[1]
 
-    def _walk(
-        self,
-        contracts: ArrayLike,
-        fair: ArrayLike,
-        vol: ArrayLike,
-        multiplier: ArrayLike,
-        drought: float,
-    ) -> tuple[Array, Array]:
+    def depth(self, fair: ArrayLike, vol: ArrayLike, drought: float = 1.0) -> Array:
+        """Contracts the ladder shows on one side when nothing is missing (all levels)."""
+        _, size, _ = self._levels(
+            np.asarray(fair, np.float64), np.asarray(vol, np.float64), drought
+        )
+        return size.sum(axis=-1)
+
+    def _levels(self, f: Array, v: Array, drought: float) -> tuple[Array, Array, Array]:
+        """(offset of each level from fair in ticks, its size in contracts, the step in ticks),
+        levels on the last axis, as the venue builds them (see the module doc)."""
         if not (math.isfinite(drought) and drought > 0.0):
             raise ValueError(f"drought must be finite and > 0, got {drought!r}")
-        q, f, v, m = np.broadcast_arrays(
-            np.abs(np.asarray(contracts, np.float64)),
-            np.asarray(fair, np.float64),
-            np.asarray(vol, np.float64),
-            np.asarray(multiplier, np.float64),
-        )
-        if np.any(~(f >= 0.0)) or np.any(~(v > 0.0)) or not np.all(np.isfinite(q)):
-            raise ValueError("fair must be >= 0, vol > 0 and contracts finite")
+        f, v = np.broadcast_arrays(f, v)
+        if np.any(~(f >= 0.0)) or np.any(~(v > 0.0)):
+            raise ValueError("fair must be >= 0 and vol > 0")
         tick = self.tick_size
         scale = (v / self.ref_vol) ** self.spread_vol_exponent * drought
         half = np.maximum(self.min_half_spread_ticks, f * self.half_spread_bp * 1e-4 * scale / tick)
@@ -129,6 +126,26 @@ class LadderCost:
         offset = np.ceil(np.round(centre[..., None] + offsets, 9)) - centre[..., None]
         top = self.top_size * (self.ref_vol / v) ** self.size_vol_exponent / drought
         size = np.floor(np.round(top[..., None] * self.size_decay**i, 9) + 0.5)
+        return offset, size, step
+
+    def _walk(
+        self,
+        contracts: ArrayLike,
+        fair: ArrayLike,
+        vol: ArrayLike,
+        multiplier: ArrayLike,
+        drought: float,
+    ) -> tuple[Array, Array]:
+        q, f, v, m = np.broadcast_arrays(
+            np.abs(np.asarray(contracts, np.float64)),
+            np.asarray(fair, np.float64),
+            np.asarray(vol, np.float64),
+            np.asarray(multiplier, np.float64),
+        )
+        if not np.all(np.isfinite(q)):
+            raise ValueError("contracts must be finite")
+        offset, size, step = self._levels(f, v, drought)
+        tick = self.tick_size
         depth_before = np.cumsum(size, axis=-1) - size
         taken = np.clip(q[..., None] - depth_before, 0.0, size)
         ticks = (taken * offset).sum(axis=-1)
@@ -197,22 +214,26 @@ def allocate(
     costs: LadderCost,
     *,
     drought: float = 1.0,
-    max_contracts: int = 1_000_000,
+    max_contracts: ArrayLike = 1_000_000,
     max_legs: int = 4,
 ) -> Allocation:
     """Whole-contract legs that add about `wanted` of a greek (e.g. gamma, units per currency;
     or vega, currency per vol point) at the lowest expected cost (see the module doc).
 
     greek_per_contract, fair, vol, multiplier: per eligible option (one contract's greek, the
-    premium per unit of the underlying, its implied vol, its multiplier). Options whose greek
-    per contract is 0 or not finite are never chosen.
+    premium per unit of the underlying, its implied vol, its multiplier). max_contracts: the
+    most contracts of one leg, a number or one per option (e.g. an order size limit, or the
+    depth the ladder shows, so that a large hedge is spread over several strikes and expiries
+    instead of walking far down one ladder). Options whose greek per contract is 0 or not
+    finite are never chosen.
     """
     finite("allocate", "wanted", wanted)
-    if max_contracts < 1 or max_legs < 1:
-        raise ValueError("max_contracts and max_legs must be >= 1")
-    g, f, v, m = (np.asarray(x, np.float64) for x in (greek_per_contract, fair, vol, multiplier))
-    g, f, v, m = np.broadcast_arrays(g, f, v, m)
-    usable = np.isfinite(g) & (g != 0.0)
+    if max_legs < 1:
+        raise ValueError("max_legs must be >= 1")
+    arrays = (greek_per_contract, fair, vol, multiplier, max_contracts)
+    g, f, v, m, cap = np.broadcast_arrays(*(np.asarray(x, np.float64) for x in arrays))
+    cap = np.floor(cap)
+    usable = np.isfinite(g) & (g != 0.0) & (cap >= 1.0)
     safe_g = np.where(usable, g, 1.0)
     left = float(wanted)
     chosen: list[int] = []
@@ -220,7 +241,7 @@ def allocate(
     while len(legs) < max_legs:
         open_ = usable.copy()
         open_[chosen] = False
-        contracts = np.clip(np.rint(left / safe_g), -max_contracts, max_contracts)
+        contracts = np.clip(np.rint(left / safe_g), -cap, cap)
         contracts = np.where(open_, contracts, 0.0)
         delivered = contracts * g
         same_way = np.sign(delivered) == math.copysign(1.0, wanted)
