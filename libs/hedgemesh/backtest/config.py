@@ -53,7 +53,7 @@ from hedgemesh.quant.history import HistoricalPrices, PriceFileError, load_price
 from hedgemesh.quant.paths import PathModel, make_model
 from hedgemesh.quant.surface import VolSurface
 from hedgemesh.quant.svi import SviParams
-from hedgemesh.scenario.loader import _message, _StrictLoader, key_path
+from hedgemesh.scenario.loader import StrictLoader, error_message, key_path
 from hedgemesh.scenario.model import (
     Finite,
     GbmSpec,
@@ -601,10 +601,10 @@ def _build(factory: type, params: Mapping[str, Any] | None, at: str) -> Any:
         first = error.errors(include_url=False)[0]
         path = _join(at, _key_path(first, params))
         if first["type"] != "value_error":
-            raise ConfigError(path, _message(first)) from None
+            raise ConfigError(path, error_message(first)) from None
         value = first["input"]
         keys = [k for k in value if k != "name"] if isinstance(value, Mapping) else []
-        blamed, message = _blame(_message(first), keys)
+        blamed, message = _blame(error_message(first), keys)
         raise ConfigError(_join(path, blamed or ""), message) from None
 
 
@@ -785,7 +785,7 @@ def parse_config(
     """Validate config YAML ``text``; ``name`` is the default name, ``n_paths`` and ``seed``
     override the text's."""
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader that refuses repeated keys
+        data = yaml.load(text, Loader=StrictLoader)  # a SafeLoader that refuses repeated keys
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -809,7 +809,7 @@ def _validate(cls: type[BacktestConfig], data: dict[str, Any], base_dir: Path | 
         return cls.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
-        path, message = _key_path(first, data), _message(first)
+        path, message = _key_path(first, data), error_message(first)
         inner = re.match(r"^([a-z_0-9]+): (.*)$", message, flags=re.DOTALL)
         if inner and first["type"] == "value_error":  # a section's check naming its own key
             path, message = _join(path, inner[1]) if path else inner[1], inner[2]

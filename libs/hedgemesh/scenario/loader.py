@@ -19,11 +19,12 @@ DEFAULT_SCENARIO = Path(__file__).resolve().parents[3] / "scenarios" / "default.
 MAX_SCENARIO_BYTES = 4 * 1024 * 1024
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML that refuses a key given twice in one mapping (plain YAML keeps the last)."""
+class StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice in one mapping (plain YAML keeps the last).
+    Shared by every YAML file hedgemesh reads (scenarios, backtest configs)."""
 
 
-def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+def _mapping_without_duplicates(loader: StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     loader.flatten_mapping(node)
     seen: dict[Any, Any] = {}
     for key_node, value_node in node.value:
@@ -40,7 +41,7 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -
     return seen
 
 
-_StrictLoader.add_constructor(
+StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _mapping_without_duplicates,  # type: ignore[arg-type]
 )
@@ -64,7 +65,7 @@ def load_scenario(path: str | Path) -> Scenario:
 def parse_scenario(text: str, *, base_dir: Path | None = None, source: str = "<text>") -> Scenario:
     """Validate scenario YAML `text`; relative replay paths are taken from `base_dir`."""
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+        data = yaml.load(text, Loader=StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
         raise ScenarioError("", f"not valid YAML: {_yaml_problem(error)}", source=source) from None
     if not isinstance(data, dict):
@@ -132,7 +133,8 @@ _BOUNDS = {
 }
 
 
-def _message(error: Mapping[str, Any]) -> str:
+def error_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error as a short phrase for a person (`must be > 0`, `is required`)."""
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind in _BOUNDS:
         key, sign = _BOUNDS[kind]
@@ -180,9 +182,9 @@ def key_path(loc: Sequence[int | str], data: Any) -> str:
 
 def _first_error(error: ValidationError, data: Any, source: str) -> ScenarioError:
     errors = error.errors(include_url=False)
-    lines = [f"{key_path(e['loc'], data) or '(top level)'}: {_message(e)}" for e in errors]
+    lines = [f"{key_path(e['loc'], data) or '(top level)'}: {error_message(e)}" for e in errors]
     first = errors[0]
-    result = ScenarioError(key_path(first["loc"], data), _message(first), source=source)
+    result = ScenarioError(key_path(first["loc"], data), error_message(first), source=source)
     if len(lines) > 1:
         result.args = (f"{source}: " + "; ".join(lines),)
     return result
