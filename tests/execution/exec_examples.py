@@ -46,10 +46,11 @@ def surface(
     at: datetime = EPOCH,
     atm_vol: float = 0.18,
     depth: float = 1.0,
+    expiries: tuple[datetime, ...] = EXPIRIES,
 ) -> Surface:
-    """A skewed SVI surface (ATM total variance atm_vol² · t) on the two listed expiries."""
+    """A skewed SVI surface (ATM total variance atm_vol² · t) on the listed expiries."""
     slices = []
-    for expiry in EXPIRIES:
+    for expiry in expiries:
         t = years(at, expiry)
         b, rho, sigma = 0.08 * t, -0.6, 0.15
         # a so that w(0) = atm_vol² t at m = 0: w(0) = a + b sigma.

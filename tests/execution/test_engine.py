@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from exec_examples import (
     CALL,
+    EXPIRIES,
     SPX,
     check_report_chain,
     later,
@@ -147,6 +148,20 @@ def test_given_working_orders_when_the_option_expires_then_they_end_instrument_e
     assert report.status is ExecStatus.EXPIRED
     assert report.reason_code is ReasonCode.INSTRUMENT_EXPIRED
     assert CALL.symbol not in engine.venue.providers
+
+
+def test_given_a_day_order_on_an_option_expiring_at_the_close_then_it_ends_once():
+    engine = Engine()
+    today = EPOCH.replace(hour=21, minute=0)
+    engine.on_tick(tick(), T0)
+    engine.on_surface(surface(expiries=(today, *EXPIRIES)), T0)
+    expiring = CALL.model_copy(update={"expiry": today})
+    bid = order("bid", expiring, quantity=3, limit_price=0.5, tif=TimeInForce.DAY)
+    assert [r.status for r in engine.receive(bid, T0)] == [ExecStatus.ACCEPTED]
+    assert engine.next_wakeup() == today.timestamp()  # the close and the expiry at once
+    (report,) = engine.on_time(today.timestamp())
+    assert report.status is ExecStatus.EXPIRED and report.seq == 2
+    assert engine.orders == {} and engine.on_time(today.timestamp() + 1) == []
 
 
 def test_given_a_resumed_order_without_market_data_when_the_session_closes_then_it_expires():

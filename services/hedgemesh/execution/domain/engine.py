@@ -86,6 +86,7 @@ class Engine:
         """Orders not yet final: working at the venue or waiting for market data."""
         self._waiting: dict[str, OrderRecord] = {}
         self._options: dict[str, dict[str, Instrument]] = {}  # underlying -> books of options
+        self._expiries: dict[str, float] = {}  # option books not yet expired -> expiry (s)
         self._expired: set[str] = set()
         self._params = {
             False: s.underlying_liquidity.params(),
@@ -170,16 +171,21 @@ class Engine:
     def on_time(self, now: float) -> list[ExecutionReport]:
         """Everything due by `now`: expiries, waits run out, depth refills, algorithm timers."""
         reports: list[ExecutionReport] = []
-        for symbol in [s for u in self._options.values() for s in u]:
-            if symbol not in self._expired and self._expiry(symbol) <= now:
+        for symbol, expiry in list(self._expiries.items()):
+            if expiry <= now:
                 reports += self._expire_instrument(symbol, now)
         for record in list(self.orders.values()):
-            if record.closes_at is not None and record.closes_at <= now:
+            if record.closes_at is not None and record.closes_at <= now and self._open(record):
                 reports += self._expire_day_order(record, now)
         limit = self.settings.market_data_wait_s
         for record in list(self._waiting.values()):
             since = record.waiting_since
-            if record.resume is None and since is not None and now - since >= limit:
+            if (
+                record.resume is None
+                and since is not None
+                and now - since >= limit
+                and self._open(record)
+            ):
                 underlying = record.order.instrument.underlying
                 del self._waiting[record.client_order_id]
                 text = f"no market data for {underlying} within {limit:g} s"
@@ -196,9 +202,7 @@ class Engine:
             for r in self._waiting.values()
             if r.waiting_since is not None and r.resume is None
         ]
-        times += [
-            self._expiry(s) for u in self._options.values() for s in u if s not in self._expired
-        ]
+        times += self._expiries.values()
         return min((t for t in times if t is not None), default=None)
 
     # -- queries -----------------------------------------------------------------------------
@@ -325,8 +329,9 @@ class Engine:
         seed = zlib.crc32(symbol.encode()) ^ self.settings.seed
         params: LiquidityParams = self._params[instrument.is_option]
         self.venue.add_book(symbol, self._tick_size(instrument), params, seed=seed)
-        if instrument.is_option:
+        if instrument.expiry is not None:
             self._options.setdefault(instrument.underlying, {})[symbol] = instrument
+            self._expiries[symbol] = instrument.expiry.timestamp()
 
     def _requote(
         self, underlying: str, now: float, only: str | None = None
@@ -356,13 +361,13 @@ class Engine:
                 )
         return self._reports(updates, now)
 
-    def _expiry(self, symbol: str) -> float:
-        instrument = next(b[symbol] for b in self._options.values() if symbol in b)
-        assert instrument.expiry is not None
-        return instrument.expiry.timestamp()
+    def _open(self, record: OrderRecord) -> bool:
+        """Whether the order is still not final (an earlier step of this call may have ended it)."""
+        return record.client_order_id in self.orders
 
     def _expire_instrument(self, symbol: str, now: float) -> list[ExecutionReport]:
         """An option expired: its working orders end, its provider withdraws its quotes."""
+        del self._expiries[symbol]
         self._expired.add(symbol)
         reports: list[ExecutionReport] = []
         for record in [r for r in self.orders.values() if r.symbol == symbol]:
