@@ -1,0 +1,83 @@
+"""`create_app(settings)`: the FastAPI application (no module-level app: each call builds one).
+
+Production wiring (NATS service, store, read model) comes from `bootstrap.build_context`;
+tests pass their own `ApiContext` (a fake desk, a scratch store). The lifespan starts the
+context's lifecycle in the background, so the HTTP server answers at once — `/health` says
+503 until NATS is connected — and stops it at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from hedgemesh.api.config import ApiSettings
+from hedgemesh.api.context import ApiContext
+from hedgemesh.api.errors import install_error_handlers
+from hedgemesh.api.fastpath import FastPath
+from hedgemesh.api.routes import ROUTERS
+from hedgemesh.runtime.tasks import cancel_and_wait
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+The desk's positions, risk against limits, limits (read and change), orders, fills, the
+manager's decisions, the agents, P&L with its attribution, and the controls (halt, resume,
+reduce-only). Errors are JSON: `{"error": CODE, "message": ..., "detail": ...}`.
+"""
+
+
+def create_app(
+    settings: ApiSettings | None = None, *, context: ApiContext | None = None
+) -> FastAPI:
+    """The API on `context` (default: the production wiring of `settings`)."""
+    if context is None:
+        from hedgemesh.api.bootstrap import build_context
+
+        context = build_context(settings or ApiSettings())
+    ctx = context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        lifecycle = ctx.lifecycle
+        if lifecycle is None:
+            yield
+            return
+        starting = asyncio.create_task(lifecycle.start(), name="api-start")
+        try:
+            yield
+        finally:
+            if not starting.done():
+                await cancel_and_wait(starting)
+            elif starting.exception() is not None:
+                log.error("api: start-up failed", exc_info=starting.exception())
+            await lifecycle.stop()
+
+    app = FastAPI(
+        title="hedgemesh",
+        summary="An automated hedging desk for options books",
+        description=DESCRIPTION,
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.context = ctx
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    if ctx.settings.fast_path:
+        model = ctx.model
+        app.add_middleware(
+            FastPath,
+            bodies={
+                "/v1/positions": model.positions_json,
+                "/v1/limits": model.limits_json,
+                "/v1/risk": model.risk_json,
+            },
+        )
+    return app

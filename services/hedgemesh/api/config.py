@@ -1,0 +1,52 @@
+"""Settings of the API, from the environment (`HEDGEMESH_API_<FIELD>`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hedgemesh.scenario import DEFAULT_SCENARIO
+from hedgemesh.wire.base import Id
+
+
+class ApiSettings(BaseSettings):
+    """Where the API listens and how it reads the cluster."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HEDGEMESH_API_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    port: int = Field(default=8000, ge=0, le=65_535, description="TCP port (0: any free one).")
+    scenario: Path | None = Field(
+        default=DEFAULT_SCENARIO,
+        validation_alias=AliasChoices("scenario", "HEDGEMESH_API_SCENARIO", "HEDGEMESH_SCENARIO"),
+        description="Scenario file: the underlyings the desk trades (also `HEDGEMESH_SCENARIO`).",
+    )
+    operator: Id = Field(
+        default="api", description="Who the API says changed a limit or sent a command."
+    )
+    control_timeout_s: float = Field(
+        default=2.0, gt=0, le=60, description="How long to wait for the manager's reply."
+    )
+    status_max_age_s: float = Field(
+        default=1.0, gt=0, le=3600, description="Reuse the manager's status reply this long."
+    )
+    kv_poll_s: float = Field(
+        default=0.5, gt=0, le=3600, description="Re-read KV `limits` and `trading_state`."
+    )
+    heartbeat_stale_s: float = Field(
+        default=10.0, gt=0, le=3600, description="An instance silent this long is shown stale."
+    )
+    risk_max_age_s: float = Field(
+        default=0.25, gt=0, le=3600, description="Reuse a computed risk response this long."
+    )
+    default_page: int = Field(default=100, ge=1, le=10_000, description="Rows per list.")
+    max_page: int = Field(default=1000, ge=1, le=100_000, description="Most rows per list.")
+    fast_path: bool = Field(
+        default=True, description="Answer hot GETs from encoded bytes before routing."
+    )
+    access_log: bool = Field(default=False, description="Log every request (slows the API).")
+    log_level: str = Field(default="info", description="uvicorn's log level.")

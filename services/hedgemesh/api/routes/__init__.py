@@ -1,0 +1,23 @@
+"""The endpoints, one module per resource; `ROUTERS` lists them for `create_app`."""
+
+from hedgemesh.api.routes import (
+    agents,
+    book,
+    control,
+    decisions,
+    health,
+    limits,
+    orders,
+    pnl,
+)
+
+ROUTERS = (
+    book.router,
+    limits.router,
+    orders.router,
+    decisions.router,
+    agents.router,
+    pnl.router,
+    control.router,
+    health.router,
+)

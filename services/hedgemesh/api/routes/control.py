@@ -1,0 +1,82 @@
+"""POST /v1/control/halt, /resume and /reduce-only: commands to the manager (request/reply).
+
+The reply's state is echoed. 503 when no manager answers (or none in time), 409 when it
+refuses the command (with its reason code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter
+
+from hedgemesh.api.deps import Context, Operator
+from hedgemesh.api.desk import MANAGER, DeskUnavailable
+from hedgemesh.api.errors import CONFLICT, ERROR_RESPONSES, UNAVAILABLE, ApiError
+from hedgemesh.api.views import ControlRequest, ControlResult
+from hedgemesh.wire.ops import ControlAction, ControlCommand
+
+router = APIRouter(tags=["control"], responses={**ERROR_RESPONSES, **CONFLICT, **UNAVAILABLE})
+
+
+async def send(
+    context: Context, operator: str, action: ControlAction, body: ControlRequest | None
+) -> ControlResult:
+    command = ControlCommand(
+        target=MANAGER,
+        action=action,
+        issued_by=operator,
+        reason=body.reason if body is not None else "",
+        ts=context.model.clock.now(),
+    )
+    try:
+        reply = await context.desk.command(command)
+    except DeskUnavailable as error:
+        raise ApiError(503, str(error)) from None
+    if not reply.ok:
+        raise ApiError(
+            409,
+            f"the manager refused to {action.value}: {reply.detail or reply.reason}",
+            code=reply.reason or "REFUSED",
+            detail=dict(reply.state),
+        )
+    return ControlResult(
+        ok=True,
+        action=action.value,
+        command_id=command.id,
+        reason=reply.reason,
+        detail=reply.detail,
+        state=dict(reply.state),
+    )
+
+
+Endpoint = Callable[[Context, Operator, ControlRequest | None], Awaitable[ControlResult]]
+
+
+def _endpoint(action: ControlAction, doc: str) -> Endpoint:
+    async def endpoint(
+        context: Context, operator: Operator, body: ControlRequest | None = None
+    ) -> ControlResult:
+        return await send(context, operator, action, body)
+
+    endpoint.__doc__ = doc
+    endpoint.__name__ = f"control_{action.value}"
+    return endpoint
+
+
+for _path, _action, _doc in (
+    ("halt", ControlAction.HALT, "Stop all hedging: the manager sends no more orders."),
+    ("resume", ControlAction.RESUME, "Back to ACTIVE: the manager hedges normally."),
+    (
+        "reduce-only",
+        ControlAction.REDUCE,
+        "REDUCING: the manager approves only orders that reduce risk.",
+    ),
+):
+    router.add_api_route(
+        f"/v1/control/{_path}",
+        _endpoint(_action, _doc),
+        methods=["POST"],
+        response_model=ControlResult,
+        name=f"control_{_action.value}",
+    )
