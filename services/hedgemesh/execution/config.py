@@ -62,7 +62,12 @@ class ExecutionSettings(BaseSettings):
         default=10, ge=1, le=1000, description="Tries per order message before dead-lettering."
     )
     retry_delay_s: float = Field(default=1.0, gt=0, le=600, description="Wait before a retry.")
-    ack_wait_s: float = Field(default=30.0, gt=0, le=3600, description="Redeliver unacked after.")
+    ack_wait_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Redeliver an order unacknowledged this long (one a crash left in flight).",
+    )
     underlyings: tuple[str, ...] = Field(
         default=(),
         description="Underlyings traded here; empty: any underlying with market data.",
