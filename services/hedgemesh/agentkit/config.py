@@ -1,0 +1,121 @@
+"""Settings every specialist agent shares; each agent's own class sets its env prefix
+(`HEDGEMESH_GAMMA_AGENT_`, `HEDGEMESH_VEGA_AGENT_`) and its defaults. Nested settings use a
+double underscore: `HEDGEMESH_GAMMA_AGENT_COSTS__TOP_SIZE=20`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings
+
+from hedgemesh.policies.selection import LadderCost
+from hedgemesh.quant.book import DEFAULT_BUCKET_EDGES_DAYS
+from hedgemesh.scenario import DEFAULT_SCENARIO
+
+
+class CostSettings(BaseModel):
+    """The venue assumptions of the cost model (`hedgemesh.policies.selection.LadderCost`):
+    execution's option books by default (`hedgemesh.execution.config.OPTION_LIQUIDITY`, its
+    option tick size and fee per contract)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    levels: int = Field(default=5, ge=1, le=50)
+    half_spread_bp: float = Field(default=75.0, gt=0, le=10_000, description="Fair to touch.")
+    min_half_spread_ticks: float = Field(default=1.0, gt=0, le=10_000)
+    level_step_bp: float = Field(default=40.0, gt=0, le=10_000, description="Between levels.")
+    min_level_step_ticks: float = Field(default=1.0, gt=0, le=10_000)
+    top_size: float = Field(default=50.0, gt=0, le=1e9, description="Contracts at the touch.")
+    size_decay: float = Field(default=0.7, gt=0, le=1)
+    ref_vol: float = Field(default=0.20, gt=0, le=10)
+    spread_vol_exponent: float = Field(default=1.0, ge=0, le=10)
+    size_vol_exponent: float = Field(default=0.5, ge=0, le=10)
+    tick_size: float = Field(default=0.01, gt=0, le=1e6, description="Currency.")
+    fee_per_contract: float = Field(default=0.5, ge=0, le=1e6, description="Currency.")
+
+    def model(self) -> LadderCost:
+        return LadderCost(**self.model_dump())
+
+
+class AgentSettings(BaseSettings):
+    """Bands, triggers, the choice of options and the timings of one specialist agent.
+
+    Bands are fractions of the live limit in KV `limits` (per underlying): the agent acts when
+    its greek's magnitude exceeds `band_fraction` × limit and brings it back to
+    `target_fraction` × limit (a no-trade band with hysteresis). Clock seconds follow the
+    service's clock (fast in an accelerated cluster); real seconds are wall time (network waits).
+    """
+
+    scenario: Path = Field(
+        default=DEFAULT_SCENARIO,
+        validation_alias=AliasChoices("scenario", "HEDGEMESH_SCENARIO"),
+        description="Scenario file, for the listed chain's strike grid (`HEDGEMESH_SCENARIO`).",
+    )
+    band_fraction: float = Field(default=0.5, gt=0, le=1, description="Of the limit: acts past.")
+    target_fraction: float = Field(
+        default=0.25, ge=0, le=1, description="Of the limit: where a hedge brings the greek."
+    )
+    price_move: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Re-hedge to the target band once spot moved this much (relative) since the "
+        "last hedge; 0: off.",
+    )
+    timer_interval_s: float = Field(
+        default=1800.0,
+        ge=0,
+        le=86_400 * 30,
+        description="Re-hedge to the target band this often (clock seconds); 0: off.",
+    )
+    timer_poll_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="How often the timer looks (clock seconds)."
+    )
+    min_tenor_days: float = Field(default=2.0, ge=0, le=3650)
+    max_tenor_days: float = Field(default=45.0, gt=0, le=3650)
+    max_sd: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="Near the money: |ln(K/F)| within this many standard deviations σ√τ.",
+    )
+    max_legs: int = Field(default=6, ge=1, le=32)
+    depth_fraction: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="A leg takes at most this fraction of the depth its ladder shows (and never "
+        "more than the limits' max_order_quantity).",
+    )
+    decision_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="A proposal with no decision after this long no longer holds back the next "
+        "one (real seconds).",
+    )
+    settle_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="An approved proposal holds back the next one until the positions move on, "
+        "or this long (real seconds).",
+    )
+    kv_poll_s: float = Field(
+        default=0.25, gt=0, le=60, description="Limits and trading state re-read (real seconds)."
+    )
+    snapshot_retry_s: float = Field(
+        default=1.0, gt=0, le=60, description="Retry of the start-up snapshot request (real s)."
+    )
+    bucket_edges_days: tuple[float, ...] = DEFAULT_BUCKET_EDGES_DAYS
+    costs: CostSettings = CostSettings()
+
+    @model_validator(mode="after")
+    def _bands_nest(self) -> Self:
+        if self.target_fraction > self.band_fraction:
+            raise ValueError("target_fraction must not exceed band_fraction")
+        if self.min_tenor_days >= self.max_tenor_days:
+            raise ValueError("min_tenor_days must be below max_tenor_days")
+        return self

@@ -1,0 +1,423 @@
+"""What every specialist agent does around its own decision: pure, no I/O.
+
+`AgentCore` holds the agent's `BookState` (positions, ticks, surfaces), the desk's live limits
+and trading state, and per underlying a small memory; `evaluate(underlying, now, ...)` runs one
+hedge cycle on the latest tick and returns an `Evaluation`: a `Proposal`, or why there is none.
+The gates, in order:
+
+1. market data: a tick and a surface (NO_MARKET); limits for the underlying (NO_LIMITS);
+2. the desk's trading state: HALTED proposes nothing (HALTED);
+3. staleness: the tick is older than the limits' `max_tick_age_s` (STALE);
+4. a trigger: the specialist's band is breached (BAND_BREACH), or spot moved by `price_move`
+   since the last hedge (PRICE_MOVE), or `timer_interval_s` passed since it (TIMER); else
+   NO_TRIGGER. The first look at an underlying sets the reference time and spot;
+5. one proposal per tick (SAME_CYCLE), and none while the previous one is in flight
+   (PENDING): until its decision says rejected, or it was approved and a newer position
+   snapshot has come, or a timeout passed (no decision: `decision_timeout_s`; approved but the
+   positions did not move: `settle_timeout_s`, real seconds). A trigger held back here stays
+   armed; past this gate the memory takes this time and spot (the trigger is served, whether
+   or not there is anything to trade);
+6. the specialist's plan (`Specialist.plan`): legs in whole contracts, or nothing to do
+   (INSIDE_BAND);
+7. REDUCING: only a plan that reduces risk (NOT_REDUCING): it must not raise |gamma| nor
+   |vega| of the underlying, and must lower one of them (the underlying's delta is the
+   manager's: it hedges the residual with the underlying).
+
+Leadership is not a gate here: standbys evaluate the same inputs the same way (their memory
+stays warm, their proposals are identical: ids are deterministic), and only the leader's
+adapter publishes. Proposal id = f"{agent}-{cycle_id}", cycle id = f"{underlying}-{tick.seq}".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+
+from hedgemesh.agentkit.chain import Candidates, listed_candidates
+from hedgemesh.agentkit.config import AgentSettings
+from hedgemesh.market.book_state import BookState
+from hedgemesh.policies.selection import Allocation, LadderCost, allocate
+from hedgemesh.quant.book import BookRisk
+from hedgemesh.scenario.model import ChainSpec
+from hedgemesh.wire.codes import TradingState
+from hedgemesh.wire.hedging import (
+    MAX_LEGS,
+    Decision,
+    DecisionOutcome,
+    Greeks,
+    HedgeLeg,
+    HedgeTrigger,
+    Proposal,
+)
+from hedgemesh.wire.instruments import Instrument
+from hedgemesh.wire.market import Surface, Tick
+from hedgemesh.wire.state import RiskLimits, TradingStatus
+
+__all__ = [
+    "DESK",
+    "AgentCore",
+    "Evaluation",
+    "Leg",
+    "Plan",
+    "PlanContext",
+    "Skip",
+    "Specialist",
+    "legs_from",
+]
+
+DESK = "desk"
+"""The key of the desk-wide trading state in KV `trading_state` (an underlying's key narrows)."""
+
+_STRICTNESS = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+_GREEK_TOLERANCE = 1e-9
+
+
+class Skip(StrEnum):
+    """Why an evaluation proposed nothing."""
+
+    NO_MARKET = "no_market"
+    NO_LIMITS = "no_limits"
+    HALTED = "halted"
+    STALE = "stale"
+    NO_TRIGGER = "no_trigger"
+    SAME_CYCLE = "same_cycle"
+    PENDING = "pending"
+    INSIDE_BAND = "inside_band"
+    NOT_REDUCING = "not_reducing"
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One option to trade: signed whole contracts (+ buys), its fair value per unit, the
+    expected cost of the whole leg (currency) and how far from fair its last contract is
+    expected to trade (currency per unit)."""
+
+    instrument: Instrument
+    contracts: int
+    fair: float
+    cost: float
+    worst_offset: float
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A specialist's answer: the legs, the change of the book's greeks it aims for (its
+    objective; the other greeks 0), what the legs bring in all, and why (for a person)."""
+
+    legs: tuple[Leg, ...]
+    objective: Greeks
+    leg_greeks: Greeks
+    reason: str
+
+
+@dataclass(eq=False)
+class PlanContext:
+    """What a specialist sees for one underlying in one cycle."""
+
+    underlying: str
+    now: datetime
+    trigger: HedgeTrigger
+    tick: Tick
+    surface: Surface
+    book: BookState
+    risk: BookRisk
+    row: int
+    limits: RiskLimits
+    settings: AgentSettings
+    costs: LadderCost
+    chain: ChainSpec | None
+
+    @property
+    def drought(self) -> float:
+        """1 / the surface's depth multiplier: how much thinner and wider the venue is."""
+        return 1.0 / self.surface.depth_multiplier
+
+    @cached_property
+    def candidates(self) -> Candidates:
+        """The listed options alive now, priced (empty without a chain spec)."""
+        if self.chain is None:
+            return Candidates.empty()
+        return listed_candidates(self.book, self.underlying, self.chain, self.now)
+
+    def allocate(self, wanted: float, greek: str, options: Candidates, max_legs: int) -> Allocation:
+        """`policies.selection.allocate` of `wanted` of `greek` (an attribute of `UnitGreeks`:
+        gamma, vega_per_point) over `options`, each leg at most the ladder's shown depth ×
+        `depth_fraction` and the limits' `max_order_quantity`."""
+        if len(options) == 0 or max_legs < 1:
+            return Allocation((), (), (), ())
+        depth = self.costs.depth(options.fair, options.unit.vol, self.drought)
+        cap = np.minimum(
+            np.floor(depth * self.settings.depth_fraction), self.limits.max_order_quantity
+        )
+        return allocate(
+            wanted,
+            getattr(options.unit, greek),
+            options.fair,
+            options.unit.vol,
+            options.multiplier,
+            self.costs,
+            drought=self.drought,
+            max_contracts=cap,
+            max_legs=max_legs,
+        )
+
+    def legs_of(self, allocation: Allocation, options: Candidates) -> tuple[Leg, ...]:
+        """The allocation's legs with their fair values, costs and worst price offsets."""
+        idx = np.asarray(allocation.index, np.intp)
+        contracts = np.asarray(allocation.contracts, np.float64)
+        worst = self.costs.worst_price_offset(
+            contracts, options.fair[idx], options.unit.vol[idx], self.drought
+        )
+        return tuple(
+            Leg(options.instruments[i], q, float(options.fair[i]), c, float(w))
+            for i, q, c, w in zip(
+                allocation.index, allocation.contracts, allocation.cost, worst, strict=True
+            )
+        )
+
+    def greeks_of(self, legs: tuple[Leg, ...], options: Candidates) -> Greeks:
+        """What `legs` (options of `options`) bring in all: delta, gamma, vega per vol point."""
+        position = {o.symbol: i for i, o in enumerate(options.instruments)}
+        idx = np.array([position[leg.instrument.symbol] for leg in legs], np.intp)
+        q = np.array([leg.contracts for leg in legs], np.float64)
+        u = options.unit
+        return Greeks(
+            delta=float(q @ u.delta[idx]),
+            gamma=float(q @ u.gamma[idx]),
+            vega_per_vol_point=float(q @ u.vega_per_point[idx]),
+        )
+
+
+def legs_from(ctx: PlanContext, wanted: float, greek: str, options: Candidates) -> tuple[Leg, ...]:
+    """Allocate `wanted` of `greek` over `options` with the settings' `max_legs`."""
+    return ctx.legs_of(ctx.allocate(wanted, greek, options, ctx.settings.max_legs), options)
+
+
+class Specialist(Protocol):
+    """The part that differs between agents: its name, its band test and its plan."""
+
+    @property
+    def agent(self) -> str:
+        """The agent's service name and subject token, e.g. gamma-agent."""
+        ...
+
+    def breached(
+        self, risk: BookRisk, row: int, limits: RiskLimits, settings: AgentSettings
+    ) -> bool:
+        """Whether the specialist's greek is outside its band (the BAND_BREACH trigger)."""
+        ...
+
+    def plan(self, ctx: PlanContext) -> Plan | None:
+        """Legs to propose, or None when there is nothing to do in whole contracts."""
+        ...
+
+
+@dataclass
+class _Pending:
+    proposal_id: str
+    positions_seq: int | None
+    sent_real: float
+    decided_real: float | None = None
+    decided_positions_seq: int | None = None
+
+
+@dataclass
+class _Memory:
+    """Per underlying: the last trigger's clock time and spot, the last proposal's tick seq,
+    and the proposal in flight."""
+
+    last_time: datetime | None = None
+    last_spot: float | None = None
+    last_cycle_seq: int | None = None
+    pending: _Pending | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The outcome of one evaluation: a proposal, or the reason there is none."""
+
+    underlying: str
+    proposal: Proposal | None = None
+    skipped: Skip | None = None
+    trigger: HedgeTrigger | None = None
+    detail: str = ""
+
+
+@dataclass
+class AgentCore:
+    """One specialist's state and cycle (see the module doc)."""
+
+    specialist: Specialist
+    settings: AgentSettings
+    chains: Mapping[str, ChainSpec] = field(default_factory=dict)
+    book: BookState = field(default_factory=BookState)
+    limits: dict[str, RiskLimits] = field(default_factory=dict)
+    trading: dict[str, TradingStatus] = field(default_factory=dict)
+    memory: dict[str, _Memory] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.costs = self.settings.costs.model()
+
+    @property
+    def agent(self) -> str:
+        return self.specialist.agent
+
+    # -- desk state --------------------------------------------------------------------------
+
+    def trading_state(self, underlying: str) -> TradingState:
+        """The stricter of the desk's state and the underlying's own (ACTIVE when neither)."""
+        states = [s.state for key in (DESK, underlying) if (s := self.trading.get(key))]
+        return max(states, key=_STRICTNESS.__getitem__, default=TradingState.ACTIVE)
+
+    def on_decision(self, decision: Decision, real_now: float) -> None:
+        """The manager's verdict on a proposal: a rejection frees the underlying at once; an
+        approval holds it until the positions move on (or `settle_timeout_s`)."""
+        memory = self.memory.get(decision.underlying)
+        pending = memory.pending if memory else None
+        if memory is None or pending is None or pending.proposal_id != decision.proposal_id:
+            return
+        if decision.outcome is DecisionOutcome.REJECTED:
+            memory.pending = None
+        else:
+            pending.decided_real = real_now
+            pending.decided_positions_seq = self.book.positions_seq(decision.underlying)
+
+    # -- the cycle ---------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        underlying: str,
+        now: datetime,
+        real_now: float,
+        *,
+        epoch: int | None = None,
+    ) -> Evaluation:
+        """One hedge cycle for `underlying` on its latest tick at clock time `now` (`real_now`:
+        monotonic real seconds, for the in-flight timeouts); `epoch`: the leader's fencing
+        token to stamp on the proposal."""
+        book = self.book
+        tick, surface = book.tick(underlying), book.surface(underlying)
+        if tick is None or surface is None:
+            return Evaluation(underlying, skipped=Skip.NO_MARKET)
+        limits = self.limits.get(underlying)
+        if limits is None:
+            return Evaluation(underlying, skipped=Skip.NO_LIMITS)
+        state = self.trading_state(underlying)
+        if state is TradingState.HALTED:
+            return Evaluation(underlying, skipped=Skip.HALTED)
+        if book.is_stale(underlying, now, limits.max_tick_age_s):
+            age = book.tick_age_s(underlying, now)
+            return Evaluation(underlying, skipped=Skip.STALE, detail=f"tick {age:.1f} s old")
+        risk = book.risk(now)
+        row = book.index(underlying)
+        memory = self.memory.setdefault(underlying, _Memory())
+        trigger = self._trigger(memory, risk, row, limits, tick, now)
+        if trigger is None:
+            return Evaluation(underlying, skipped=Skip.NO_TRIGGER)
+        if memory.last_cycle_seq == tick.seq:
+            return Evaluation(underlying, skipped=Skip.SAME_CYCLE, trigger=trigger)
+        if self._in_flight(memory, underlying, real_now):
+            return Evaluation(underlying, skipped=Skip.PENDING, trigger=trigger)
+        memory.last_time, memory.last_spot = now, tick.price  # the trigger is served
+        ctx = PlanContext(
+            underlying, now, trigger, tick, surface, book, risk, row, limits, self.settings,
+            self.costs, self.chains.get(underlying),
+        )  # fmt: skip
+        plan = self.specialist.plan(ctx)
+        if plan is None or not plan.legs:
+            return Evaluation(underlying, skipped=Skip.INSIDE_BAND, trigger=trigger)
+        if state is TradingState.REDUCING and not _reduces(risk, row, plan.leg_greeks):
+            return Evaluation(underlying, skipped=Skip.NOT_REDUCING, trigger=trigger)
+        proposal = self._proposal(ctx, plan, epoch)
+        memory.last_cycle_seq = tick.seq
+        memory.pending = _Pending(proposal.id, proposal.positions_seq, real_now)
+        return Evaluation(underlying, proposal=proposal, trigger=trigger)
+
+    def _trigger(
+        self,
+        memory: _Memory,
+        risk: BookRisk,
+        row: int,
+        limits: RiskLimits,
+        tick: Tick,
+        now: datetime,
+    ) -> HedgeTrigger | None:
+        if memory.last_time is None or memory.last_spot is None:  # first look: the baseline
+            memory.last_time, memory.last_spot = now, tick.price
+        if self.specialist.breached(risk, row, limits, self.settings):
+            return HedgeTrigger.BAND_BREACH
+        s = self.settings
+        if s.price_move > 0.0 and abs(tick.price / memory.last_spot - 1.0) >= s.price_move:
+            return HedgeTrigger.PRICE_MOVE
+        elapsed = (now - memory.last_time).total_seconds()
+        if s.timer_interval_s > 0.0 and elapsed >= s.timer_interval_s:
+            return HedgeTrigger.TIMER
+        return None
+
+    def _in_flight(self, memory: _Memory, underlying: str, real_now: float) -> bool:
+        pending = memory.pending
+        if pending is None:
+            return False
+        s = self.settings
+        if pending.decided_real is None:
+            done = real_now - pending.sent_real >= s.decision_timeout_s
+        else:
+            seq = self.book.positions_seq(underlying)
+            moved = seq is not None and (
+                pending.decided_positions_seq is None or seq > pending.decided_positions_seq
+            )
+            done = moved or real_now - pending.decided_real >= s.settle_timeout_s
+        if done:
+            memory.pending = None
+        return not done
+
+    def _proposal(self, ctx: PlanContext, plan: Plan, epoch: int | None) -> Proposal:
+        tick = ctx.tick
+        cycle_id = f"{ctx.underlying}-{tick.seq}"
+        legs = [_wire_leg(leg, ctx.limits, self.costs.tick_size) for leg in plan.legs[:MAX_LEGS]]
+        return Proposal(
+            id=f"{self.agent}-{cycle_id}",
+            ts=ctx.now,
+            agent=self.agent,
+            epoch=epoch,
+            underlying=ctx.underlying,
+            cycle_id=cycle_id,
+            trigger=ctx.trigger,
+            reason=plan.reason[:1024],
+            legs=legs,
+            expected_change=plan.objective,
+            leg_greeks=plan.leg_greeks,
+            estimated_cost=sum(leg.cost for leg in plan.legs),
+            tick_seq=tick.seq,
+            positions_seq=ctx.book.positions_seq(ctx.underlying),
+            causation_id=tick.id,
+        )
+
+
+def _wire_leg(leg: Leg, limits: RiskLimits, tick_size: float) -> HedgeLeg:
+    """The leg with its limit price: fair plus the expected worst offset for a buy (minus for
+    a sell), never further from fair than the limits' price collar (rounded towards fair to
+    the tick, so it stays inside the collar), and at least one tick."""
+    side = 1 if leg.contracts > 0 else -1
+    offset = min(leg.worst_offset, limits.price_collar * leg.fair)
+    raw = leg.fair + side * offset
+    rounded = math.floor(raw / tick_size) if side > 0 else math.ceil(raw / tick_size)
+    price = max(rounded * tick_size, tick_size)
+    return HedgeLeg(instrument=leg.instrument, quantity=leg.contracts, limit_price=round(price, 10))
+
+
+def _reduces(risk: BookRisk, row: int, change: Greeks) -> bool:
+    """Whether a change lowers |gamma| or |vega| of the underlying and raises neither."""
+    gamma = float(risk.by_underlying.gamma[row])
+    vega = float(risk.by_underlying.vega_per_point[row])
+    before = np.abs([gamma, vega])
+    after = np.abs([gamma + change.gamma, vega + change.vega_per_vol_point])
+    tolerance = _GREEK_TOLERANCE * (1.0 + before)
+    return bool(np.all(after <= before + tolerance) and np.any(after < before - tolerance))

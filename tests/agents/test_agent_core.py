@@ -1,0 +1,136 @@
+"""The cycle around every specialist: one proposal in flight, one per tick, decisions, and
+leadership (standbys compute, only the leader publishes), on fakes."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from agent_examples import ORIGIN, book_holdings, gamma_core, moved, snapshot
+
+from hedgemesh.agentkit.component import AgentComponent
+from hedgemesh.agentkit.core import Skip
+from hedgemesh.runtime.clock import SteppedClock
+from hedgemesh.wire.codes import ReasonCode
+from hedgemesh.wire.hedging import Decision, DecisionOutcome
+
+
+def decision(proposal, outcome):
+    code = None if outcome is DecisionOutcome.APPROVED else ReasonCode.GAMMA_LIMIT
+    scale = {"approved": 1.0, "scaled": 0.5, "rejected": 0.0}[outcome.value]
+    return Decision(
+        proposal_id=proposal.id, agent=proposal.agent, underlying=proposal.underlying,
+        cycle_id=proposal.cycle_id, outcome=outcome, reason_code=code, scale_factor=scale,
+        epoch=1,
+    )  # fmt: skip
+
+
+def test_given_a_proposal_in_flight_then_the_next_tick_waits_for_its_decision():
+    core = gamma_core()
+    first = core.evaluate("SPX", ORIGIN, 0.0).proposal
+    assert first is not None
+    assert core.evaluate("SPX", ORIGIN, 0.1).skipped is Skip.SAME_CYCLE
+    later = moved(core, "SPX", 1.0)
+    assert core.evaluate("SPX", later.ts, 0.5).skipped is Skip.PENDING
+    core.on_decision(decision(first, DecisionOutcome.REJECTED), 0.6)
+    again = core.evaluate("SPX", later.ts, 0.7).proposal
+    assert again is not None and again.cycle_id != first.cycle_id
+
+
+def test_given_no_decision_then_the_hold_ends_after_the_decision_timeout():
+    core = gamma_core(decision_timeout_s=2.0)
+    assert core.evaluate("SPX", ORIGIN, 0.0).proposal is not None
+    later = moved(core, "SPX", 1.0)
+    assert core.evaluate("SPX", later.ts, 1.9).skipped is Skip.PENDING
+    assert core.evaluate("SPX", later.ts, 2.0).proposal is not None
+
+
+def test_given_an_approval_then_the_hold_ends_when_the_positions_move_on():
+    core = gamma_core(settle_timeout_s=60.0)
+    first = core.evaluate("SPX", ORIGIN, 0.0).proposal
+    assert first is not None
+    core.on_decision(decision(first, DecisionOutcome.APPROVED), 0.1)
+    later = moved(core, "SPX", 1.0)
+    assert core.evaluate("SPX", later.ts, 10.0).skipped is Skip.PENDING  # fills not booked yet
+    filled = dict(book_holdings()["SPX"])
+    for leg in first.legs:
+        filled[leg.instrument] = filled.get(leg.instrument, 0) + leg.quantity
+    core.book.apply(snapshot("SPX", filled, seq=2))
+    evaluation = core.evaluate("SPX", later.ts, 10.1)
+    assert evaluation.skipped is Skip.NO_TRIGGER  # hedged: gamma back inside its band
+
+
+def test_given_an_approval_without_fills_then_the_hold_ends_after_the_settle_timeout():
+    core = gamma_core(settle_timeout_s=3.0)
+    first = core.evaluate("SPX", ORIGIN, 0.0).proposal
+    core.on_decision(decision(first, DecisionOutcome.SCALED), 1.0)
+    later = moved(core, "SPX", 1.0)
+    assert core.evaluate("SPX", later.ts, 3.9).skipped is Skip.PENDING
+    assert core.evaluate("SPX", later.ts, 4.0).proposal is not None
+
+
+def test_given_another_proposals_decision_then_the_hold_stays():
+    core = gamma_core()
+    first = core.evaluate("SPX", ORIGIN, 0.0).proposal
+    other = first.evolve(id="gamma-agent-SPX-999")
+    core.on_decision(decision(other, DecisionOutcome.REJECTED), 0.1)
+    later = moved(core, "SPX", 1.0)
+    assert core.evaluate("SPX", later.ts, 0.2).skipped is Skip.PENDING
+
+
+def test_given_two_replicas_on_the_same_inputs_then_their_proposals_are_identical():
+    a, b = gamma_core(), gamma_core()
+    pa = a.evaluate("SPX", ORIGIN, 0.0, epoch=4).proposal
+    pb = b.evaluate("SPX", ORIGIN, 5.0, epoch=4).proposal
+    assert pa == pb
+
+
+@dataclass
+class FakeBus:
+    sent: list = field(default_factory=list)
+
+    async def publish(self, subject, message):
+        self.sent.append((subject, message))
+
+
+@dataclass
+class FakeService:
+    """What `AgentComponent.cycle` uses of a `Service`."""
+
+    is_leader: bool
+    epoch: int | None
+    clock: SteppedClock
+    bus: FakeBus = field(default_factory=FakeBus)
+    instance: str = "test"
+
+
+def test_given_a_standby_then_it_computes_but_does_not_publish():
+    standby = AgentComponent(gamma_core(), real_time=lambda: 0.0)
+    standby._service = FakeService(is_leader=False, epoch=None, clock=SteppedClock(ORIGIN))
+    evaluation = asyncio.run(standby.cycle("SPX"))
+    assert evaluation.proposal is not None and evaluation.proposal.epoch is None
+    assert standby._service.bus.sent == [] and standby.published_count == 0
+    assert list(standby.decided) == [evaluation.proposal]
+    assert standby.evaluations["proposed"] == 1
+
+
+def test_given_the_leader_then_it_publishes_with_its_epoch():
+    leader = AgentComponent(gamma_core(), real_time=lambda: 0.0)
+    leader._service = FakeService(is_leader=True, epoch=11, clock=SteppedClock(ORIGIN))
+    evaluation = asyncio.run(leader.cycle("SPX"))
+    [(subject, proposal)] = leader._service.bus.sent
+    assert subject == "hedge.v1.proposal.gamma-agent"
+    assert proposal == evaluation.proposal and proposal.epoch == 11
+    assert leader.published_count == 1
+    leader._service.clock.advance(10.0)
+    asyncio.run(leader.cycle("SPX"))  # same tick: nothing more
+    assert len(leader._service.bus.sent) == 1 and leader.evaluations["same_cycle"] == 1
+
+
+def test_given_a_stale_book_then_the_timer_cycle_proposes_nothing():
+    leader = AgentComponent(gamma_core(), real_time=lambda: 0.0)
+    clock = SteppedClock(ORIGIN + timedelta(hours=1))
+    leader._service = FakeService(is_leader=True, epoch=1, clock=clock)
+    assert asyncio.run(leader.cycle("SPX")).skipped is Skip.STALE
+    assert leader._service.bus.sent == []
