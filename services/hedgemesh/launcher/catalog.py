@@ -50,6 +50,12 @@ SERVICES: tuple[ServiceSpec, ...] = (
         description="simulated underlyings, vol surfaces, the listed chain, client flow",
     ),
     ServiceSpec(
+        "execution",
+        "hedgemesh.execution",
+        needs_database=True,
+        description="the simulated venue: order books, liquidity providers, algos, reports",
+    ),
+    ServiceSpec(
         "ledger",
         "hedgemesh.ledger",
         needs_database=True,
