@@ -1,0 +1,233 @@
+"""The agents over a real nats-server: marketdata in-process on a fast clock, a stand-in
+ledger answering the snapshot request, limits in KV; proposals from the leader only, cycle ids
+from the tick seqs, a standby taking over when the leader dies, live limits and trading state."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+
+from hedgemesh.gamma_agent.bootstrap import build as build_gamma
+from hedgemesh.gamma_agent.config import GammaAgentSettings
+from hedgemesh.marketdata.bootstrap import build as build_marketdata
+from hedgemesh.marketdata.config import MarketDataSettings
+from hedgemesh.runtime import AcceleratedClock, NatsSettings, Service
+from hedgemesh.runtime.kv import TypedKV
+from hedgemesh.runtime.service import RuntimeSettings
+from hedgemesh.scenario.testing import make_scenario, scenario_dict, underlying_dict
+from hedgemesh.vega_agent.bootstrap import build as build_vega
+from hedgemesh.vega_agent.config import VegaAgentSettings
+from hedgemesh.wire import subjects
+from hedgemesh.wire.book import Position, PositionSnapshot, PositionSnapshotRequest
+from hedgemesh.wire.codes import TradingState
+from hedgemesh.wire.hedging import Proposal
+from hedgemesh.wire.instruments import Instrument
+from hedgemesh.wire.market import Surface, Tick
+from hedgemesh.wire.state import RiskLimits, TradingStatus
+
+pytestmark = pytest.mark.timeout(60)
+
+SPEED = 200.0  # a 10 s tick every 50 ms
+LEASE_TTL_S = 200.0  # clock seconds: one real second
+START = datetime(2024, 6, 11, 13, 30, tzinfo=UTC)
+
+
+def market_scenario():
+    spx = underlying_dict(
+        chain={
+            "expiries_days": [7, 30, 90],
+            "strikes": {"moneyness": [0.95, 0.98, 1.0, 1.02, 1.05], "round_to": 5},
+            "multiplier": 100,
+            "tick_size": 0.05,
+        },
+        surface={"atm_vol": {7: 0.15, 30: 0.16, 90: 0.17}, "rho": -0.7, "atm_skew": -0.6},
+    )
+    return make_scenario(scenario_dict(underlyings=[spx]))
+
+
+SPX_LIMITS = RiskLimits(
+    underlying="SPX",
+    max_abs_delta=1e6,
+    max_abs_gamma=4.0,
+    max_abs_vega_per_vol_point=2.0e4,
+    max_order_quantity=500,
+    max_order_notional=1e8,
+    daily_cost_budget=1e6,
+    price_collar=0.05,
+    max_tick_age_s=60.0,
+    changed_by="test",
+)
+
+
+@dataclass
+class Desk:
+    """What the test sees on the wire."""
+
+    ticks: dict[int, Tick] = field(default_factory=dict)
+    proposals: list[Proposal] = field(default_factory=list)
+    surface: asyncio.Event = field(default_factory=asyncio.Event)
+    snapshot: PositionSnapshot | None = None
+
+
+async def _start(service: Service, stack: AsyncExitStack) -> Service:
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+
+    async def finish() -> None:
+        stop.set()
+        await asyncio.wait_for(task, 10.0)
+
+    stack.push_async_callback(finish)
+    deadline = time.monotonic() + 10.0
+    while service.state.value != "ready":
+        assert time.monotonic() < deadline and not task.done(), "service did not start"
+        await asyncio.sleep(0.01)
+    return service
+
+
+@asynccontextmanager
+async def cluster(nats_server, bus) -> AsyncIterator[tuple[Desk, AsyncExitStack, dict]]:
+    """marketdata + a stand-in ledger + limits; yields (what is seen, the stack, builders)."""
+    desk = Desk()
+    scenario = market_scenario()
+    clock = AcceleratedClock(SPEED, START)
+    nats = NatsSettings(url=nats_server.url)
+
+    async def on_tick(tick, envelope):
+        desk.ticks[tick.seq] = tick
+
+    async def on_surface(surface: Surface, envelope):
+        if desk.snapshot is None:  # a short 7-day straddle at the money: short gamma
+            expiry = surface.slices[0].expiry
+            strike = round(surface.spot / 5) * 5
+            options = [Instrument.option("SPX", expiry, strike, r) for r in ("call", "put")]
+            short = [Position(instrument=i, quantity=-60, average_price=50.0) for i in options]
+            desk.snapshot = PositionSnapshot(
+                underlying="SPX", positions=short, cash=0.0, realised_pnl=0.0,
+                unrealised_pnl=0.0, as_of_seq=1,
+            )  # fmt: skip
+        desk.surface.set()
+
+    async def on_request(request: PositionSnapshotRequest, envelope):
+        if desk.snapshot is not None and envelope.reply:
+            await bus.publish(envelope.reply, desk.snapshot)
+
+    async def on_proposal(proposal, envelope):
+        desk.proposals.append(proposal)
+
+    await bus.subscribe(subjects.ALL_TICKS, Tick, on_tick)
+    await bus.subscribe(subjects.ALL_SURFACES, Surface, on_surface)
+    await bus.subscribe(subjects.ALL_PROPOSALS, Proposal, on_proposal)
+    await bus.subscribe(subjects.POSITIONS_SNAPSHOT, PositionSnapshotRequest, on_request)
+    limits = TypedKV(await bus.js.key_value(subjects.KV_LIMITS), RiskLimits, subjects.KV_LIMITS)
+    await limits.put("SPX", SPX_LIMITS)
+
+    def runtime(instance):
+        return RuntimeSettings(
+            instance=instance, lease_ttl_s=LEASE_TTL_S, heartbeat_interval_s=60.0
+        )
+
+    fast = {"decision_timeout_s": 0.3, "kv_poll_s": 0.05, "snapshot_retry_s": 0.1}
+
+    def gamma(instance):
+        return build_gamma(
+            GammaAgentSettings(**fast), scenario=scenario, clock=clock,
+            runtime=runtime(instance), nats=nats,
+        )  # fmt: skip
+
+    def vega(instance):
+        return build_vega(
+            VegaAgentSettings(**fast), scenario=scenario, clock=clock,
+            runtime=runtime(instance), nats=nats,
+        )  # fmt: skip
+
+    async with AsyncExitStack() as stack:
+        md = build_marketdata(
+            MarketDataSettings(client_flow=False), scenario=scenario, clock=clock,
+            runtime=runtime("md"), nats=nats,
+        )  # fmt: skip
+        await _start(md, stack)
+        await asyncio.wait_for(desk.surface.wait(), 10.0)
+        yield desk, stack, {"gamma": gamma, "vega": vega}
+
+
+def component(service):
+    return service.components[0]
+
+
+async def test_given_two_gamma_replicas_then_only_the_leader_proposes_on_the_ticks_cycles(
+    nats_server, bus, eventually
+):
+    async with cluster(nats_server, bus) as (desk, stack, make):
+        first = await _start(make["gamma"]("g1"), stack)
+        second = await _start(make["gamma"]("g2"), stack)
+        leader, standby = (first, second) if first.is_leader else (second, first)
+        assert leader.is_leader and not standby.is_leader
+        await eventually(lambda: len(desk.proposals) >= 3, timeout=10.0)
+        await eventually(lambda: len(component(standby).decided) >= 2, timeout=5.0)
+        assert component(standby).published_count == 0  # warm, but silent
+        for proposal in desk.proposals:
+            assert proposal.agent == "gamma-agent" and proposal.epoch == leader.epoch
+            assert proposal.cycle_id == f"SPX-{proposal.tick_seq}"
+            assert desk.ticks[proposal.tick_seq].id == proposal.causation_id
+            assert proposal.positions_seq == 1 and proposal.legs
+            assert proposal.leg_greeks.gamma > 0.0  # buying back the short gamma
+        published = {p.id for p in component(leader).published}
+        assert {p.id for p in desk.proposals} <= published
+        for warm in component(standby).decided:  # computed on the same ticks, never stamped
+            assert warm.epoch is None and warm.cycle_id == f"SPX-{warm.tick_seq}"
+            assert desk.ticks[warm.tick_seq].id == warm.causation_id
+
+
+async def test_given_the_leader_dies_then_the_standby_takes_over_within_the_ttl_and_proposes(
+    nats_server, bus, eventually
+):
+    async with cluster(nats_server, bus) as (desk, stack, make):
+        first = await _start(make["gamma"]("g1"), stack)
+        second = await _start(make["gamma"]("g2"), stack)
+        leader, standby = (first, second) if first.is_leader else (second, first)
+        await eventually(lambda: len(desk.proposals) >= 1, timeout=10.0)
+        old_epoch = leader.epoch
+        await leader.bus.nc.close()  # as a crash: no release, the lease lapses
+        died = time.monotonic()
+        await eventually(lambda: standby.is_leader, timeout=5.0)
+        took_over = time.monotonic() - died
+        # the record lapses a ttl after the last renewal, the standby looks every ttl / 3;
+        # the rest is slack for a busy machine
+        assert took_over <= 2.0 * LEASE_TTL_S / SPEED
+        assert standby.epoch > old_epoch
+        await eventually(lambda: any(p.epoch == standby.epoch for p in desk.proposals), 5.0)
+        assert all(p.epoch in (old_epoch, standby.epoch) for p in desk.proposals)
+
+
+async def test_given_live_limits_and_trading_state_then_the_agents_follow_them(
+    nats_server, bus, eventually
+):
+    async with cluster(nats_server, bus) as (desk, stack, make):
+        gamma = await _start(make["gamma"]("g1"), stack)
+        vega = await _start(make["vega"]("v1"), stack)
+        await eventually(lambda: {p.agent for p in desk.proposals} == {"gamma-agent", "vega-agent"})
+        vega_legs = next(p for p in desk.proposals if p.agent == "vega-agent").legs
+        assert all(leg.instrument.expiry > START for leg in vega_legs)
+        states = TypedKV(
+            await bus.js.key_value(subjects.KV_TRADING_STATE), TradingStatus,
+            subjects.KV_TRADING_STATE,
+        )  # fmt: skip
+        await states.put("desk", TradingStatus(state=TradingState.HALTED, changed_by="test"))
+        await eventually(lambda: component(gamma).evaluations["halted"] > 0)
+        seen = len(desk.proposals)
+        halted_before = component(gamma).evaluations["halted"]
+        await eventually(lambda: component(gamma).evaluations["halted"] > halted_before + 5)
+        assert len(desk.proposals) == seen  # nothing while HALTED
+        await states.put("desk", TradingStatus(state=TradingState.ACTIVE, changed_by="test"))
+        limits = TypedKV(await bus.js.key_value(subjects.KV_LIMITS), RiskLimits, subjects.KV_LIMITS)
+        wide = SPX_LIMITS.evolve(max_abs_gamma=1e6, max_abs_vega_per_vol_point=1e9)
+        await limits.put("SPX", wide)
+        await eventually(lambda: component(gamma).evaluations["no_trigger"] > 0)
+        await eventually(lambda: component(vega).evaluations["no_trigger"] > 0)
