@@ -1,24 +1,51 @@
 """`python -m hedgemesh.api`: serve the REST API with uvicorn (127.0.0.1:8000 by default;
-`HEDGEMESH_API_HOST`, `HEDGEMESH_API_PORT` to change) until SIGTERM or Ctrl-C."""
+`HEDGEMESH_API_HOST`, `HEDGEMESH_API_PORT` to change) until SIGTERM or Ctrl-C, then exit 0
+like every other service (uvicorn itself re-raises the signal after a graceful stop, which a
+supervisor would read as a crash)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 
 import uvicorn
 
 from hedgemesh.api.app import create_app
 from hedgemesh.api.config import ApiSettings
 
+#: uvicorn's exit code when the server could not start (port taken, lifespan failed).
+STARTUP_FAILURE = 3
 
-def main() -> None:
+
+class Server(uvicorn.Server):
+    """uvicorn's server, with SIGTERM and SIGINT starting the graceful stop and nothing more."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {signum: signal.signal(signum, self.handle_exit) for signum in handled}
+        try:
+            yield
+        finally:
+            for signum, handler in original.items():
+                signal.signal(signum, handler)
+
+
+def main() -> int:
     logging.basicConfig(
         level=os.environ.get("HEDGEMESH_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     settings = ApiSettings()
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
@@ -28,7 +55,10 @@ def main() -> None:
         log_level=settings.log_level,
         server_header=False,
     )
+    server = Server(config)
+    server.run()
+    return 0 if server.started else STARTUP_FAILURE
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

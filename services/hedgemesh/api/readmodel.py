@@ -289,8 +289,10 @@ class ReadModel:
         )
 
     def _budgets(self) -> dict[str, Any]:
+        """Budgets by agent from the manager's status: `state.budgets.agents`."""
         budgets = {} if self._manager is None else self._manager.message.get("budgets")
-        return budgets if isinstance(budgets, dict) else {}
+        agents = budgets.get("agents") if isinstance(budgets, dict) else None
+        return agents if isinstance(agents, dict) else {}
 
     def _proposal_summary(self, agent: str, now: float) -> ProposalSummary | None:
         seen = self._proposals.get(agent)

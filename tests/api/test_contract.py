@@ -1,0 +1,131 @@
+"""The API's contract: the OpenAPI document is complete and self-consistent, and bad input to
+every route gets a 4xx with a JSON error and a message, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from api_examples import harness, risk_limits
+
+from hedgemesh.api.views import ErrorBody
+from hedgemesh.wire import subjects
+
+#: The public surface (others script against it): path → methods.
+SURFACE = {
+    "/v1/positions": {"get"},
+    "/v1/risk": {"get"},
+    "/v1/limits": {"get"},
+    "/v1/limits/{name}": {"put"},
+    "/v1/orders": {"get"},
+    "/v1/fills": {"get"},
+    "/v1/decisions": {"get"},
+    "/v1/agents": {"get"},
+    "/v1/pnl": {"get"},
+    "/v1/control/halt": {"post"},
+    "/v1/control/resume": {"post"},
+    "/v1/control/reduce-only": {"post"},
+    "/health": {"get"},
+}
+
+
+@pytest.fixture
+def api(tmp_path):
+    h = harness(tmp_path)
+    h.desk.put(subjects.KV_LIMITS, "SPX", risk_limits("SPX"))
+    return h
+
+
+def refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for value in node.values() for r in refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in refs(value)]
+    return []
+
+
+async def test_given_the_openapi_document_then_it_lists_the_public_surface_consistently(
+    api,
+) -> None:
+    async with api.client() as client:
+        document = (await client.get("/openapi.json")).json()
+        docs = await client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert document["openapi"].startswith("3.")
+    paths = document["paths"]
+    assert {path: set(methods) for path, methods in paths.items()} == SURFACE
+    schemas = document["components"]["schemas"]
+    for ref in refs(document):
+        assert ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] in schemas, ref
+    for path, methods in paths.items():
+        for method, operation in methods.items():
+            responses = operation["responses"]
+            assert "200" in responses, (method, path)
+            assert responses["200"]["content"]["application/json"]["schema"], (method, path)
+            if path != "/health":
+                error = responses["422"]["content"]["application/json"]["schema"]
+                assert error == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+            assert operation.get("description") or operation.get("summary"), (method, path)
+    assert set(schemas["ErrorBody"]["required"]) == {"error", "message"}
+
+
+BAD_REQUESTS: list[tuple[str, str, Any, int]] = [
+    ("GET", "/v1/positions?underlying=spx", None, 422),
+    ("GET", "/v1/positions?underlying=", None, 422),
+    ("GET", "/v1/positions?underlying=ZZZ", None, 404),
+    ("DELETE", "/v1/positions", None, 405),
+    ("GET", "/v1/risk?underlying=S.P", None, 422),
+    ("GET", "/v1/risk?underlying=ZZZ", None, 404),
+    ("POST", "/v1/limits", None, 405),
+    ("PUT", "/v1/limits/SPX.max_abs_delta", None, 422),
+    ("PUT", "/v1/limits/" + "A" * 101, {"value": 1}, 422),
+    ("GET", "/v1/orders?limit=0", None, 422),
+    ("GET", "/v1/orders?limit=1001", None, 422),
+    ("GET", "/v1/orders?limit=ten", None, 422),
+    ("GET", "/v1/orders?status=lost", None, 422),
+    ("GET", "/v1/orders?since=yesterday", None, 422),
+    ("GET", "/v1/orders?since=2024-01-02T14:30:00", None, 422),  # no timezone
+    ("GET", "/v1/orders?underlying=ZZZ", None, 404),
+    ("GET", "/v1/fills?client_order_id=a%20b", None, 422),
+    ("GET", "/v1/fills?limit=-1", None, 422),
+    ("GET", "/v1/fills?underlying=ZZZ", None, 404),
+    ("GET", "/v1/decisions?agent=gamma.agent", None, 422),
+    ("GET", "/v1/decisions?outcome=maybe", None, 422),
+    ("GET", "/v1/decisions?cycle_id=", None, 422),
+    ("GET", "/v1/decisions?since=2024-13-01T00:00:00Z", None, 422),
+    ("GET", "/v1/decisions?underlying=ZZZ", None, 404),
+    ("POST", "/v1/agents", None, 405),
+    ("GET", "/v1/pnl?underlying=ZZZ", None, 404),
+    ("GET", "/v1/pnl?underlying=1SPX", None, 422),
+    ("POST", "/v1/control/halt", {"reason": 5}, 422),
+    ("POST", "/v1/control/halt", {"why": "no"}, 422),
+    ("POST", "/v1/control/resume", {"reason": "x" * 1025}, 422),
+    ("POST", "/v1/control/reduce-only", [], 422),
+    ("POST", "/v1/control/explode", None, 404),
+    ("GET", "/v1/control/halt", None, 405),
+    ("POST", "/health", None, 405),
+    ("GET", "/v2/positions", None, 404),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), BAD_REQUESTS)
+async def test_given_bad_input_to_any_route_then_a_4xx_with_a_json_message(
+    api, method: str, path: str, body: Any, status: int
+) -> None:
+    async with api.client() as client:
+        response = await client.request(method, path, json=body)
+    assert response.status_code == status, response.text
+    error = ErrorBody.model_validate_json(response.content)
+    assert error.error and error.message
+
+
+async def test_given_malformed_json_bodies_then_4xx_never_500(api) -> None:
+    async with api.client() as client:
+        for path, method in (("/v1/control/halt", "POST"), ("/v1/limits/SPX.max_abs_delta", "PUT")):
+            for raw in (b"{", b"\xff\xfe", b'{"reason": "a"}' * 2, b'"text"'):
+                response = await client.request(
+                    method, path, content=raw, headers={"content-type": "application/json"}
+                )
+                assert 400 <= response.status_code < 500, (path, raw, response.text)
+                ErrorBody.model_validate_json(response.content)
