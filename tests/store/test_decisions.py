@@ -224,3 +224,15 @@ def test_given_budget_periods_then_history_and_latest_allocation_per_agent(repo)
     assert latest["vega-agent"].next_allocation == 9e5
     assert latest["gamma-agent"].period_start.tzinfo is not None
     assert len(repo.budget_history(limit=10)) == 3
+
+
+def test_given_a_cycle_published_before_it_is_stored_then_nothing_waits_in_the_outbox(
+    repo,
+) -> None:
+    at = T0 + timedelta(seconds=2)
+    order = make_order("SPX-1", SPX, epoch=9)
+    assert repo.record_cycle(cycle(), [record(proposal("p1"))], [order], published_at=at)
+    assert repo.unpublished_decisions() == []
+    assert repo.unpublished_orders() == []
+    stored = repo.decision_for("p1")
+    assert stored is not None and stored.published_at == at

@@ -168,7 +168,7 @@ def _decision(row: DecisionRow) -> DecisionRecord:
     )
 
 
-def _order_values(order: Order) -> dict[str, Any]:
+def _order_values(order: Order, published_at: datetime | None = None) -> dict[str, Any]:
     return {
         "client_order_id": order.client_order_id,
         "cycle_id": order.cycle_id,
@@ -179,7 +179,7 @@ def _order_values(order: Order) -> dict[str, Any]:
         "limit_price": order.limit_price,
         "epoch": order.epoch,
         "ts": order.ts,
-        "published_at": None,
+        "published_at": published_at,
         "raw": order.to_json().decode(),
     }
 
@@ -219,12 +219,15 @@ class DecisionRepository:
         cycle: CycleRecord,
         decisions: Sequence[DecisionRecord],
         orders: Sequence[Order] = (),
+        *,
+        published_at: datetime | None = None,
     ) -> bool:
         """Store a decided cycle with its decisions and orders in one transaction.
 
         Returns False, storing nothing, when the cycle id is stored already (another leader
         decided it). A decision whose proposal id is stored already (decided in an earlier
-        cycle) is skipped; the rest of the cycle is stored.
+        cycle) is skipped; the rest of the cycle is stored. `published_at`: when the
+        decisions and orders were published already (else NULL: they wait in the outbox).
         """
         if any(d.decision.cycle_id != cycle.cycle_id for d in decisions) or any(
             o.cycle_id != cycle.cycle_id for o in orders

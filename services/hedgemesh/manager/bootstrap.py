@@ -1,0 +1,45 @@
+"""Wires the manager: its component inside a `Service` with the `manager` lease."""
+
+from __future__ import annotations
+
+from hedgemesh.manager.adapters.component import ManagerComponent
+from hedgemesh.manager.config import ManagerSettings
+from hedgemesh.runtime.clock import Clock
+from hedgemesh.runtime.connection import NatsSettings
+from hedgemesh.runtime.service import RuntimeSettings, Service
+from hedgemesh.scenario import load_scenario
+from hedgemesh.scenario.model import Scenario
+from hedgemesh.store.db import StoreSettings
+
+SERVICE = "manager"
+LEASE = "manager"
+
+
+def build(
+    settings: ManagerSettings | None = None,
+    *,
+    scenario: Scenario | None = None,
+    store: StoreSettings | None = None,
+    runtime: RuntimeSettings | None = None,
+    nats: NatsSettings | None = None,
+    clock: Clock | None = None,
+) -> Service:
+    """A manager replica; every argument defaults to its settings from the environment (the
+    scenario from `settings.scenario`, which fails here, naming the key, if the file is bad).
+
+    The component is `service.components[0]`.
+    """
+    settings = settings or ManagerSettings()
+    if scenario is None and settings.scenario is not None:
+        scenario = load_scenario(settings.scenario)
+    component = ManagerComponent(settings, store or StoreSettings(), scenario)
+    return Service(
+        SERVICE,
+        components=[component],
+        lease=LEASE,
+        on_gained=component.on_gained,
+        on_lost=component.on_lost,
+        settings=runtime,
+        nats=nats,
+        clock=clock,
+    )

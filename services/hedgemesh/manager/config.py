@@ -1,0 +1,143 @@
+"""Manager settings, from `HEDGEMESH_MANAGER_*` (the database from `HEDGEMESH_DATABASE_URL`, the
+scenario from `HEDGEMESH_SCENARIO`).
+
+Times are clock seconds (the injected clock: simulated time on an accelerated cluster) unless
+the name says `real`: the gather window and the polling intervals are about the network and
+run on real time whatever the clock's speed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hedgemesh.scenario import DEFAULT_SCENARIO
+from hedgemesh.wire.base import Token
+
+
+class ManagerSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HEDGEMESH_MANAGER_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    scenario: Path | None = Field(
+        default=DEFAULT_SCENARIO,
+        validation_alias=AliasChoices(
+            "scenario", "HEDGEMESH_MANAGER_SCENARIO", "HEDGEMESH_SCENARIO"
+        ),
+        description="Scenario whose `limits:` section seeds KV `limits` and the budgets; "
+        "none: fallbacks only.",
+    )
+
+    # -- cycles ---------------------------------------------------------------------------------
+    agents: tuple[Token, ...] = Field(
+        default=("gamma-agent", "vega-agent"),
+        description="The specialist slices: a cycle is complete once each live one proposed; "
+        "budgets when the scenario gives none.",
+    )
+    gather_window_real_s: float = Field(
+        default=0.05, ge=0, le=10, description="How long a cycle waits for proposals (real s)."
+    )
+    closed_cycles_kept: int = Field(
+        default=4096, ge=16, le=1_000_000, description="Decided cycle ids remembered."
+    )
+    standby_cycles_kept_s: float = Field(
+        default=30.0, gt=0, le=3600, description="A standby keeps undecided cycles this long."
+    )
+
+    # -- the solve ------------------------------------------------------------------------------
+    delta_band_fraction: float = Field(
+        default=0.5, gt=0, le=1, description="The delta band, as a fraction of the delta limit."
+    )
+    delta_rehedge_to: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="A band breach is hedged to this fraction of the "
+        "band (0: flat, 1: the band's edge).",
+    )
+    risk_weight: float = Field(
+        default=1e6, gt=0, le=1e12, description="Currency per whole limit of gamma or vega risk."
+    )
+    breach_weight: float = Field(
+        default=1e9, gt=0, le=1e15, description="Currency per whole limit breached."
+    )
+    dead_zone_fraction: float = Field(
+        default=0.01, ge=0, lt=1, description="Risk within this fraction of a limit is flat."
+    )
+    max_orders_per_instrument: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="Orders of one instrument per cycle (each within the per-order limits).",
+    )
+
+    # -- orders ---------------------------------------------------------------------------------
+    limit_collar_fraction: float = Field(
+        default=0.8, gt=0, le=1, description="Limit price = fair ± this × the price collar."
+    )
+    option_tick_size: float = Field(default=0.01, gt=0, le=1e6)
+    underlying_tick_size: float = Field(default=0.01, gt=0, le=1e6)
+    option_half_spread_bp: float = Field(
+        default=75.0, ge=0, le=10_000, description="Expected cost model: half spread."
+    )
+    underlying_half_spread_bp: float = Field(default=2.0, ge=0, le=10_000)
+    option_fee_per_contract: float = Field(default=0.5, ge=0, le=1e6)
+    underlying_fee_bp: float = Field(default=0.1, ge=0, le=1000)
+    outbox_max_age_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=86_400,
+        description="A new leader routes a predecessor's stored, "
+        "unpublished orders only if younger than this.",
+    )
+    inflight_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="An order with no report after this is dropped from the orders in flight.",
+    )
+
+    # -- budgets --------------------------------------------------------------------------------
+    default_budget: float = Field(
+        default=5e6, ge=0, description="Premium per period per agent when the scenario has none."
+    )
+    budget_period_s: float = Field(default=3600.0, gt=0, le=86_400 * 31)
+    budget_floor_fraction: float = Field(default=0.2, ge=0, le=1)
+    budget_reallocation_rate: float = Field(default=0.5, gt=0, le=1)
+
+    # -- fallback limits for an underlying without any (currency, converted at its spot) --------
+    fallback_dollar_delta: float = Field(default=5e6, ge=0)
+    fallback_dollar_gamma_per_pct: float = Field(default=1e7, ge=0)
+    fallback_vega_per_vol_point: float = Field(default=1e5, ge=0)
+    fallback_order_notional: float = Field(default=2.5e7, ge=0)
+    fallback_order_quantity: int = Field(default=5000, ge=1)
+    fallback_daily_cost_budget: float = Field(default=2.5e5, ge=0)
+    fallback_price_collar: float = Field(default=0.05, gt=0, le=1)
+    fallback_max_tick_age_s: float = Field(default=30.0, gt=0, le=86_400)
+
+    # -- liveness and polling -------------------------------------------------------------------
+    agent_timeout_s: float = Field(
+        default=6.0,
+        gt=0,
+        le=3600,
+        description="A slice with no leader heartbeat this long is down.",
+    )
+    degrade_when_slice_down: bool = Field(
+        default=True, description="Go REDUCING while a specialist slice has no live leader."
+    )
+    startup_grace_s: float = Field(
+        default=10.0, ge=0, le=3600, description="No degrading this soon after start."
+    )
+    kv_poll_real_s: float = Field(
+        default=0.2, gt=0, le=60, description="How often limits and trading state are re-read."
+    )
+    timer_real_s: float = Field(
+        default=0.25, gt=0, le=60, description="Budget periods, liveness and outbox checks."
+    )

@@ -1,0 +1,347 @@
+"""The joint solve of one hedge cycle: how much of each proposal to take, and the underlying.
+
+One underlying's cycle is a linear programme (`scipy.optimize.linprog`, HiGHS). Notation:
+proposals i = 1..P with leg quantities Q[i, k] in instruments k = 0..K−1 (k = 0 is the
+underlying itself); each instrument's greeks per unit G[k] = (delta, gamma, vega per vol point);
+the book's greeks before the cycle B; the net order per instrument n[k].
+
+Variables: a scale s[i] ∈ [0, u[i]] per proposal (u from the checks before the solve: 0 for a
+refused proposal, else 1), the net orders n[k] = p[k] − m[k] with p, m ≥ 0, and slacks.
+
+    n[k] = Σ_i s[i] Q[i, k]                      for every option k ≥ 1 (netting)
+    n[0] free                                    (the underlying closes the residual delta)
+    r = B + Σ_k n[k] G[k]                        (the book's greeks after the cycle)
+
+    minimise   Σ_k c[k] (p[k] + m[k])                                 expected spread and fees
+             + λ Σ_{g ∈ gamma, vega} max(0, |r_g| − τ L_g) / L_g      residual risk, in limits
+             + M Σ_g max(0, |r_g| − L_g) / L_g                        breaches of the underlying's
+             + M Σ_g max(0, |F_g| − FL_g) / FL_g                      and the firm's limits
+    subject to p[k], m[k] ≤ qmax[k]                                   order size and notional
+               Σ_k (p[k] + m[k]) price[k] mult[k] ≤ gross notional cap
+               Σ_k c[k] (p[k] + m[k]) ≤ the day's cost budget left
+               Σ_{i of agent a} premium[i] s[i] ≤ agent a's budget left
+               |r_g| ≤ |B_g| for every greek                          (REDUCING only)
+
+with L = (delta band, gamma limit, vega limit), F = the firm's dollar delta, dollar gamma per
+1 % and vega (the other underlyings' plus this one's r scaled by (S, S²/100, 1)), τ a small dead
+zone (risk within τ of flat counts as flat, so rounding noise never scales a proposal), λ the
+risk weight (currency per whole limit of risk) and M ≫ λ the breach weight. Limits are soft so
+that the programme is always feasible (s = 0, n = 0 is), yet breached only where nothing
+affordable avoids it. Delta carries no risk term: the underlying moves it into the band at the
+least cost (`Solution.net[0]`); the caller then takes it to its target inside the band.
+
+`attribute` says why a proposal got less than its bound: the first constraint, in a fixed
+order, that is active and that more of it would push further.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linprog
+
+from hedgemesh.wire.codes import ReasonCode
+
+__all__ = ["GREEKS", "Instruments", "Problem", "Solution", "attribute", "solve"]
+
+GREEKS = ("delta", "gamma", "vega_per_vol_point")
+"""Order of the greek axes in every array here."""
+DELTA, GAMMA, VEGA = 0, 1, 2
+LIMIT_CODES = (ReasonCode.DELTA_LIMIT, ReasonCode.GAMMA_LIMIT, ReasonCode.VEGA_LIMIT)
+
+#: Tolerance on scale factors and on activity of constraints (relative).
+TOL = 1e-7
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class Instruments:
+    """The instruments of a cycle; row 0 is the underlying. Per unit (one contract or one
+    unit of the underlying): `greeks` (K, 3) as `GREEKS`, `price` the fair value per unit of
+    the underlying, `multiplier`, `cost` the expected spread and fees (currency),
+    `max_quantity` the largest order (units) and `cap_reason` which limit sets it."""
+
+    symbols: tuple[str, ...]
+    greeks: FloatArray
+    price: FloatArray
+    multiplier: FloatArray
+    cost: FloatArray
+    max_quantity: FloatArray
+    cap_reason: tuple[ReasonCode, ...]
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def notional(self) -> FloatArray:
+        """Notional of one unit: price × multiplier (currency)."""
+        return self.price * self.multiplier
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """One cycle of one underlying; see the module doc for the symbols."""
+
+    book: FloatArray
+    """B: the book's greeks before the cycle (orders in flight included)."""
+    limits: FloatArray
+    """L: (delta band, gamma limit, vega limit) of the underlying."""
+    instruments: Instruments
+    legs: FloatArray
+    """Q (P, K): each proposal's quantity per instrument (column 0: the underlying)."""
+    upper: FloatArray
+    """u (P,): each proposal's largest scale."""
+    premium: FloatArray
+    """(P,): option premium of each proposal at scale 1 (currency)."""
+    agents: tuple[str, ...]
+    """(P,): each proposal's agent."""
+    budget_left: dict[str, float] = field(default_factory=dict)
+    """Premium each agent may still spend (missing: no budget constraint)."""
+    max_gross_notional: float = math.inf
+    max_cost: float = math.inf
+    """Expected cost the underlying may still spend today (currency)."""
+    firm_other: FloatArray | None = None
+    """The firm's (dollar delta, dollar gamma per 1 %, vega) without this underlying."""
+    firm_limits: FloatArray | None = None
+    firm_factors: FloatArray = field(default_factory=lambda: np.ones(3))
+    """This underlying's greeks × these = its part of the firm's figures: (S, S²/100, 1)."""
+    reducing: bool = False
+    risk_weight: float = 1e6
+    breach_weight: float = 1e9
+    dead_zone: float = 0.01
+
+    def __post_init__(self) -> None:
+        k = len(self.instruments)
+        if self.legs.shape != (len(self.upper), k) or len(self.premium) != len(self.upper):
+            raise ValueError(f"legs must be (P, {k}) with P = len(upper) = len(premium)")
+        if len(self.agents) != len(self.upper):
+            raise ValueError("one agent per proposal")
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """The solved cycle: `scale` (P,), `net` (K,) continuous net orders (net[0]: the
+    underlying), `after` the greeks after, the solver's status and objective (currency)."""
+
+    scale: FloatArray
+    net: FloatArray
+    after: FloatArray
+    status: int
+    message: str
+    objective: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+
+@dataclass
+class _Layout:
+    """Column offsets of the LP's variables."""
+
+    p: int
+    k: int
+
+    @property
+    def s(self) -> slice:
+        return slice(0, self.p)
+
+    @property
+    def plus(self) -> slice:
+        return slice(self.p, self.p + self.k)
+
+    @property
+    def minus(self) -> slice:
+        return slice(self.p + self.k, self.p + 2 * self.k)
+
+    @property
+    def risk(self) -> int:  # a_gamma, a_vega
+        return self.p + 2 * self.k
+
+    @property
+    def breach(self) -> int:  # b_delta, b_gamma, b_vega
+        return self.risk + 2
+
+    @property
+    def firm(self) -> int:  # f_delta, f_gamma, f_vega
+        return self.breach + 3
+
+    @property
+    def size(self) -> int:
+        return self.firm + 3
+
+
+def _scale(value: float) -> float:
+    """A limit used as a denominator: a zero limit normalises by 1 instead."""
+    return value if value > 0 else 1.0
+
+
+def solve(problem: Problem) -> Solution:
+    """Solve the cycle's programme (module doc); never raises for a feasible input."""
+    inst = problem.instruments
+    P, K = problem.legs.shape
+    lay = _Layout(P, K)
+    n = lay.size
+    G = inst.greeks  # (K, 3)
+    lam, big = problem.risk_weight, problem.breach_weight
+    L = np.array([_scale(x) for x in problem.limits])
+
+    # Objective, divided by the risk weight so that coefficients stay near 1.
+    c = np.zeros(n)
+    c[lay.plus] = c[lay.minus] = inst.cost / lam
+    c[lay.risk] = 1.0 / L[GAMMA]
+    c[lay.risk + 1] = 1.0 / L[VEGA]
+    c[lay.breach : lay.breach + 3] = (big / lam) / L
+    firm = problem.firm_other is not None and problem.firm_limits is not None
+    if firm:
+        assert problem.firm_limits is not None
+        FL = np.array([_scale(x) for x in problem.firm_limits])
+        c[lay.firm : lay.firm + 3] = (big / lam) / FL
+
+    rows: list[FloatArray] = []
+    rhs: list[float] = []
+
+    def greek_row(g: int, sign: float, factor: float = 1.0) -> FloatArray:
+        """sign × factor × (r_g − B_g) as a row over the variables."""
+        row = np.zeros(n)
+        row[lay.plus] = sign * factor * G[:, g]
+        row[lay.minus] = -sign * factor * G[:, g]
+        return row
+
+    B = problem.book
+    for g, slack in ((GAMMA, lay.risk), (VEGA, lay.risk + 1)):
+        dead = problem.dead_zone * problem.limits[g]
+        for sign in (1.0, -1.0):  # ±r_g − a_g ≤ τL
+            row = greek_row(g, sign)
+            row[slack] = -1.0
+            rows.append(row)
+            rhs.append(dead - sign * B[g])
+    for g in range(3):  # ±r_g − b_g ≤ L_g
+        for sign in (1.0, -1.0):
+            row = greek_row(g, sign)
+            row[lay.breach + g] = -1.0
+            rows.append(row)
+            rhs.append(problem.limits[g] - sign * B[g])
+    if firm:
+        assert problem.firm_other is not None and problem.firm_limits is not None
+        for g in range(3):  # ±F_g − f_g ≤ FL_g
+            phi = problem.firm_factors[g]
+            for sign in (1.0, -1.0):
+                row = greek_row(g, sign, phi)
+                row[lay.firm + g] = -1.0
+                rows.append(row)
+                rhs.append(problem.firm_limits[g] - sign * (problem.firm_other[g] + phi * B[g]))
+    if problem.reducing:
+        for g in range(3):  # ±r_g ≤ |B_g|
+            for sign in (1.0, -1.0):
+                rows.append(greek_row(g, sign))
+                rhs.append(abs(B[g]) - sign * B[g])
+    if math.isfinite(problem.max_gross_notional):
+        row = np.zeros(n)
+        row[lay.plus] = row[lay.minus] = inst.notional
+        rows.append(row)
+        rhs.append(max(problem.max_gross_notional, 0.0))
+    if math.isfinite(problem.max_cost):
+        row = np.zeros(n)
+        row[lay.plus] = row[lay.minus] = inst.cost
+        rows.append(row)
+        rhs.append(max(problem.max_cost, 0.0))
+    for agent, left in sorted(problem.budget_left.items()):
+        mine = np.array([a == agent for a in problem.agents])
+        if mine.any() and math.isfinite(left):
+            row = np.zeros(n)
+            row[lay.s] = np.where(mine, problem.premium, 0.0)
+            rows.append(row)
+            rhs.append(max(left, 0.0))
+
+    # Netting: Σ_i s_i Q_ik − p_k + m_k = 0 for the options (k ≥ 1).
+    a_eq = np.zeros((K - 1, n))
+    if K > 1:
+        a_eq[:, lay.s] = problem.legs[:, 1:].T
+        idx = np.arange(1, K)
+        a_eq[idx - 1, lay.p + idx] = -1.0
+        a_eq[idx - 1, lay.p + K + idx] = 1.0
+
+    bounds = (
+        [(0.0, float(u)) for u in problem.upper]
+        + [(0.0, float(q)) for q in inst.max_quantity] * 2
+        + [(0.0, None)] * 8
+    )
+    result = linprog(
+        c,
+        A_ub=np.array(rows) if rows else None,
+        b_ub=np.array(rhs) if rhs else None,
+        A_eq=a_eq if K > 1 else None,
+        b_eq=np.zeros(K - 1) if K > 1 else None,
+        bounds=bounds,
+        method="highs",
+    )
+    if result.status != 0 or result.x is None:
+        zero_net = np.zeros(K)
+        return Solution(np.zeros(P), zero_net, B.copy(), int(result.status), result.message, 0.0)
+    x = result.x
+    scale = np.clip(x[lay.s], 0.0, problem.upper)
+    net = x[lay.plus] - x[lay.minus]
+    after = B + net @ G
+    return Solution(scale, net, after, 0, result.message, float(result.fun) * lam)
+
+
+def attribute(problem: Problem, solution: Solution, i: int) -> ReasonCode:
+    """Why proposal `i` got less than its bound `upper[i]` (call only when it did): the first
+    active constraint that more of it would push further, in the order budget, day's cost,
+    order size or notional, gross notional, reducing-only, limits (underlying, then firm);
+    else NETTED_OUT when alone it would have been taken further, RISK_NOT_REDUCED otherwise."""
+    inst = problem.instruments
+    q = problem.legs[i].copy()
+    net = solution.net
+    G = inst.greeks
+    d = q[1:] @ G[1:]  # the change of greeks per unit of scale, before the underlying
+    room0 = inst.max_quantity[0] - abs(net[0])
+    if room0 > TOL * max(inst.max_quantity[0], 1.0):  # the underlying absorbs the delta
+        q[0] = -d[DELTA] / G[0, DELTA] if G[0, DELTA] else 0.0
+    else:
+        q[0] = 0.0
+    d = q @ G
+
+    def active(value: float, cap: float) -> bool:
+        return math.isfinite(cap) and value >= cap - TOL * max(abs(cap), 1.0)
+
+    agent = problem.agents[i]
+    if problem.premium[i] > 0 and agent in problem.budget_left:
+        mine = np.array([a == agent for a in problem.agents])
+        if active(float(problem.premium[mine] @ solution.scale[mine]), problem.budget_left[agent]):
+            return ReasonCode.BUDGET_EXHAUSTED
+    grows = np.sign(net) * q > 0  # more of it would enlarge these orders
+    grows |= (np.abs(net) <= TOL) & (q != 0)
+    enlarges = bool(grows.any())
+    if enlarges and active(float(inst.cost @ np.abs(net)), problem.max_cost):
+        return ReasonCode.BUDGET_EXHAUSTED
+    for k in np.flatnonzero(grows):
+        if active(abs(net[k]), inst.max_quantity[k]):
+            return inst.cap_reason[k]
+    if enlarges and active(float(inst.notional @ np.abs(net)), problem.max_gross_notional):
+        return ReasonCode.NOTIONAL_EXCEEDS_MAXIMUM
+    after = solution.after
+    pushes = np.sign(after) * d > 0
+    if problem.reducing:
+        for g in np.flatnonzero(pushes):
+            if active(abs(after[g]), abs(problem.book[g])):
+                return ReasonCode.TRADING_REDUCING
+    for g in np.flatnonzero(pushes):
+        if active(abs(after[g]), problem.limits[g]):
+            return LIMIT_CODES[g]
+    if problem.firm_other is not None and problem.firm_limits is not None:
+        firm = problem.firm_other + problem.firm_factors * after
+        for g in np.flatnonzero(np.sign(firm) * problem.firm_factors * d > 0):
+            if active(abs(firm[g]), problem.firm_limits[g]):
+                return LIMIT_CODES[g]
+    if len(problem.upper) > 1:
+        alone_upper = np.where(np.arange(len(problem.upper)) == i, problem.upper, 0.0)
+        alone = solve(replace(problem, upper=alone_upper))
+        if alone.ok and alone.scale[i] > solution.scale[i] + 1e-6:
+            return ReasonCode.NETTED_OUT
+    return ReasonCode.RISK_NOT_REDUCED

@@ -1,0 +1,52 @@
+"""Trading state rules: what a control command sets, and when the manager degrades by itself.
+
+- `halt` → HALTED: nothing is routed, every proposal is rejected `TRADING_HALTED`.
+- `reduce` → REDUCING: only cycles whose orders shrink no greek's magnitude (per underlying);
+  more is scaled away, `TRADING_REDUCING`.
+- `resume` → ACTIVE.
+
+The manager's own rule (`auto_state`): while a specialist slice it expects has no live leader
+(no leader heartbeat within the timeout) it moves ACTIVE → REDUCING, saying which slices are
+down, and back to ACTIVE once they are live again — but only undoing its own change: a state an
+operator set (HALTED, or REDUCING by hand) is never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hedgemesh.wire.codes import TradingState
+from hedgemesh.wire.ops import ControlAction
+from hedgemesh.wire.state import TradingStatus
+
+__all__ = ["AUTO_REASON_PREFIX", "STATE_OF_ACTION", "auto_state"]
+
+STATE_OF_ACTION = {
+    ControlAction.HALT: TradingState.HALTED,
+    ControlAction.RESUME: TradingState.ACTIVE,
+    ControlAction.REDUCE: TradingState.REDUCING,
+}
+
+#: How the manager's own REDUCING reason starts (so that it knows the change is its own).
+AUTO_REASON_PREFIX = "no live leader for "
+
+
+def auto_state(current: TradingStatus, down: Iterable[str], manager: str) -> TradingStatus | None:
+    """The state the manager's own rule wants, or None to leave `current` as it is.
+
+    `down`: the specialist slices with no live leader; `manager`: who sets it (changed_by).
+    """
+    missing = sorted(set(down))
+    own = current.changed_by == manager and current.reason.startswith(AUTO_REASON_PREFIX)
+    if missing:
+        reason = AUTO_REASON_PREFIX + ", ".join(missing)
+        if current.state is TradingState.ACTIVE or (
+            own and current.state is TradingState.REDUCING and current.reason != reason
+        ):
+            return TradingStatus(state=TradingState.REDUCING, reason=reason, changed_by=manager)
+        return None
+    if own and current.state is TradingState.REDUCING:
+        return TradingStatus(
+            state=TradingState.ACTIVE, reason="every slice has a live leader", changed_by=manager
+        )
+    return None
