@@ -237,11 +237,12 @@ class DecisionRepository:
             if not insert_if_absent(session, CycleRow, _cycle_values(cycle), key=("cycle_id",)):
                 return False
             for record in decisions:
-                insert_if_absent(session, DecisionRow, _decision_values(record), ("proposal_id",))
+                values = _decision_values(record)
+                values["published_at"] = published_at or record.published_at
+                insert_if_absent(session, DecisionRow, values, ("proposal_id",))
             for order in orders:
-                insert_if_absent(
-                    session, ManagerOrderRow, _order_values(order), ("client_order_id",)
-                )
+                values = _order_values(order, published_at)
+                insert_if_absent(session, ManagerOrderRow, values, ("client_order_id",))
             return True
 
     def record_decision(self, record: DecisionRecord) -> bool:
