@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from hedgemesh.market.book_state import BookState
+from hedgemesh.market.book_state import BookState, InstrumentBatch
 from hedgemesh.market.fair_value import fair_values, vol_surface
 from hedgemesh.market.session import MarketSession
 from hedgemesh.quant.book import Market, Positions, book_risk
@@ -258,3 +258,19 @@ def test_given_instruments_then_fair_values_are_those_of_the_fair_value_module(m
     with pytest.raises(KeyError):
         state.fair_values([Instrument.spot("RUT")])
     assert state.fair_values([]).size == 0
+
+
+def test_given_a_batch_built_once_then_it_prices_as_the_list_does(market):
+    spx, ndx = market["SPX"][2], market["NDX"][2]
+    tick = market["SPX"][0]
+    state = fed(market, {})
+    mixed = [ndx[1], spx[3], Instrument.spot("NDX"), spx[8], ndx[6]]
+    batch = InstrumentBatch.of(mixed)
+    assert batch.names == ("NDX", "SPX") and batch.code.tolist() == [0, 1, 0, 1, 0]
+    by_list, by_batch = state.greeks_per_unit(mixed, tick.ts), state.greeks_per_unit(batch, tick.ts)
+    for name in ("value", "delta", "gamma", "vega_per_point", "vol"):
+        np.testing.assert_array_equal(getattr(by_batch, name), getattr(by_list, name))
+    one = InstrumentBatch.of(spx)
+    np.testing.assert_array_equal(state.fair_values(one), state.fair_values(spx))
+    with pytest.raises(ValueError, match="several underlyings"):
+        state.fair_values(batch)

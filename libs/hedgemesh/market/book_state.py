@@ -10,7 +10,8 @@ underlying):
   can be priced), sorted by name.
 - `greeks_per_unit(instruments, now)`: the greeks one unit of quantity of each candidate hedge
   brings (one contract of an option, multiplier included; one unit of the underlying), on
-  the same vol lookup and pricing as `risk`, so that "book + legs" adds up exactly.
+  the same vol lookup and pricing as `risk`, so that "book + legs" adds up exactly. An
+  `InstrumentBatch` (arrays built once) prices the same candidates on every tick cheaply.
 - `fair_values(instruments)`: `hedgemesh.market.fair_value.fair_values` on the latest tick and
   surface (the one fair-value formula of the system).
 - staleness: `tick_age_s(underlying, now)`, `is_stale(underlying, now, max_age_s)`.
@@ -65,7 +66,7 @@ from hedgemesh.wire.book import Position, PositionSnapshot
 from hedgemesh.wire.instruments import Instrument
 from hedgemesh.wire.market import Surface, Tick
 
-__all__ = ["SECONDS_PER_YEAR", "BookState", "UnitGreeks"]
+__all__ = ["SECONDS_PER_YEAR", "BookState", "InstrumentBatch", "UnitGreeks"]
 
 _MarketData = TypeVar("_MarketData", Tick, Surface)
 
@@ -332,27 +333,32 @@ class BookState:
         self._risk = (stamp, risk)
         return risk
 
-    def greeks_per_unit(self, instruments: Sequence[Instrument], now: datetime) -> UnitGreeks:
+    def greeks_per_unit(
+        self, instruments: Sequence[Instrument] | InstrumentBatch, now: datetime
+    ) -> UnitGreeks:
         """Greeks of one unit of quantity of each instrument at `now` (see `UnitGreeks`);
         KeyError if an instrument's underlying is not priced."""
+        batch = (
+            instruments
+            if isinstance(instruments, InstrumentBatch)
+            else InstrumentBatch.of(instruments)
+        )
+        n = len(batch)
         market = self.market()
-        n = len(instruments)
         if market is None and n:
-            raise KeyError(instruments[0].underlying)
-        und = np.fromiter((self._index[i.underlying] for i in instruments), np.intp, n)
-        arrays = _instrument_arrays(instruments, und)
-        multiplier = np.fromiter((i.multiplier for i in instruments), np.float64, n)
+            raise KeyError(batch.names[0])
+        und = np.array([self._index[name] for name in batch.names], np.intp)[batch.code]
+        arrays, multiplier = batch.arrays, batch.multiplier
         t = _years(arrays.expiry_s, now)
         live = arrays.is_option & (t > 0.0)
-        zeros = np.zeros(n)
-        value, delta, gamma, vega, theta, vol = (zeros.copy() for _ in range(6))
+        value, delta, gamma, vega, theta, vol = (np.zeros(n) for _ in range(6))
         delta[~arrays.is_option] = multiplier[~arrays.is_option]
         if live.any():
             assert market is not None
             u, tl = und[live], t[live]
             k = (
                 np.log(arrays.strike[live])
-                - np.log(market.spot[u])
+                - market._ln_spot[u]
                 - (market.rate - market.div)[u] * tl
             )
             sigma = np.sqrt(np.maximum(market.stack.implied_variance(k, tl, u), 0.0))
@@ -370,17 +376,26 @@ class BookState:
             vega[live], theta[live], vol[live] = g.vega * m, g.theta * m, sigma
         return UnitGreeks(value, delta, gamma, vega, theta, vol)
 
-    def fair_values(self, instruments: Sequence[Instrument]) -> NDArray[np.float64]:
+    def fair_values(
+        self, instruments: Sequence[Instrument] | InstrumentBatch
+    ) -> NDArray[np.float64]:
         """Fair value per unit of the underlying of each instrument (all on one underlying),
         from the latest tick and surface (`hedgemesh.market.fair_value`); KeyError if that
         underlying is not priced."""
-        if not instruments:
+        batch = (
+            instruments
+            if isinstance(instruments, InstrumentBatch)
+            else InstrumentBatch.of(instruments)
+        )
+        if not len(batch):
             return np.empty(0)
-        underlying = instruments[0].underlying
+        if len(batch.names) > 1:
+            raise ValueError(f"instruments of several underlyings: {list(batch.names)}")
+        underlying = batch.names[0]
         if underlying not in self._index:
             raise KeyError(underlying)
         tick, surface = self._ticks[underlying], self._surfaces[underlying]
-        return fair_values(tick, surface, instruments, surf=self._vol_surfaces[underlying])
+        return fair_values(tick, surface, batch.arrays, surf=self._vol_surfaces[underlying])
 
 
 def _with_spot(market: Market, spot: NDArray[np.float64]) -> Market:
@@ -399,20 +414,43 @@ def _with_spot(market: Market, spot: NDArray[np.float64]) -> Market:
     return moved
 
 
-def _instrument_arrays(
-    instruments: Sequence[Instrument], und: NDArray[np.intp]
-) -> InstrumentArrays:
-    """`InstrumentArrays` of instruments on any number of underlyings (`und`: each one's
-    underlying index), built one underlying at a time."""
-    n = len(instruments)
-    if n == 0 or np.all(und == und[0]):
-        return InstrumentArrays.of(instruments)
-    parts = [np.flatnonzero(und == u) for u in np.unique(und)]
-    groups = [InstrumentArrays.of([instruments[int(i)] for i in part]) for part in parts]
-    where = np.concatenate(parts)
-    columns = []
-    for name in ("is_option", "strike", "expiry_s", "is_call"):
-        column = np.empty(n, getattr(groups[0], name).dtype)
-        column[where] = np.concatenate([getattr(g, name) for g in groups])
-        columns.append(column)
-    return InstrumentArrays("", *columns)
+@dataclass(frozen=True, slots=True, eq=False)
+class InstrumentBatch:
+    """Instruments with their arrays built once, to be priced on many ticks (an agent's
+    listed candidates): `greeks_per_unit` and `fair_values` take one in place of a list.
+
+    names: the distinct underlyings; code: each instrument's index in `names`; arrays: strike,
+    expiry, right (`fair_value.InstrumentArrays`, one underlying's or, for several, with an
+    empty `underlying`); multiplier per instrument.
+    """
+
+    instruments: tuple[Instrument, ...]
+    names: tuple[str, ...]
+    code: NDArray[np.intp]
+    arrays: InstrumentArrays
+    multiplier: NDArray[np.float64]
+
+    @classmethod
+    def of(cls, instruments: Sequence[Instrument]) -> InstrumentBatch:
+        items = tuple(instruments)
+        names = tuple(sorted({i.underlying for i in items}))
+        position = {name: k for k, name in enumerate(names)}
+        n = len(items)
+        code = np.fromiter((position[i.underlying] for i in items), np.intp, n)
+        if len(names) <= 1:
+            arrays = InstrumentArrays.of(items)
+        else:  # InstrumentArrays holds one underlying: build per underlying, then interleave
+            parts = [np.flatnonzero(code == k) for k in range(len(names))]
+            groups = [InstrumentArrays.of([items[int(i)] for i in part]) for part in parts]
+            where = np.concatenate(parts)
+            columns = []
+            for name in ("is_option", "strike", "expiry_s", "is_call"):
+                column = np.empty(n, getattr(groups[0], name).dtype)
+                column[where] = np.concatenate([getattr(g, name) for g in groups])
+                columns.append(column)
+            arrays = InstrumentArrays("", *columns)
+        multiplier = np.fromiter((i.multiplier for i in items), np.float64, n)
+        return cls(items, names, code, arrays, multiplier)
+
+    def __len__(self) -> int:
+        return len(self.instruments)

@@ -17,13 +17,13 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from hedgemesh.market.book_state import SECONDS_PER_YEAR, BookState, UnitGreeks
+from hedgemesh.market.book_state import SECONDS_PER_YEAR, BookState, InstrumentBatch, UnitGreeks
 from hedgemesh.market.chain import listed_strikes
 from hedgemesh.policies.selection import eligible
 from hedgemesh.scenario.model import ChainSpec
-from hedgemesh.wire.instruments import Instrument, OptionRight
+from hedgemesh.wire.instruments import Instrument
 
-__all__ = ["Candidates", "listed_candidates"]
+__all__ = ["Candidates", "Listings", "listed_candidates", "listed_instruments"]
 
 _DAY_S = 86_400.0
 
@@ -95,32 +95,58 @@ def listed_instruments(
     )
 
 
+class Listings:
+    """The listed options of each underlying as an `InstrumentBatch`, built again only when
+    the expiries in the tenor window or the strike grid change (a roll, or spot crossing a
+    rounding step), not on every cycle."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[tuple[object, ...], InstrumentBatch]] = {}
+
+    def batch(
+        self, underlying: str, spec: ChainSpec, expiries: Sequence[datetime], spot: float
+    ) -> InstrumentBatch:
+        key = (spec, tuple(expiries), listed_strikes(spec, spot))
+        held = self._held.get(underlying)
+        if held is None or held[0] != key:
+            batch = InstrumentBatch.of(listed_instruments(underlying, spec, expiries, spot))
+            held = self._held[underlying] = (key, batch)
+        return held[1]
+
+
 def listed_candidates(
-    book: BookState, underlying: str, spec: ChainSpec, now: datetime
+    book: BookState,
+    underlying: str,
+    spec: ChainSpec,
+    now: datetime,
+    *,
+    min_days: float = 0.0,
+    max_days: float = float("inf"),
+    listings: Listings | None = None,
 ) -> Candidates:
-    """The listed options of `underlying` alive at `now`, priced on `book`'s market (which must
-    have the underlying's tick and surface)."""
+    """The listed options of `underlying` with min_days ≤ life ≤ max_days at `now`, priced on
+    `book`'s market (which must have the underlying's tick and surface). `listings` keeps the
+    instruments from one call to the next."""
     tick, surface = book.tick(underlying), book.surface(underlying)
     if tick is None or surface is None:
         raise KeyError(f"{underlying} has no tick or no surface")
-    alive = [s.expiry for s in surface.slices if s.expiry > now]
-    instruments = listed_instruments(underlying, spec, alive, tick.price)
-    n = len(instruments)
-    unit = book.greeks_per_unit(instruments, now)
-    strike = np.fromiter((i.strike or 0.0 for i in instruments), np.float64, n)
-    expiry_s = np.fromiter(
-        (i.expiry.timestamp() if i.expiry else 0.0 for i in instruments), np.float64, n
-    )
-    tau_days = (expiry_s - now.timestamp()) / _DAY_S
+    now_s = now.timestamp()
+    window = [
+        s.expiry
+        for s in surface.slices
+        if min_days <= (s.expiry.timestamp() - now_s) / _DAY_S <= max_days
+    ]
+    batch = (listings or Listings()).batch(underlying, spec, window, tick.price)
+    arrays = batch.arrays
+    tau_days = (arrays.expiry_s - now_s) / _DAY_S
     carry = surface.rate - surface.div
-    forward = tick.price * np.exp(carry * tau_days * _DAY_S / SECONDS_PER_YEAR)
     return Candidates(
-        instruments=instruments,
-        unit=unit,
-        fair=book.fair_values(instruments) if n else np.empty(0),
-        strike=strike,
+        instruments=batch.instruments,
+        unit=book.greeks_per_unit(batch, now),
+        fair=book.fair_values(batch),
+        strike=arrays.strike,
         tau_days=tau_days,
-        forward=forward,
-        is_call=np.fromiter((i.right is OptionRight.CALL for i in instruments), bool, n),
-        multiplier=np.fromiter((i.multiplier for i in instruments), np.float64, n),
+        forward=tick.price * np.exp(carry * tau_days * _DAY_S / SECONDS_PER_YEAR),
+        is_call=arrays.is_call,
+        multiplier=batch.multiplier,
     )

@@ -40,7 +40,7 @@ from typing import Protocol
 
 import numpy as np
 
-from hedgemesh.agentkit.chain import Candidates, listed_candidates
+from hedgemesh.agentkit.chain import Candidates, Listings, listed_candidates
 from hedgemesh.agentkit.config import AgentSettings
 from hedgemesh.market.book_state import BookState
 from hedgemesh.policies.selection import Allocation, LadderCost, allocate
@@ -133,6 +133,7 @@ class PlanContext:
     settings: AgentSettings
     costs: LadderCost
     chain: ChainSpec | None
+    listings: Listings = field(default_factory=Listings)
 
     @property
     def drought(self) -> float:
@@ -141,10 +142,15 @@ class PlanContext:
 
     @cached_property
     def candidates(self) -> Candidates:
-        """The listed options alive now, priced (empty without a chain spec)."""
+        """The listed options in the agent's tenor window now, priced (empty without a chain
+        spec)."""
         if self.chain is None:
             return Candidates.empty()
-        return listed_candidates(self.book, self.underlying, self.chain, self.now)
+        s = self.settings
+        return listed_candidates(
+            self.book, self.underlying, self.chain, self.now,
+            min_days=s.min_tenor_days, max_days=s.max_tenor_days, listings=self.listings,
+        )  # fmt: skip
 
     def allocate(self, wanted: float, greek: str, options: Candidates, max_legs: int) -> Allocation:
         """`policies.selection.allocate` of `wanted` of `greek` (an attribute of `UnitGreeks`:
@@ -168,35 +174,36 @@ class PlanContext:
             max_legs=max_legs,
         )
 
-    def legs_of(self, allocation: Allocation, options: Candidates) -> tuple[Leg, ...]:
-        """The allocation's legs with their fair values, costs and worst price offsets."""
+    def legs_of(
+        self, allocation: Allocation, options: Candidates
+    ) -> tuple[tuple[Leg, ...], Greeks]:
+        """The allocation's legs (with their fair values, costs and worst price offsets) and
+        what they bring in all: delta, gamma, vega per vol point."""
         idx = np.asarray(allocation.index, np.intp)
         contracts = np.asarray(allocation.contracts, np.float64)
         worst = self.costs.worst_price_offset(
             contracts, options.fair[idx], options.unit.vol[idx], self.drought
         )
-        return tuple(
+        legs = tuple(
             Leg(options.instruments[i], q, float(options.fair[i]), c, float(w))
             for i, q, c, w in zip(
                 allocation.index, allocation.contracts, allocation.cost, worst, strict=True
             )
         )
-
-    def greeks_of(self, legs: tuple[Leg, ...], options: Candidates) -> Greeks:
-        """What `legs` (options of `options`) bring in all: delta, gamma, vega per vol point."""
-        position = {o.symbol: i for i, o in enumerate(options.instruments)}
-        idx = np.array([position[leg.instrument.symbol] for leg in legs], np.intp)
-        q = np.array([leg.contracts for leg in legs], np.float64)
         u = options.unit
-        return Greeks(
-            delta=float(q @ u.delta[idx]),
-            gamma=float(q @ u.gamma[idx]),
-            vega_per_vol_point=float(q @ u.vega_per_point[idx]),
+        brought = Greeks(
+            delta=float(contracts @ u.delta[idx]),
+            gamma=float(contracts @ u.gamma[idx]),
+            vega_per_vol_point=float(contracts @ u.vega_per_point[idx]),
         )
+        return legs, brought
 
 
-def legs_from(ctx: PlanContext, wanted: float, greek: str, options: Candidates) -> tuple[Leg, ...]:
-    """Allocate `wanted` of `greek` over `options` with the settings' `max_legs`."""
+def legs_from(
+    ctx: PlanContext, wanted: float, greek: str, options: Candidates
+) -> tuple[tuple[Leg, ...], Greeks]:
+    """Allocate `wanted` of `greek` over `options` with the settings' `max_legs`: the legs
+    and what they bring."""
     return ctx.legs_of(ctx.allocate(wanted, greek, options, ctx.settings.max_legs), options)
 
 
@@ -264,6 +271,7 @@ class AgentCore:
 
     def __post_init__(self) -> None:
         self.costs = self.settings.costs.model()
+        self.listings = Listings()
 
     @property
     def agent(self) -> str:
@@ -328,7 +336,7 @@ class AgentCore:
         memory.last_time, memory.last_spot = now, tick.price  # the trigger is served
         ctx = PlanContext(
             underlying, now, trigger, tick, surface, book, risk, row, limits, self.settings,
-            self.costs, self.chains.get(underlying),
+            self.costs, self.chains.get(underlying), self.listings,
         )  # fmt: skip
         plan = self.specialist.plan(ctx)
         if plan is None or not plan.legs:

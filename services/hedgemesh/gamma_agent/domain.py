@@ -129,10 +129,9 @@ class GammaSpecialist:
             return None
         options = ctx.candidates
         pool = options.take(options.near_the_money(s.min_tenor_days, s.max_tenor_days, s.max_sd))
-        legs = legs_from(ctx, wanted, "gamma", pool)
+        legs, brought = legs_from(ctx, wanted, "gamma", pool)
         if not legs:
             return None
-        brought = ctx.greeks_of(legs, pool)
         gamma = float(ctx.risk.by_underlying.gamma[ctx.row])
         limit = ctx.limits.max_abs_gamma
         contracts = sum(abs(leg.contracts) for leg in legs)

@@ -101,10 +101,9 @@ class VegaSpecialist:
             pool = options.take(near & (bucket_of == b))
             allocation = ctx.allocate(float(change[b]), "vega_per_point", pool,
                                       s.max_legs - len(legs))  # fmt: skip
-            bucket_legs = ctx.legs_of(allocation, pool)
+            bucket_legs, got = ctx.legs_of(allocation, pool)
             if not bucket_legs:
                 continue
-            got = ctx.greeks_of(bucket_legs, pool)
             brought = _plus(brought, got)
             legs.extend(bucket_legs)
             notes.append(
