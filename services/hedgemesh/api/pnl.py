@@ -31,10 +31,9 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from hedgemesh.market.book_state import BookState
+from hedgemesh.market.book_state import BookState, InstrumentBatch
 from hedgemesh.quant.attribution import PnlBreakdown, explain_move, trade_pnl
 from hedgemesh.wire.book import PositionSnapshot
-from hedgemesh.wire.instruments import Instrument
 
 __all__ = ["PnlTracker", "UnderlyingPnl"]
 
@@ -60,7 +59,8 @@ class UnderlyingPnl:
     """What the tracker follows of one underlying."""
 
     underlying: str
-    instruments: list[Instrument]
+    holdings: InstrumentBatch
+    """The instruments held (arrays built once per snapshot, priced on every tick)."""
     quantity: NDArray[np.float64]
     cash: float
     units: _Units | None = None
@@ -84,10 +84,10 @@ class UnderlyingPnl:
         return value - self.baseline_value
 
 
-def _holdings(snapshot: PositionSnapshot) -> tuple[list[Instrument], NDArray[np.float64]]:
+def _holdings(snapshot: PositionSnapshot) -> tuple[InstrumentBatch, NDArray[np.float64]]:
     open_ = [p for p in snapshot.positions if p.quantity != 0]
     quantity = np.fromiter((p.quantity for p in open_), np.float64, len(open_))
-    return [p.instrument for p in open_], quantity
+    return InstrumentBatch.of([p.instrument for p in open_]), quantity
 
 
 class PnlTracker:
@@ -125,7 +125,7 @@ class PnlTracker:
         book = self._books.get(underlying)
         if book is None:
             return
-        units = self._units(underlying, book.instruments)
+        units = self._units(underlying, book.holdings)
         if units is None:
             return
         before = book.units
@@ -133,7 +133,7 @@ class PnlTracker:
         if before is None:
             self._set_baseline(book)
             return
-        if not book.instruments:
+        if not len(book.holdings):
             return
         move = explain_move(
             quantity=book.quantity,
@@ -154,29 +154,30 @@ class PnlTracker:
     def on_snapshot(self, snapshot: PositionSnapshot) -> None:
         """A newer snapshot of the underlying was applied to the book: book the change of
         holdings as trades (transaction costs when a hedge fill caused it)."""
-        instruments, quantity = _holdings(snapshot)
+        holdings, quantity = _holdings(snapshot)
         book = self._books.get(snapshot.underlying)
         if book is None:
-            book = UnderlyingPnl(snapshot.underlying, instruments, quantity, snapshot.cash)
+            book = UnderlyingPnl(snapshot.underlying, holdings, quantity, snapshot.cash)
             self._books[snapshot.underlying] = book
             self.on_market(snapshot.underlying)
             return
         if book.units is not None:
-            union = list({i.symbol: i for i in (*book.instruments, *instruments)}.values())
-            units = self._units(snapshot.underlying, union)
+            before, after = book.holdings.instruments, holdings.instruments
+            union = list({i.symbol: i for i in (*before, *after)}.values())
+            units = self._units(snapshot.underlying, InstrumentBatch.of(union))
             if units is not None:
                 index = {i.symbol: n for n, i in enumerate(union)}
                 change = np.zeros(len(union))
-                np.add.at(change, [index[i.symbol] for i in instruments], quantity)
-                np.subtract.at(change, [index[i.symbol] for i in book.instruments], book.quantity)
+                np.add.at(change, [index[i.symbol] for i in after], quantity)
+                np.subtract.at(change, [index[i.symbol] for i in before], book.quantity)
                 pnl = trade_pnl(change, units.value, snapshot.cash - book.cash)
                 if snapshot.causation_id is not None and snapshot.causation_id in self._fills:
                     book.breakdown += PnlBreakdown(transaction_costs=pnl)
                 else:
                     book.breakdown += PnlBreakdown(new_trades=pnl)
-        book.instruments, book.quantity, book.cash = instruments, quantity, snapshot.cash
+        book.holdings, book.quantity, book.cash = holdings, quantity, snapshot.cash
         if book.units is not None:
-            book.units = self._units(snapshot.underlying, instruments)
+            book.units = self._units(snapshot.underlying, holdings)
 
     # -- valuation ----------------------------------------------------------------------------
 
@@ -191,17 +192,16 @@ class PnlTracker:
             return None
         return max(tick.ts, surface.ts)
 
-    def _units(self, underlying: str, instruments: list[Instrument]) -> _Units | None:
-        """Value and greeks per unit of `instruments` at the underlying's latest market state;
-        None while it has no tick or no surface."""
+    def _units(self, underlying: str, batch: InstrumentBatch) -> _Units | None:
+        """Value and greeks per unit of the instruments at the underlying's latest market
+        state; None while it has no tick or no surface."""
         at = self._market_time(underlying)
         tick = self._book.tick(underlying)
         if at is None or tick is None:
             return None
-        g = self._book.greeks_per_unit(instruments, at)
-        option = np.fromiter((i.is_option for i in instruments), bool, len(instruments))
+        g = self._book.greeks_per_unit(batch, at)
         # BookState values options only; the underlying is worth its spot per unit.
-        value = np.where(option, g.value, tick.price)
+        value = np.where(batch.arrays.is_option, g.value, tick.price)
         return _Units(
             at, tick.price, value, g.delta, g.gamma, g.vega_per_point, g.theta_per_day, g.vol
         )
