@@ -138,3 +138,17 @@ def test_the_local_server_and_compose_config_both_sync_every_write() -> None:
     deploy = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "nats.conf"
     assert "sync_interval: always" in deploy.read_text()
     assert "sync_interval: always" in up.LOCAL_NATS_CONFIG
+
+
+def test_given_the_api_port_taken_then_the_api_gets_a_free_one_and_it_is_said(monkeypatch) -> None:
+    from hedgemesh.launcher import catalog
+
+    [api] = [spec for spec in catalog.SERVICES if spec.http is not None]
+    monkeypatch.delenv(api.http.port_env, raising=False)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        choice = up.choose_port(None, taken, api.http.port_env, "api")
+    assert choice.port not in (0, taken)
+    assert "is taken" in choice.note and api.http.port_env in choice.note

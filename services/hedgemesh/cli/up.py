@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -49,22 +50,54 @@ class PortChoice:
     note: str = ""
 
 
-def choose_nats_port(requested: int | None, host: str = "127.0.0.1") -> PortChoice:
-    """The port to run NATS on.
+def choose_port(
+    requested: int | None, default: int, env: str, what: str, host: str = "127.0.0.1"
+) -> PortChoice:
+    """The port to listen on.
 
     An explicitly requested port is used as it is (a busy one fails at start with a message
-    naming it). Without one, the default 4222 is used when free; when it is taken the server
-    gets a free port and the note says so and how to choose.
+    naming it). Without one, `default` is used when free; when it is taken the server gets a
+    free port and the note says so and how to choose.
     """
     if requested is not None:
         return PortChoice(requested)
-    if port_is_free(host, DEFAULT_NATS_PORT):
-        return PortChoice(DEFAULT_NATS_PORT)
+    if port_is_free(host, default):
+        return PortChoice(default)
     return PortChoice(
-        0,
-        f"port {DEFAULT_NATS_PORT} is taken (another nats-server?), so NATS gets a free port; "
-        f"set {PORT_ENV}=PORT or pass --nats-port PORT to choose one",
+        0 if what == "NATS" else _free_port(host),
+        f"port {default} is taken, so {what} gets a free port; set {env}=PORT to choose one",
     )
+
+
+def choose_nats_port(requested: int | None, host: str = "127.0.0.1") -> PortChoice:
+    return choose_port(requested, DEFAULT_NATS_PORT, PORT_ENV, "NATS", host)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def http_env(supervisor_env: dict[str, str]) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """Per-service environment for the services that serve HTTP, and what to tell the user."""
+    per_service: dict[str, dict[str, str]] = {}
+    lines: list[str] = []
+    for spec in catalog.SERVICES:
+        if spec.http is None:
+            continue
+        choice = choose_port(
+            _env_int(spec.http.port_env), spec.http.default_port, spec.http.port_env, spec.name
+        )
+        if choice.note:
+            lines.append(choice.note)
+        per_service[spec.name] = {spec.http.port_env: str(choice.port)}
+        lines.append(
+            f"{spec.name} at http://127.0.0.1:{choice.port} (OpenAPI docs at /docs)"
+            if spec.name == "api"
+            else f"{spec.name} at http://127.0.0.1:{choice.port}"
+        )
+    return per_service, lines
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -159,11 +192,14 @@ def run(args: argparse.Namespace) -> int:
     except PortInUse as error:
         print(f"hedgemesh: {error}; set {PORT_ENV}=PORT or pass --nats-port PORT", file=sys.stderr)
         return 1
+    env = cluster_env(args, home, server.url, scenario, scenario_path)
+    service_env, http_lines = http_env(env)
     supervisor = Supervisor(
         catalog.instances(),
-        env=cluster_env(args, home, server.url, scenario, scenario_path),
+        env=env,
         log_dir=home / "logs",
         restart=not args.no_restart,
+        service_env=service_env,
     )
     try:
         asyncio.run(_declare(server.url))
@@ -173,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
         _write_state(home, server, supervisor)
         names = ", ".join(supervisor.children) or "no services yet (only the bus)"
         print(f"hedgemesh: scenario {scenario.name} ({scenario_path})", flush=True)
+        for line in http_lines:
+            print(f"hedgemesh: {line}", flush=True)
         print(f"hedgemesh: running {names}; logs in {home / 'logs'}. Ctrl-C stops.", flush=True)
         return _watch(home, server, supervisor)
     finally:
@@ -205,9 +243,15 @@ def _write_state(home: Path, server: NatsServer, supervisor: Supervisor) -> None
             "nats_pid": server.pid,
             "launcher_pid": os.getpid(),
             "home": str(home),
+            "api_url": _api_url(supervisor),
             "instances": supervisor.snapshot(),
         },
     )
+
+
+def _api_url(supervisor: Supervisor) -> str | None:
+    port = supervisor.service_env.get("api", {}).get("HEDGEMESH_API_PORT")
+    return f"http://127.0.0.1:{port}" if port else None
 
 
 def _watch(home: Path, server: NatsServer, supervisor: Supervisor) -> int:

@@ -11,6 +11,16 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class HttpSpec:
+    """A service that serves HTTP: its port setting, default port and health path."""
+
+    port_env: str
+    default_port: int
+    host_env: str
+    health_path: str = "/health"
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One service of the cluster."""
 
@@ -21,6 +31,7 @@ class ServiceSpec:
     description: str = ""
     #: Extra environment for every replica (the launcher adds the shared settings).
     env: dict[str, str] = field(default_factory=dict)
+    http: HttpSpec | None = None
 
     @property
     def command(self) -> tuple[str, ...]:
@@ -60,6 +71,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "hedgemesh.ledger",
         needs_database=True,
         description="positions, cash and P&L from client trades and fills",
+    ),
+    ServiceSpec(
+        "api",
+        "hedgemesh.api",
+        needs_database=True,
+        description="REST: positions, risk, limits, orders, fills, decisions, agents, P&L, control",
+        http=HttpSpec("HEDGEMESH_API_PORT", 8000, "HEDGEMESH_API_HOST"),
     ),
 )
 

@@ -90,15 +90,21 @@ def _service(spec: ServiceSpec, instance: str, first: bool) -> dict[str, Any]:
     service: dict[str, Any] = {"image": IMAGE}
     if first:  # the image is built once, by the first service that names it
         service["build"] = {"context": ".", "dockerfile": "deploy/Dockerfile"}
+    health = ["CMD", "python", "-m", "hedgemesh.runtime.healthcheck", HEALTH_FILE]
+    if spec.http is not None:
+        port = spec.http.default_port
+        env |= {spec.http.host_env: "0.0.0.0", spec.http.port_env: str(port)}
+        service["ports"] = [f"${{{spec.http.port_env}:-{port}}}:{port}"]
+        url = f"http://localhost:{port}{spec.http.health_path}"
+        probe = f"import urllib.request as u; u.urlopen('{url}', timeout=2)"
+        health = ["CMD", "python", "-c", probe]
     service |= {
         "command": ["python", *spec.command],
         "environment": env,
         "depends_on": depends,
         "restart": "unless-stopped",
         "stop_grace_period": "10s",
-        "healthcheck": _healthcheck(
-            ["CMD", "python", "-m", "hedgemesh.runtime.healthcheck", HEALTH_FILE]
-        ),
+        "healthcheck": _healthcheck(health),
     }
     return service
 

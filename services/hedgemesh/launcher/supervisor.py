@@ -58,8 +58,11 @@ class Supervisor:
         log_dir: Path,
         restart: bool = True,
         python: str = sys.executable,
+        service_env: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.env = env
+        #: Extra environment per service name (e.g. the API's chosen port).
+        self.service_env = service_env or {}
         self.restart = restart
         self.python = python
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -70,7 +73,8 @@ class Supervisor:
             self._spawn(child)
 
     def _spawn(self, child: Child) -> None:
-        env = {**os.environ, **self.env, **child.instance.spec.env}
+        spec = child.instance.spec
+        env = {**os.environ, **self.env, **spec.env, **self.service_env.get(spec.name, {})}
         env["HEDGEMESH_INSTANCE"] = child.instance.name
         env["PYTHONUNBUFFERED"] = "1"
         if child.log_file is None:
