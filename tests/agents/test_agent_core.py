@@ -134,3 +134,17 @@ def test_given_a_stale_book_then_the_timer_cycle_proposes_nothing():
     leader._service = FakeService(is_leader=True, epoch=1, clock=clock)
     assert asyncio.run(leader.cycle("SPX")).skipped is Skip.STALE
     assert leader._service.bus.sent == []
+
+
+def test_given_a_standby_then_its_own_proposals_hold_nothing_back_but_the_leaders_do():
+    standby = gamma_core()
+    own = standby.evaluate("SPX", ORIGIN, 0.0, leading=False).proposal
+    assert own is not None
+    later = moved(standby, "SPX", 1.0)
+    assert standby.evaluate("SPX", later.ts, 0.1, leading=False).proposal is not None
+    leader = own.evolve(id="gamma-agent-SPX-leader", tick_seq=later.seq, epoch=3)
+    standby.on_peer_proposal(leader, 0.2)
+    after = moved(standby, "SPX", 1.0)
+    assert standby.evaluate("SPX", after.ts, 0.3).skipped is Skip.PENDING  # took over: waits
+    standby.on_decision(decision(leader, DecisionOutcome.REJECTED), 0.4)
+    assert standby.evaluate("SPX", after.ts, 0.5).proposal is not None

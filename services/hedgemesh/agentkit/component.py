@@ -3,11 +3,12 @@ proposals out. The only module of the agents that does I/O.
 
 In: ticks, surfaces and position snapshots of every underlying (core NATS; the current
 snapshots are also asked of the ledger at start-up, retried until it answers), the manager's
-decisions on this agent's proposals, and KV `limits` and `trading_state`, re-read every
-`kv_poll_s`. Every tick that is newer than the one held runs a cycle for its underlying; a
-timer runs one for every underlying every `timer_poll_s` of clock time. Out: each cycle's
-`Proposal` on `hedge.v1.proposal.<agent>`, stamped with the lease epoch, from the leader only;
-standbys run the same cycles on the same inputs (warm) and publish nothing.
+decisions on this agent's proposals, the leader's proposals (a standby mirrors their hold),
+and KV `limits` and `trading_state`, re-read every `kv_poll_s`. Every tick that is newer than
+the one held runs a cycle for its underlying; a timer runs one for every underlying every
+`timer_poll_s` of clock time. Out: each cycle's `Proposal` on `hedge.v1.proposal.<agent>`,
+stamped with the lease epoch, from the leader only; standbys run the same cycles on the same
+inputs (warm) and publish nothing.
 
 Handlers log and continue (the `Bus` dead-letters undecodable input before it gets here).
 """
@@ -84,6 +85,7 @@ class AgentComponent:
         await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
         await bus.subscribe(subjects.ALL_POSITIONS, PositionSnapshot, self._on_positions)
         await bus.subscribe(subjects.decision(self.core.agent), Decision, self._on_decision)
+        await bus.subscribe(subjects.proposal(self.core.agent), Proposal, self._on_peer_proposal)
         await bus.subscribe(subjects.ALL_TICKS, Tick, self._on_tick)
         self._tasks = [
             asyncio.create_task(self._poll_desk(), name=f"{self.core.agent}-desk"),
@@ -108,6 +110,11 @@ class AgentComponent:
     async def _on_positions(self, snapshot: PositionSnapshot, envelope: Envelope) -> None:
         self.core.book.apply_snapshot(snapshot)
         self._snapshots_due.discard(snapshot.underlying)
+
+    async def _on_peer_proposal(self, proposal: Proposal, envelope: Envelope) -> None:
+        service = self.service
+        if not (service.is_leader and proposal.epoch == service.epoch):  # not our own
+            self.core.on_peer_proposal(proposal, self._real_time())
 
     async def _on_decision(self, decision: Decision, envelope: Envelope) -> None:
         self.core.on_decision(decision, self._real_time())
@@ -188,6 +195,7 @@ class AgentComponent:
             service.clock.now(),
             self._real_time(),
             epoch=service.epoch if leader else None,
+            leading=leader,
         )
         proposal = evaluation.proposal
         self.evaluations["proposed" if proposal else str(evaluation.skipped)] += 1

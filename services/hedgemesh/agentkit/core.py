@@ -25,7 +25,10 @@ The gates, in order:
 
 Leadership is not a gate here: standbys evaluate the same inputs the same way (their memory
 stays warm, their proposals are identical: ids are deterministic), and only the leader's
-adapter publishes. Proposal id = f"{agent}-{cycle_id}", cycle id = f"{underlying}-{tick.seq}".
+adapter publishes. A standby's own proposals hold nothing back; it mirrors the hold of the
+leader's published proposals instead (`on_peer_proposal`).
+
+Proposal id = f"{agent}-{cycle_id}", cycle id = f"{underlying}-{tick.seq}".
 """
 
 from __future__ import annotations
@@ -284,6 +287,14 @@ class AgentCore:
         states = [s.state for key in (DESK, underlying) if (s := self.trading.get(key))]
         return max(states, key=_STRICTNESS.__getitem__, default=TradingState.ACTIVE)
 
+    def on_peer_proposal(self, proposal: Proposal, real_now: float) -> None:
+        """The leader's proposal, seen by a standby: the standby holds back as the leader
+        does, so that on taking over it neither repeats a hedge in flight nor waits for a
+        decision on a proposal nobody sent."""
+        memory = self.memory.setdefault(proposal.underlying, _Memory())
+        memory.last_cycle_seq = max(memory.last_cycle_seq or 0, proposal.tick_seq)
+        memory.pending = _Pending(proposal.id, proposal.positions_seq, real_now)
+
     def on_decision(self, decision: Decision, real_now: float) -> None:
         """The manager's verdict on a proposal: a rejection frees the underlying at once; an
         approval holds it until the positions move on (or `settle_timeout_s`)."""
@@ -306,10 +317,13 @@ class AgentCore:
         real_now: float,
         *,
         epoch: int | None = None,
+        leading: bool = True,
     ) -> Evaluation:
         """One hedge cycle for `underlying` on its latest tick at clock time `now` (`real_now`:
         monotonic real seconds, for the in-flight timeouts); `epoch`: the leader's fencing
-        token to stamp on the proposal."""
+        token to stamp on the proposal. A standby (`leading` false) computes the same cycle
+        but its proposal is not sent, so it holds nothing back: its hold mirrors the leader's
+        proposals instead (`on_peer_proposal`)."""
         book = self.book
         tick, surface = book.tick(underlying), book.surface(underlying)
         if tick is None or surface is None:
@@ -345,7 +359,8 @@ class AgentCore:
             return Evaluation(underlying, skipped=Skip.NOT_REDUCING, trigger=trigger)
         proposal = self._proposal(ctx, plan, epoch)
         memory.last_cycle_seq = tick.seq
-        memory.pending = _Pending(proposal.id, proposal.positions_seq, real_now)
+        if leading:
+            memory.pending = _Pending(proposal.id, proposal.positions_seq, real_now)
         return Evaluation(underlying, proposal=proposal, trigger=trigger)
 
     def _trigger(
