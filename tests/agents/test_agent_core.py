@@ -148,3 +148,17 @@ def test_given_a_standby_then_its_own_proposals_hold_nothing_back_but_the_leader
     assert standby.evaluate("SPX", after.ts, 0.3).skipped is Skip.PENDING  # took over: waits
     standby.on_decision(decision(leader, DecisionOutcome.REJECTED), 0.4)
     assert standby.evaluate("SPX", after.ts, 0.5).proposal is not None
+
+
+def test_given_a_worst_price_past_the_collar_then_the_limit_stops_inside_it():
+    from hedgemesh.agentkit.core import Leg, _wire_leg
+    from hedgemesh.wire.instruments import Instrument
+
+    option = Instrument.option("SPX", ORIGIN + timedelta(days=7), 5000.0, "call")
+    buy = _wire_leg(Leg(option, 10, fair=10.0, cost=0.0, worst_offset=3.0), 0.04, 0.01)
+    sell = _wire_leg(Leg(option, -10, fair=10.0, cost=0.0, worst_offset=3.0), 0.04, 0.01)
+    near = _wire_leg(Leg(option, 10, fair=10.0, cost=0.0, worst_offset=0.123), 0.04, 0.01)
+    tiny = _wire_leg(Leg(option, -10, fair=0.004, cost=0.0, worst_offset=0.01), 0.04, 0.01)
+    assert (buy.limit_price, sell.limit_price) == (10.4, 9.6)  # the collar's edge
+    assert near.limit_price == 10.12  # the worst expected price, rounded towards fair
+    assert tiny.limit_price == 0.01 and sell.quantity == -10  # never below a tick

@@ -70,7 +70,7 @@ def test_given_the_legs_then_they_are_near_the_money_short_dated_within_depth_an
         assert 2 <= days <= 45
         assert abs(np.log(leg.instrument.strike / spot)) <= vol * np.sqrt(days / 365) + 0.01
         assert abs(leg.quantity) <= min(shown, limits("SPX").max_order_quantity)
-        assert fair < leg.limit_price <= fair * (1 + limits("SPX").price_collar)
+        assert fair < leg.limit_price <= fair * (1 + 0.8 * limits("SPX").price_collar)
 
 
 def test_given_the_choice_then_the_first_leg_is_the_cheapest_gamma_per_unit_of_cost():

@@ -89,6 +89,13 @@ class AgentSettings(BaseSettings):
         description="A leg takes at most this fraction of the depth its ladder shows (and never "
         "more than the limits' max_order_quantity).",
     )
+    collar_fraction: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="A leg's limit price stays within this share of the limits' price collar "
+        "from fair value (room for fair to move before the manager checks it).",
+    )
     decision_timeout_s: float = Field(
         default=2.0,
         gt=0,

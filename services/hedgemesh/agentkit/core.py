@@ -404,7 +404,8 @@ class AgentCore:
     def _proposal(self, ctx: PlanContext, plan: Plan, epoch: int | None) -> Proposal:
         tick = ctx.tick
         cycle_id = f"{ctx.underlying}-{tick.seq}"
-        legs = [_wire_leg(leg, ctx.limits, self.costs.tick_size) for leg in plan.legs[:MAX_LEGS]]
+        collar = self.settings.collar_fraction * ctx.limits.price_collar
+        legs = [_wire_leg(leg, collar, self.costs.tick_size) for leg in plan.legs[:MAX_LEGS]]
         return Proposal(
             id=f"{self.agent}-{cycle_id}",
             ts=ctx.now,
@@ -424,14 +425,16 @@ class AgentCore:
         )
 
 
-def _wire_leg(leg: Leg, limits: RiskLimits, tick_size: float) -> HedgeLeg:
+def _wire_leg(leg: Leg, collar: float, tick_size: float) -> HedgeLeg:
     """The leg with its limit price: fair plus the expected worst offset for a buy (minus for
-    a sell), never further from fair than the limits' price collar (rounded towards fair to
-    the tick, so it stays inside the collar), and at least one tick."""
+    a sell), never further from fair than `collar` (a fraction of fair: a share of the limits'
+    price collar, so that a small move of fair before the manager checks it keeps it inside),
+    rounded to the tick towards fair, and at least one tick."""
     side = 1 if leg.contracts > 0 else -1
-    offset = min(leg.worst_offset, limits.price_collar * leg.fair)
+    offset = min(leg.worst_offset, collar * leg.fair)
     raw = leg.fair + side * offset
-    rounded = math.floor(raw / tick_size) if side > 0 else math.ceil(raw / tick_size)
+    ticks = round(raw / tick_size, 9)  # snap float noise (1039.9999999) before rounding
+    rounded = math.floor(ticks) if side > 0 else math.ceil(ticks)
     price = max(rounded * tick_size, tick_size)
     return HedgeLeg(instrument=leg.instrument, quantity=leg.contracts, limit_price=round(price, 10))
 
