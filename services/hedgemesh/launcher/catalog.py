@@ -73,6 +73,18 @@ SERVICES: tuple[ServiceSpec, ...] = (
         description="positions, cash and P&L from client trades and fills",
     ),
     ServiceSpec(
+        "gamma-agent",
+        "hedgemesh.gamma_agent",
+        replicas=2,
+        description="keeps each underlying's gamma in its band with near-dated options",
+    ),
+    ServiceSpec(
+        "vega-agent",
+        "hedgemesh.vega_agent",
+        replicas=2,
+        description="keeps vega per expiry bucket in its band with longer-dated options",
+    ),
+    ServiceSpec(
         "api",
         "hedgemesh.api",
         needs_database=True,
