@@ -4,65 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import socket
-import subprocess
-import sys
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cluster_harness import Launcher
 
 from hedgemesh.cli import up
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.streams import BUCKETS, STREAMS
 
 READY = "hedgemesh: NATS ready at "
-
-
-class Launcher:
-    """`python -m hedgemesh.cli up ...` with its output read line by line in the background."""
-
-    def __init__(self, *args: str, home: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEMESH_")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hedgemesh.cli", "up", "--home", str(home), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for_line(self, prefix: str, timeout: float = 15.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.proc.poll() is not None and self.lines.empty():
-                    break
-                continue
-            self.seen.append(line)
-            if line.startswith(prefix):
-                return line
-        raise AssertionError(f"no line starting {prefix!r}; output so far: {self.seen}")
-
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        return self.proc.wait(timeout)
 
 
 @pytest.fixture
