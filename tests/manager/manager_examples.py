@@ -42,8 +42,10 @@ def market(origin: datetime = T0) -> tuple[list[Surface], list[Tick]]:
     return batch.surfaces, batch.ticks
 
 
-def option(days: int, strike: float, right: str = "call", underlying: str = "SPX") -> Instrument:
-    expiry = (T0 + timedelta(days=days)).replace(hour=21, minute=0)
+def option(
+    days: int, strike: float, right: str = "call", underlying: str = "SPX", origin: datetime = T0
+) -> Instrument:
+    expiry = (origin + timedelta(days=days)).replace(hour=21, minute=0, second=0, microsecond=0)
     return Instrument.option(underlying, expiry, strike, right)
 
 

@@ -344,7 +344,7 @@ class ManagerComponent:
             self._known.add(und)
         now = self.clock.now()
         if engine.limits.get(und) is None:
-            self._fallback(und, tick.price)
+            await self._limits_for(und, tick.price)
         if not self.is_leader or not engine.needs_delta_hedge(und, now):
             return
         cycle_id = f"{und}-{tick.seq}"
@@ -354,10 +354,19 @@ class ManagerComponent:
             self.stats["delta_cycles"] += 1
             self._schedule(cycle, loop_now)
 
-    def _fallback(self, und: str, spot: float) -> None:
-        """Limits for an underlying without any: in memory now, in KV (create) if leading."""
+    async def _limits_for(self, und: str, spot: float) -> None:
+        """A new underlying's limits: from KV, else the fallback (in memory now, and in KV
+        with create when leading, so that an operator sees and can change them)."""
         engine = self.engine
         assert engine is not None
+        try:
+            held = await self.limits_kv().get(und)
+        except (NatsUnavailable, CorruptValue) as error:
+            log.warning("manager: KV limits of %s unreadable: %s", und, error)
+            held = None
+        if held is not None:
+            engine.limits.set(und, held.value, held.revision)
+            return
         s = self.settings
         fallback = FallbackLimits(
             s.fallback_dollar_delta,
@@ -420,6 +429,7 @@ class ManagerComponent:
             self.stats["duplicate_proposals"] += 1
             return
         if self.gatherer.is_closed(proposal.cycle_id):
+            self.gatherer.note(proposal.id)
             if self.is_leader:
                 await self._late(proposal)
             return

@@ -55,12 +55,16 @@ class Gatherer:
         """Whether this proposal id was gathered before (a duplicate delivery)."""
         return proposal_id in self._proposal_ids
 
+    def note(self, proposal_id: str) -> None:
+        """Remember a proposal id decided outside a cycle (late), so a repeat is a duplicate."""
+        _remember(self._proposal_ids, proposal_id, self.kept * 8)
+
     def add(self, proposal: Proposal, now: float) -> Cycle:
         """Gather a proposal into its (maybe new) cycle; the caller checked it is not closed
         and not a duplicate."""
         cycle = self._cycle(proposal.cycle_id, proposal.underlying, now)
         cycle.proposals.append(proposal)
-        _remember(self._proposal_ids, proposal.id, self.kept * 8)
+        self.note(proposal.id)
         return cycle
 
     def open_for_delta(self, cycle_id: str, underlying: str, now: float) -> Cycle | None:
