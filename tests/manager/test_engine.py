@@ -364,3 +364,11 @@ def test_given_a_decision_then_risk_removed_is_measured_in_limits():
     after_legs = d.risk_removed
     assert after_legs > 0
     assert d.risk_removed <= float(np.sum(np.abs(before) / [50.0, 100_000.0]))
+
+
+def test_given_a_failed_decision_then_every_proposal_is_still_answered():
+    e = engine(book(SHORT_STRADDLE))
+    proposals = [proposal([(CALL_7, 10)]), proposal([(PUT_7, 5)], agent="vega-agent")]
+    result = e.refuse(cycle(*proposals), "deciding failed: boom", NOW, epoch=2)
+    assert [d.decision.reason_code for d in result.decisions] == [ReasonCode.INVALID_REQUEST] * 2
+    assert result.orders == [] and result.cycle.solver == {"error": "deciding failed: boom"}

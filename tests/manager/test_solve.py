@@ -14,8 +14,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from hedgemesh.manager.domain.solve import Instruments, Problem, attribute, solve
+from hedgemesh.manager.domain.solve import Instruments, Problem, at_bounds, attribute, solve
 from hedgemesh.wire import ReasonCode
 
 Q = ReasonCode.QUANTITY_EXCEEDS_MAXIMUM
@@ -215,3 +217,46 @@ def test_given_no_finite_caps_then_the_objective_is_cost_plus_weighted_risk():
     s = solve(p)
     expected = 4 * 1.0 + 1e4 * (6 / 20 + 1000 / 5000)  # cost of 4 A, |gamma|, |vega|
     assert math.isclose(s.objective, expected, rel_tol=1e-9)
+
+
+def test_given_every_proposal_best_taken_whole_then_the_shortcut_answers_without_the_lp():
+    p = problem({A: 8}, {V: 5})
+    quick = solve(p)
+    assert quick.message == "every proposal at its bound"
+    full = solve(p, shortcut=False)
+    assert quick.scale == pytest.approx(full.scale)
+    assert quick.net == pytest.approx(full.net, abs=1e-9)
+    assert quick.objective == pytest.approx(full.objective, rel=1e-9)
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-30, 30), st.integers(-30, 30), st.integers(-30, 30), st.floats(0, 1)
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.tuples(st.floats(-300, 300), st.floats(-40, 40), st.floats(-8000, 8000)),
+    st.sampled_from([math.inf, 300.0]),
+    st.booleans(),
+    st.sampled_from([0.0, 0.05]),
+)
+def test_given_any_problem_then_the_shortcut_agrees_with_the_lp(legs, book, gross, reducing, dz):
+    p = problem(
+        *({A: a, V: v, D: d} for a, v, d, _ in legs),
+        book=np.array(book),
+        upper=np.array([u for *_, u in legs]),
+        max_gross_notional=gross,
+        reducing=reducing,
+        dead_zone=dz,
+        instruments=instruments((200, 25, 25, 25)),
+    )
+    quick = at_bounds(p)
+    if quick is None:
+        return
+    full = solve(p, shortcut=False)
+    assert full.ok
+    assert quick.objective == pytest.approx(full.objective, rel=1e-6, abs=1e-3)
+    assert full.scale == pytest.approx(p.upper, abs=1e-6)

@@ -42,7 +42,11 @@ class ManagerSettings(BaseSettings):
         "budgets when the scenario gives none.",
     )
     gather_window_real_s: float = Field(
-        default=0.05, ge=0, le=10, description="How long a cycle waits for proposals (real s)."
+        default=0.02,
+        ge=0,
+        le=10,
+        description="How long a cycle waits for proposals after its first (real s), unless "
+        "every live specialist slice has proposed before.",
     )
     closed_cycles_kept: int = Field(
         default=4096, ge=16, le=1_000_000, description="Decided cycle ids remembered."

@@ -507,10 +507,12 @@ class ManagerComponent:
             started = time.perf_counter()
             try:
                 outcome = engine.decide(cycle, self.clock.now(), epoch)
-            except Exception:
+            except Exception as error:  # a bug: still one decision per proposal, no orders
                 self.stats["decide_errors"] += 1
                 log.exception("manager: deciding %s failed", cycle_id)
-                return
+                outcome = engine.refuse(
+                    cycle, f"deciding failed: {error!r}", self.clock.now(), epoch
+                )
             now_s = self.clock.now().timestamp()
             for order in outcome.orders:
                 engine.inflight.on_order(order, now_s)

@@ -189,6 +189,19 @@ class DecisionEngine:
         """A decision on a proposal outside a cycle's solve (late, refused at the door)."""
         return DecisionRecord(_decision(proposal, 0.0, code, detail, now, epoch), proposal)
 
+    def refuse(self, cycle: Cycle, detail: str, now: datetime, epoch: int) -> CycleOutcome:
+        """Every proposal of the cycle rejected `INVALID_REQUEST`, nothing routed (what is
+        left when deciding failed)."""
+        decisions = [
+            self.reject_alone(p, ReasonCode.INVALID_REQUEST, detail, now, epoch)
+            for p in sorted(cycle.proposals, key=lambda p: (p.agent, p.id))
+        ]
+        zero = np.zeros(3)
+        record = self._record(
+            cycle, epoch, now, len(decisions), zero, zero, [], 0.0, 0.0, {"error": detail}
+        )
+        return CycleOutcome(record, decisions, [])
+
     def decide(self, cycle: Cycle, now: datetime, epoch: int) -> CycleOutcome:
         """Decide a gathered cycle (module doc); charges budgets and the day's cost."""
         und = cycle.underlying

@@ -180,8 +180,16 @@ def _scale(value: float) -> float:
     return value if value > 0 else 1.0
 
 
-def solve(problem: Problem) -> Solution:
-    """Solve the cycle's programme (module doc); never raises for a feasible input."""
+def solve(problem: Problem, *, shortcut: bool = True) -> Solution:
+    """Solve the cycle's programme (module doc); never raises for a feasible input.
+
+    `shortcut`: first try `at_bounds`, which proves in microseconds the common case where
+    every proposal is best taken whole; the LP runs only when it cannot.
+    """
+    if shortcut:
+        quick = at_bounds(problem)
+        if quick is not None:
+            return quick
     inst = problem.instruments
     P, K = problem.legs.shape
     lay = _Layout(P, K)
@@ -288,6 +296,95 @@ def solve(problem: Problem) -> Solution:
     net = x[lay.plus] - x[lay.minus]
     after = B + net @ G
     return Solution(scale, net, after, 0, result.message, float(result.fun) * lam)
+
+
+def at_bounds(problem: Problem) -> Solution | None:
+    """The solution with every scale at its bound, when that is provably optimal; else None.
+
+    Taking every proposal up to its bound u (and the underlying to the delta band's edge) is
+    optimal when, there, no constraint is active, no term of the objective sits on a kink (a
+    net order at zero, a greek at flat, at the dead zone, at a limit), and the objective's
+    gradient in every scale is negative: the programme is convex, so a point where moving any
+    scale down only costs more is the minimum. Anything else goes to the LP.
+    """
+    inst = problem.instruments
+    u = problem.upper
+    if not (u > 0).any():
+        return None
+    G = inst.greeks
+    B = problem.book
+    net = u @ problem.legs
+    net[0] = 0.0
+    pre = B + net @ G
+    band = problem.limits[DELTA]
+    g0 = G[0, DELTA]
+    h = 0.0
+    if abs(pre[DELTA]) > band:
+        if g0 <= 0:
+            return None
+        h = (math.copysign(band, pre[DELTA]) - pre[DELTA]) / g0
+    net[0] = h
+    after = B + net @ G
+
+    def near(value: float, point: float) -> bool:
+        return abs(value - point) <= TOL * max(abs(point), 1.0)
+
+    def inside(value: float, cap: float) -> bool:  # strictly within a cap (inf: none)
+        return math.isinf(cap) or value < cap - TOL * max(abs(cap), 1.0)
+
+    used = u > 0
+    moved: NDArray[np.bool_] = np.asarray((np.abs(problem.legs[used]) > 0).any(axis=0))
+    moved[0] = h != 0.0
+    if any(near(float(x), 0.0) for x in net[moved]) or not all(
+        inside(abs(float(net[k])), float(inst.max_quantity[k])) or net[k] == 0.0
+        for k in range(len(inst))
+    ):
+        return None
+    if not inside(float(inst.notional @ np.abs(net)), problem.max_gross_notional):
+        return None
+    if not inside(float(inst.cost @ np.abs(net)), problem.max_cost):
+        return None
+    for agent, left in problem.budget_left.items():
+        mine = np.array([a == agent for a in problem.agents])
+        if (problem.premium[mine] @ u[mine]) > 0 and not inside(
+            float(problem.premium[mine] @ u[mine]), left
+        ):
+            return None
+    if problem.reducing and any(not inside(abs(after[g]), abs(B[g])) for g in range(3)):
+        return None
+    if h == 0.0 and not inside(abs(pre[DELTA]), band):
+        return None
+    lam, big = problem.risk_weight, problem.breach_weight
+    L = np.array([_scale(x) for x in problem.limits])
+    weight = np.zeros(3)  # d objective / d greek, away from kinks
+    objective = float(inst.cost @ np.abs(net))
+    for g in (GAMMA, VEGA):
+        r, dead, lim = after[g], problem.dead_zone * problem.limits[g], problem.limits[g]
+        if near(abs(r), 0.0) or near(abs(r), dead) or near(abs(r), lim):
+            return None
+        if abs(r) > dead:
+            weight[g] += lam / L[g] * math.copysign(1.0, r)
+            objective += lam * (abs(r) - dead) / L[g]
+        if abs(r) > lim:
+            weight[g] += big / L[g] * math.copysign(1.0, r)
+            objective += big * (abs(r) - lim) / L[g]
+    if problem.firm_other is not None and problem.firm_limits is not None:
+        firm = problem.firm_other + problem.firm_factors * after
+        for g in range(3):
+            FL = problem.firm_limits[g]
+            if near(abs(firm[g]), FL) or (g == DELTA and abs(firm[g]) > FL):
+                return None
+            if abs(firm[g]) > FL:
+                slope = big / _scale(FL) * problem.firm_factors[g] * math.copysign(1.0, firm[g])
+                weight[g] += slope
+                objective += big * (abs(firm[g]) - FL) / _scale(FL)
+    d = problem.legs[:, 1:] @ G[1:]  # greeks per unit of each scale, before the underlying
+    gradient = problem.legs[:, 1:] @ (inst.cost[1:] * np.sign(net[1:])) + d @ weight
+    if h != 0.0:  # the underlying follows: d|h|/ds = −sign(h) d_delta / g0
+        gradient += inst.cost[0] * (-math.copysign(1.0, h)) * d[:, DELTA] / g0
+    if (gradient[used] >= -TOL * max(lam, 1.0) * 1e-6).any():
+        return None
+    return Solution(u.copy(), net, after, 0, "every proposal at its bound", objective)
 
 
 def attribute(problem: Problem, solution: Solution, i: int) -> ReasonCode:
