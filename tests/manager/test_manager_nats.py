@@ -16,27 +16,34 @@ from manager_examples import market as first_market
 from hedgemesh.manager.adapters.component import ManagerComponent
 from hedgemesh.manager.bootstrap import build
 from hedgemesh.manager.config import ManagerSettings
+from hedgemesh.manager.domain.engine import decision_id
 from hedgemesh.runtime.bus import Bus
 from hedgemesh.runtime.connection import NatsSettings
 from hedgemesh.runtime.kv import TypedKV
 from hedgemesh.runtime.server import NatsServer
 from hedgemesh.runtime.service import RuntimeSettings, Service
-from hedgemesh.store.db import StoreSettings, make_engine, session_factory
-from hedgemesh.store.decisions import DecisionRepository
+from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
+from hedgemesh.store.decisions import CycleRecord, DecisionRecord, DecisionRepository
 from hedgemesh.wire import (
     ControlAction,
     ControlCommand,
     Decision,
+    DecisionOutcome,
     Heartbeat,
     Instrument,
+    MarketableLimit,
     Order,
+    OrderType,
     Proposal,
     ReasonCode,
     RiskLimits,
     Role,
     ServiceState,
+    Side,
+    TimeInForce,
     TradingState,
     TradingStatus,
+    client_order_id,
     subjects,
 )
 
@@ -461,3 +468,64 @@ async def test_given_a_cycle_decided_again_after_a_failover_then_jetstream_drops
     await eventually(lambda: second.component.stats["duplicate_orders"] == len(before))
     after = await stream_orders(bus)
     assert sorted(m for m, _ in after) == sorted(m for m, _ in before)
+
+
+async def test_given_orders_stored_but_never_published_then_the_new_leader_routes_them(
+    bus, nats_client, start_manager, database_url, eventually
+):
+    # A predecessor (epoch 1) stored a cycle and died before publishing it.
+    migrate(database_url)
+    pending = proposal([(CALL_7, 5)], cycle="SPX-9", pid="orphan")
+    orphan = Order(
+        id="orphan-e1",
+        client_order_id=client_order_id("SPX-9", CALL_7),
+        instrument=CALL_7,
+        side=Side.BUY,
+        quantity=5,
+        order_type=OrderType.LIMIT,
+        limit_price=100.0,
+        time_in_force=TimeInForce.IOC,
+        algo=MarketableLimit(),
+        cycle_id="SPX-9",
+        epoch=1,
+        decision_ids=[decision_id("orphan")],
+    )
+    decision = Decision(
+        id=decision_id("orphan"),
+        proposal_id="orphan",
+        agent="gamma-agent",
+        underlying="SPX",
+        cycle_id="SPX-9",
+        outcome=DecisionOutcome.APPROVED,
+        scale_factor=1.0,
+        epoch=1,
+    )
+    cycle_record = CycleRecord(
+        cycle_id="SPX-9", underlying="SPX", epoch=1, trigger="proposals",
+        trading_state="ACTIVE", decided_at=datetime.now(UTC), proposals=1, orders=1,
+    )  # fmt: skip
+    repo = repository(database_url)
+    assert repo.record_cycle(cycle_record, [DecisionRecord(decision, pending)], [orphan])
+    capture = await Capture().attach(nats_client)
+    manager = await start_manager()
+    await eventually(lambda: capture.orders and capture.decisions)
+    (msg_id, routed), *_ = capture.orders
+    assert msg_id == orphan.client_order_id
+    assert routed.epoch == manager.service.epoch and routed.quantity == 5
+    assert capture.decisions[0].id == decision.id
+    await eventually(lambda: not repo.unpublished_orders() and not repo.unpublished_decisions())
+
+
+async def test_given_a_budget_period_ends_then_the_leader_records_the_reallocation(
+    bus, start_manager, database_url, eventually
+):
+    manager = await start_manager(budget_period_s=0.2)
+    repo = repository(database_url)
+    history = await eventually(lambda: repo.budget_history(), timeout=10)
+    assert {p.agent for p in history} <= {"gamma-agent", "vega-agent"}
+    assert all(p.reason.startswith("kept") for p in history)  # nothing was spent
+    reply = await bus.command(
+        ControlCommand(target="manager", action=ControlAction.STATUS, issued_by="api")
+    )
+    assert reply.state["budgets"]["agents"]["gamma-agent"]["last_reallocation"] is not None
+    assert manager.service.is_leader
