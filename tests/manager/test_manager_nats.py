@@ -392,8 +392,8 @@ async def test_given_a_slice_without_a_leader_then_the_manager_reduces_until_it_
     bus, start_manager, eventually
 ):
     manager = await start_manager(
-        agents=("gamma-agent",), degrade_when_slice_down=True, startup_grace_s=0.0,
-        agent_timeout_s=0.5,
+        agents=("gamma-agent",), degrade_when_slice_down=True, startup_grace_real_s=0.0,
+        agent_timeout_real_s=0.5,
     )  # fmt: skip
     engine = manager.component.engine
     await eventually(lambda: engine.trading.state is TradingState.REDUCING)

@@ -2,8 +2,8 @@
 scenario from `HEDGEMESH_SCENARIO`).
 
 Times are clock seconds (the injected clock: simulated time on an accelerated cluster) unless
-the name says `real`: the gather window and the polling intervals are about the network and
-run on real time whatever the clock's speed.
+the name says `real`: the gather window, liveness, orders in flight and the polling intervals
+are about processes and the network, and run on real time whatever the clock's speed.
 """
 
 from __future__ import annotations
@@ -101,11 +101,12 @@ class ManagerSettings(BaseSettings):
         description="A new leader routes a predecessor's stored, "
         "unpublished orders only if younger than this.",
     )
-    inflight_timeout_s: float = Field(
-        default=60.0,
+    inflight_timeout_real_s: float = Field(
+        default=10.0,
         gt=0,
         le=86_400,
-        description="An order with no report after this is dropped from the orders in flight.",
+        description="An order with no report for this long (real s) is dropped from the orders "
+        "in flight.",
     )
 
     # -- budgets --------------------------------------------------------------------------------
@@ -127,17 +128,17 @@ class ManagerSettings(BaseSettings):
     fallback_max_tick_age_s: float = Field(default=30.0, gt=0, le=86_400)
 
     # -- liveness and polling -------------------------------------------------------------------
-    agent_timeout_s: float = Field(
-        default=6.0,
+    agent_timeout_real_s: float = Field(
+        default=3.0,
         gt=0,
         le=3600,
-        description="A slice with no leader heartbeat this long is down.",
+        description="A slice with no leader heartbeat for this long (real s) is down.",
     )
     degrade_when_slice_down: bool = Field(
         default=True, description="Go REDUCING while a specialist slice has no live leader."
     )
-    startup_grace_s: float = Field(
-        default=10.0, ge=0, le=3600, description="No degrading this soon after start."
+    startup_grace_real_s: float = Field(
+        default=5.0, ge=0, le=3600, description="No degrading this soon after start (real s)."
     )
     kv_poll_real_s: float = Field(
         default=0.2, gt=0, le=60, description="How often limits and trading state are re-read."

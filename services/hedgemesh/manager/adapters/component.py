@@ -86,7 +86,7 @@ T = TypeVar("T")
 
 @dataclass
 class _Slice:
-    """The last leader heartbeat seen of one specialist service (clock seconds)."""
+    """The last leader heartbeat seen of one specialist service (real seconds)."""
 
     instance: str
     seen_at: float
@@ -163,7 +163,7 @@ class ManagerComponent:
         self._service = service
         s = self.settings
         now = service.clock.now()
-        self._started_at = service.clock.monotonic()
+        self._started_at = _real()
         url = self.store_settings.url
         await self.in_store(lambda: migrate(url))
         self._db = make_engine(url, self.store_settings)
@@ -179,7 +179,7 @@ class ManagerComponent:
                 rate=self._budget_spec("reallocation_rate", s.budget_reallocation_rate),
                 now=now,
             ),
-            inflight=InFlight(s.inflight_timeout_s),
+            inflight=InFlight(s.inflight_timeout_real_s),
         )
         await self._seed_kv()
         await self._poll_kv()
@@ -393,11 +393,11 @@ class ManagerComponent:
 
     async def _on_report(self, report: ExecutionReport, envelope: Envelope) -> None:
         assert self.engine is not None
-        self.engine.inflight.on_report(report, self.clock.now().timestamp())
+        self.engine.inflight.on_report(report, _real())
 
     async def _on_order(self, order: Order, envelope: Envelope) -> None:
         assert self.engine is not None
-        self.engine.inflight.on_order(order, self.clock.now().timestamp())
+        self.engine.inflight.on_order(order, _real())
 
     async def _on_decision(self, decision: Decision, envelope: Envelope) -> None:
         """Another replica decided this cycle: a standby closes it."""
@@ -407,7 +407,7 @@ class ManagerComponent:
     async def _on_heartbeat(self, heartbeat: Heartbeat, envelope: Envelope) -> None:
         if heartbeat.service not in self.settings.agents:
             return
-        now = self.clock.monotonic()
+        now = _real()
         held = self.slices.get(heartbeat.service)
         if heartbeat.state is ServiceState.STOPPING or heartbeat.role is Role.STANDBY:
             if held is not None and held.instance == heartbeat.instance:
@@ -416,9 +416,9 @@ class ManagerComponent:
         self.slices[heartbeat.service] = _Slice(heartbeat.instance, now)
 
     def live_slices(self) -> set[str]:
-        """Specialist services with a leader heartbeat within `agent_timeout_s`."""
-        now = self.clock.monotonic()
-        timeout = self.settings.agent_timeout_s
+        """Specialist services with a leader heartbeat within `agent_timeout_real_s`."""
+        now = _real()
+        timeout = self.settings.agent_timeout_real_s
         return {name for name, sl in self.slices.items() if now - sl.seen_at <= timeout}
 
     # -- proposals and cycles ----------------------------------------------------------------
@@ -513,9 +513,8 @@ class ManagerComponent:
                 outcome = engine.refuse(
                     cycle, f"deciding failed: {error!r}", self.clock.now(), epoch
                 )
-            now_s = self.clock.now().timestamp()
             for order in outcome.orders:
-                engine.inflight.on_order(order, now_s)
+                engine.inflight.on_order(order, _real())
             published = await self._publish_orders(outcome.orders)
             published = await self._publish_decisions([d.decision for d in outcome.decisions]) and (
                 published
@@ -603,7 +602,7 @@ class ManagerComponent:
         if restamped and await self._publish_orders(restamped):
             for o in restamped:
                 assert self.engine is not None
-                self.engine.inflight.on_order(o, now.timestamp())
+                self.engine.inflight.on_order(o, _real())
         elif restamped:
             fresh = []
         if stale:
@@ -662,7 +661,7 @@ class ManagerComponent:
                 for r in results
             ]
             await self.in_store(lambda: repo.record_budget_periods(periods))
-        engine.inflight.expire(now.timestamp())
+        engine.inflight.expire(_real())
         if self.is_leader:
             await self._apply_auto_state()
             await self._store_pending()
@@ -681,7 +680,7 @@ class ManagerComponent:
         s = self.settings
         if not s.degrade_when_slice_down:
             return
-        if self.clock.monotonic() - self._started_at < s.startup_grace_s:
+        if _real() - self._started_at < s.startup_grace_real_s:
             return
         down = set(s.agents) - self.live_slices()
         wanted = auto_state(engine.trading, down, self.service.instance)
@@ -698,6 +697,11 @@ class ManagerComponent:
             "manager: trading %s by %s: %s", status.state.value, status.changed_by, status.reason
         )
         return status
+
+
+def _real() -> float:
+    """Real seconds (monotonic): for liveness and orders in flight, whatever the clock's speed."""
+    return time.monotonic()
 
 
 def _params(s: ManagerSettings) -> DecisionParams:

@@ -21,6 +21,7 @@ times in a row), `UNSUPPORTED_ACTION`, `NATS_UNAVAILABLE` (KV unreachable).
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from hedgemesh.manager.domain.limits import FIRM_LIMITS_KEY, updated
@@ -153,7 +154,7 @@ class ControlHandler:
         engine = c.engine
         assert engine is not None
         live = c.live_slices()
-        now = c.clock.monotonic()
+        now = time.monotonic()
         trading = engine.trading
         return {
             "instance": c.service.instance,
