@@ -161,3 +161,31 @@ async def test_given_sigterm_then_the_service_process_exits_zero_within_five_sec
             process.kill()
         process.wait()
         process.stderr.close()
+
+
+async def test_given_an_accelerated_market_clock_then_leases_and_heartbeats_keep_real_time(
+    nats_server,
+) -> None:
+    import asyncio
+
+    from hedgemesh.runtime.clock import AcceleratedClock
+    from hedgemesh.runtime.connection import NatsSettings
+    from hedgemesh.runtime.service import RuntimeSettings, Service
+
+    settings = RuntimeSettings(instance="fast-1", heartbeat_interval_s=0.2, lease_ttl_s=1.0)
+    service = Service(
+        "fast",
+        lease="fast",
+        settings=settings,
+        nats=NatsSettings(url=nats_server.url),
+        clock=AcceleratedClock(1000.0),  # a lease ttl of 1 s would last 1 ms on this clock
+    )
+    await service.start()
+    try:
+        first_epoch = service.epoch
+        assert service.is_leader and first_epoch is not None
+        await asyncio.sleep(1.0)
+        assert service.is_leader and service.epoch == first_epoch  # no flapping
+        assert service.health().heartbeat_seq <= 8  # ~5 beats in 1 s, not thousands
+    finally:
+        await service.stop()

@@ -85,6 +85,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         description="keeps vega per expiry bucket in its band with longer-dated options",
     ),
     ServiceSpec(
+        "manager",
+        "hedgemesh.manager",
+        replicas=2,
+        needs_database=True,
+        description="nets proposals, enforces limits and budgets, routes orders",
+    ),
+    ServiceSpec(
         "api",
         "hedgemesh.api",
         needs_database=True,
