@@ -89,7 +89,9 @@ def test_given_higher_vol_then_option_spreads_widen():
 def test_given_a_large_order_then_it_walks_the_book_and_depth_comes_back_over_time():
     engine = quoted_engine()
     before = engine.quote("SPX")
-    sweep = order("sweep", quantity=200, limit_price=before.ask_depth[-1][0])
+    # Past the whole first level and into the second, whatever the configured depth.
+    past_top = int(before.ask_depth[0][1] + before.ask_depth[1][1] / 2)
+    sweep = order("sweep", quantity=past_top, limit_price=before.ask_depth[-1][0])
     reports = engine.receive(sweep, T0 + 1)
     prices = [r.last_price for r in reports if r.is_fill]
     assert prices == sorted(prices) and len(set(prices)) > 1  # impact: worse prices further in

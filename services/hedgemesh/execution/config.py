@@ -40,6 +40,10 @@ class LiquiditySettings(BaseModel):
 
 
 #: Options: spreads in basis points of the premium are wider, sizes in contracts smaller.
+#: An index's hedge instrument is deep: about 10,000 units (≈ $50M on an SPX-like index) on
+#: show across ten levels, refilling with the half-life. Options stay thin and wide.
+UNDERLYING_LIQUIDITY = LiquiditySettings(levels=10, top_size=2_000.0, size_decay=0.85)
+
 OPTION_LIQUIDITY = LiquiditySettings(
     half_spread_bp=75.0,
     min_half_spread_ticks=1.0,
@@ -89,7 +93,7 @@ class ExecutionSettings(BaseSettings):
     option_multiplier: float = Field(
         default=DEFAULT_OPTION_MULTIPLIER, gt=0, description="Listed options' multiplier."
     )
-    underlying_liquidity: LiquiditySettings = LiquiditySettings()
+    underlying_liquidity: LiquiditySettings = UNDERLYING_LIQUIDITY
     option_liquidity: LiquiditySettings = OPTION_LIQUIDITY
     default_vol: float = Field(
         default=0.20, gt=0, le=10, description="Vol the providers assume before any surface."
