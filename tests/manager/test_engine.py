@@ -372,3 +372,29 @@ def test_given_a_failed_decision_then_every_proposal_is_still_answered():
     result = e.refuse(cycle(*proposals), "deciding failed: boom", NOW, epoch=2)
     assert [d.decision.reason_code for d in result.decisions] == [ReasonCode.INVALID_REQUEST] * 2
     assert result.orders == [] and result.cycle.solver == {"error": "deciding failed: boom"}
+
+
+def test_given_a_bucket_over_its_vega_limit_then_a_proposal_fixing_it_is_taken():
+    # Long 30-day calls, short 7-day calls: total vega near flat, the 30-90 day bucket over
+    # its limit (100,000). Moving vega back into the 0-30 day bucket is approved.
+    e = engine(book([(CALL_30, 200), (CALL_7, -400)]), limits(max_abs_gamma=1e4))
+    before = e.greeks(NOW)["SPX"]
+    names = e.greek_names()
+    bucket = names.index("vega_30-90d")
+    assert before[bucket] > 100_000 and abs(before[2]) < 0.1 * before[bucket]
+    p = proposal([(CALL_30, -40), (CALL_7, 80)], agent="vega-agent")
+    result = e.decide(cycle(p), NOW, epoch=1)
+    assert outcomes(result) == [(DecisionOutcome.APPROVED, None)]
+    assert abs(result.cycle.greeks_after["vega_30-90d"]) <= 100_000.0
+    assert set(result.cycle.greeks_after) == set(names)
+
+
+def test_given_a_proposal_pushing_a_bucket_past_its_limit_then_vega_limit():
+    e = engine(book([(CALL_7, -200)]), limits(max_abs_gamma=1e4), bucket_vega_limit_fraction=0.5)
+    # Short 7-day calls (vega about −56,000 in 0-30 days); buying 30-day calls would flatten
+    # total vega but push the 30-90 day bucket past its 50,000 limit.
+    result = e.decide(cycle(proposal([(CALL_30, 150)], agent="vega-agent")), NOW, epoch=1)
+    (d,) = result.decisions
+    assert d.decision.outcome is DecisionOutcome.SCALED
+    assert d.decision.reason_code is ReasonCode.VEGA_LIMIT
+    assert abs(result.cycle.greeks_after["vega_30-90d"]) <= 50_000.0 + 600.0

@@ -343,7 +343,7 @@ async def test_given_a_tick_with_delta_outside_the_band_then_the_manager_hedges_
     await publish_market(bus, seq=1)  # the first tick may have come before the positions
     await eventually(lambda: capture.orders)
     (msg_id, order), *_ = capture.orders
-    assert order.instrument == SPX and order.cycle_id in ("SPX-0", "SPX-1")
+    assert order.instrument == SPX and order.cycle_id in ("SPX-0-delta", "SPX-1-delta")
     assert order.decision_ids == [f"{order.cycle_id}:delta"]
     assert msg_id == order.client_order_id
     assert capture.decisions == []

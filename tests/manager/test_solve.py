@@ -260,3 +260,40 @@ def test_given_any_problem_then_the_shortcut_agrees_with_the_lp(legs, book, gros
     assert full.ok
     assert quick.objective == pytest.approx(full.objective, rel=1e-6, abs=1e-3)
     assert full.scale == pytest.approx(p.upper, abs=1e-6)
+
+
+def bucketed(*legs: dict[int, float], **changes) -> Problem:
+    """Two expiry buckets after (delta, gamma, vega): A sits in bucket 1, V in bucket 2."""
+    greeks = np.array(
+        [
+            [1.0, 0, 0, 0, 0],  # U
+            [0, 1.0, 50.0, 50.0, 0],  # A: gamma 1 and vega 50, in bucket 1
+            [0, 0, 100.0, 0, 100.0],  # V: vega 100 in bucket 2
+            [10.0, 1.0, 0, 0, 0],  # D
+        ]
+    )
+    values = dict(
+        instruments=replace(instruments(), greeks=greeks),
+        book=np.array([0.0, -10.0, -1000.0, 4200.0, -5200.0]),
+        limits=np.array([50.0, 20.0, 5000.0, 4500.0, 4500.0]),
+    )
+    values.update(changes)
+    return problem(*legs, **values)
+
+
+def test_given_a_bucket_limit_then_a_proposal_is_scaled_to_it_as_vega_limit():
+    # A adds 50 vega to bucket 1 a contract: 4200 → 4500 at 6 of the 16 asked (gamma −4).
+    p = bucketed({A: 16})
+    s = solve(p)
+    assert s.scale == pytest.approx([6 / 16])
+    assert s.after[3] == pytest.approx(4500.0)
+    assert attribute(p, s, 0) is ReasonCode.VEGA_LIMIT
+
+
+def test_given_buckets_inside_their_limits_then_moving_vega_between_them_is_not_penalised():
+    # 10 V bring total vega from −1000 to 0 and bucket 2 from −5200 to −4200 (out of its
+    # breach); bucket 1 stays at 4200: inside its limit, it weighs nothing. Taken whole.
+    p = bucketed({V: 10})
+    s = solve(p)
+    assert s.scale == pytest.approx([1.0])
+    assert s.after[2:] == pytest.approx([0.0, 4200.0, -4200.0])

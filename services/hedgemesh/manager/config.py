@@ -75,6 +75,12 @@ class ManagerSettings(BaseSettings):
     dead_zone_fraction: float = Field(
         default=0.01, ge=0, lt=1, description="Risk within this fraction of a limit is flat."
     )
+    bucket_vega_limit_fraction: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Each expiry bucket's vega limit, as a fraction of the underlying's.",
+    )
     max_orders_per_instrument: int = Field(
         default=10,
         ge=1,
@@ -102,11 +108,12 @@ class ManagerSettings(BaseSettings):
         "unpublished orders only if younger than this.",
     )
     inflight_timeout_real_s: float = Field(
-        default=10.0,
+        default=120.0,
         gt=0,
         le=86_400,
         description="An order with no report for this long (real s) is dropped from the orders "
-        "in flight.",
+        "in flight. An order on JetStream is worked when execution gets to it, however late: "
+        "forgetting it early would hedge its risk twice.",
     )
 
     # -- budgets --------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ records budget periods, and answers control commands.
 - **Proposals** (`hedge.v1.proposal.*`): a duplicate id is dropped; one for a cycle already
   decided is rejected `CYCLE_CLOSED` (leader); else gathered. A cycle is decided as soon as
   every live specialist slice has proposed, or `gather_window_real_s` after it opened.
-- **Ticks**: the leader checks the book's delta and opens the tick's cycle for its own delta
-  hedge when the band is breached (agents evaluating the same tick join it).
+- **Ticks**: the leader checks the book's delta and, when the band is breached, decides a
+  cycle of its own at once (`<UND>-<seq>-delta`: the underlying alone; the agents' cycle of
+  the same tick is apart and closes its own residual delta against the orders in flight).
 - **Deciding** (one cycle at a time): the engine decides; orders go to JetStream
   (`Nats-Msg-Id` = client order id) and decisions to `hedge.v1.decision.<agent>`, then the
   cycle is stored with `published_at` (or without, when NATS failed: the timer re-publishes
@@ -116,6 +117,7 @@ class ManagerComponent:
         self._db: DbEngine | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="manager-store")
         self._lock = asyncio.Lock()
+        self._store_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[Any]] = []
         self._inherited: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -143,6 +145,11 @@ class ManagerComponent:
     @property
     def is_leader(self) -> bool:
         return self._service is not None and self._service.is_leader and self._leading
+
+    @property
+    def known_underlyings(self) -> set[str]:
+        """Underlyings seen (scenario, ticks, snapshots)."""
+        return set(self._known)
 
     def limits_kv(self) -> TypedKV[RiskLimits]:
         return self.service.kv(subjects.KV_LIMITS, RiskLimits)
@@ -347,12 +354,11 @@ class ManagerComponent:
             await self._limits_for(und, tick.price)
         if not self.is_leader or not engine.needs_delta_hedge(und, now):
             return
-        cycle_id = f"{und}-{tick.seq}"
+        cycle_id = delta_cycle_id(und, tick.seq)
         loop_now = asyncio.get_running_loop().time()
-        cycle = self.gatherer.open_for_delta(cycle_id, und, loop_now)
-        if cycle is not None:
+        if self.gatherer.open_for_delta(cycle_id, und, loop_now) is not None:
             self.stats["delta_cycles"] += 1
-            self._schedule(cycle, loop_now)
+            await self._decide(cycle_id)  # its own cycle: nothing to wait for
 
     async def _limits_for(self, und: str, spot: float) -> None:
         """A new underlying's limits: from KV, else the fallback (in memory now, and in KV
@@ -562,27 +568,30 @@ class ManagerComponent:
         return ok
 
     async def _store_pending(self) -> None:
+        """Store decided cycles in the order decided (one writer at a time); on a failure the
+        rest wait for the next call."""
         repo = self.repo
         assert repo is not None
-        while self._unstored:
-            outcome, published_at = self._unstored[0]
-            try:
-                await self.in_store(
-                    functools.partial(
-                        repo.record_cycle,
-                        outcome.cycle,
-                        outcome.decisions,
-                        outcome.orders,
-                        published_at=published_at,
+        async with self._store_lock:
+            while self._unstored:
+                outcome, published_at = self._unstored[0]
+                try:
+                    await self.in_store(
+                        functools.partial(
+                            repo.record_cycle,
+                            outcome.cycle,
+                            outcome.decisions,
+                            outcome.orders,
+                            published_at=published_at,
+                        )
                     )
-                )
-            except Exception:
-                self.stats["store_errors"] += 1
-                log.exception(
-                    "manager: storing cycle %s failed; will retry", outcome.cycle.cycle_id
-                )
-                return
-            self._unstored.pop(0)
+                except Exception:
+                    self.stats["store_errors"] += 1
+                    log.exception(
+                        "manager: storing cycle %s failed; will retry", outcome.cycle.cycle_id
+                    )
+                    return
+                self._unstored.pop(0)
 
     # -- take-over ---------------------------------------------------------------------------
 
@@ -699,6 +708,11 @@ class ManagerComponent:
         return status
 
 
+def delta_cycle_id(underlying: str, tick_seq: int) -> str:
+    """The id of the manager's own residual-delta cycle on a tick."""
+    return f"{underlying}-{tick_seq}-delta"
+
+
 def _real() -> float:
     """Real seconds (monotonic): for liveness and orders in flight, whatever the clock's speed."""
     return time.monotonic()
@@ -719,6 +733,7 @@ def _params(s: ManagerSettings) -> DecisionParams:
         underlying_half_spread_bp=s.underlying_half_spread_bp,
         option_fee_per_contract=s.option_fee_per_contract,
         underlying_fee_bp=s.underlying_fee_bp,
+        bucket_vega_limit_fraction=s.bucket_vega_limit_fraction,
     )
 
 

@@ -147,7 +147,9 @@ class ControlHandler:
                      "firm": {...} | None},
           "last_cycle": None | {"cycle_id", "underlying", "trigger", "decided_at",
                      "proposals", "orders", "greeks_before", "greeks_after", "decide_ms"},
-          "open_cycles", "orders_in_flight", "counters": {name: count}
+          "open_cycles", "orders_in_flight" (count), "in_flight": {UND: {symbol: signed
+                     quantity routed or filled but not yet in the positions}},
+          "counters": {name: count}
         }
         """
         c = self.component
@@ -182,5 +184,11 @@ class ControlHandler:
             "last_cycle": c.last_cycle,
             "open_cycles": len(c.gatherer.open),
             "orders_in_flight": engine.inflight.working_orders(),
+            "in_flight": {
+                und: {
+                    symbol: qty for symbol, (_, qty) in sorted(engine.inflight.pending(und).items())
+                }
+                for und in sorted(c.known_underlyings)
+            },
             "counters": dict(sorted(c.stats.items())),
         }

@@ -37,6 +37,7 @@ spread and fees.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -92,6 +93,7 @@ class DecisionParams:
     underlying_half_spread_bp: float = 2.0
     option_fee_per_contract: float = 0.5
     underlying_fee_bp: float = 0.1
+    bucket_vega_limit_fraction: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -143,22 +145,52 @@ class DecisionEngine:
 
     # -- the book ----------------------------------------------------------------------------
 
+    @property
+    def n_greeks(self) -> int:
+        """Greek axes of the solve: delta, gamma, vega, then vega per expiry bucket."""
+        return len(GREEKS) + len(self.book.bucket_edges_days) + 1
+
+    def greek_names(self) -> tuple[str, ...]:
+        edges = (0.0, *self.book.bucket_edges_days)
+        buckets = [f"vega_{lo:g}-{hi:g}d" for lo, hi in itertools.pairwise(edges)]
+        return (*GREEKS, *buckets, f"vega_{edges[-1]:g}d+")
+
+    def unit_greeks(self, instruments: Sequence[Instrument], now: datetime) -> NDArray[np.float64]:
+        """(K, G) greeks per unit: delta, gamma, vega, and the vega again in the column of the
+        option's expiry bucket (as `quant.book` buckets it: days to expiry against the edges)."""
+        unit = self.book.greeks_per_unit(instruments, now)
+        n_buckets = self.n_greeks - len(GREEKS)
+        out = np.zeros((len(instruments), self.n_greeks))
+        out[:, DELTA], out[:, GAMMA], out[:, VEGA] = unit.delta, unit.gamma, unit.vega_per_point
+        days = np.array(
+            [
+                (i.expiry - now).total_seconds() / 86_400.0 if i.expiry is not None else 0.0
+                for i in instruments
+            ]
+        )
+        bucket = np.searchsorted(np.asarray(self.book.bucket_edges_days), days, side="right")
+        rows = np.arange(len(instruments))
+        out[rows, len(GREEKS) + np.minimum(bucket, n_buckets - 1)] = unit.vega_per_point
+        return out
+
     def greeks(self, now: datetime) -> dict[str, NDArray[np.float64]]:
-        """(delta, gamma, vega per vol point) of every priced underlying: positions plus the
-        orders in flight."""
+        """The greeks (`n_greeks` axes) of every priced underlying: positions plus the orders
+        in flight."""
         names = self.book.underlyings
         if not names:
             return {}
-        table = self.book.risk(now).by_underlying
+        risk = self.book.risk(now)
+        table, buckets = risk.by_underlying, risk.by_bucket.vega_per_point
         out = {}
         for i, und in enumerate(names):
-            g = np.array([table.delta[i], table.gamma[i], table.vega_per_point[i]])
+            g = np.concatenate(
+                [[table.delta[i], table.gamma[i], table.vega_per_point[i]], buckets[i]]
+            )
             pending = self.inflight.pending(und)
             if pending:
                 instruments = [inst for inst, _ in pending.values()]
                 qty = np.array([q for _, q in pending.values()], dtype=float)
-                unit = self.book.greeks_per_unit(instruments, now)
-                g = g + qty @ np.column_stack([unit.delta, unit.gamma, unit.vega_per_point])
+                g = g + qty @ self.unit_greeks(instruments, now)
             out[und] = g
         return out
 
@@ -196,7 +228,7 @@ class DecisionEngine:
             self.reject_alone(p, ReasonCode.INVALID_REQUEST, detail, now, epoch)
             for p in sorted(cycle.proposals, key=lambda p: (p.agent, p.id))
         ]
-        zero = np.zeros(3)
+        zero = np.zeros(self.n_greeks)
         record = self._record(
             cycle, epoch, now, len(decisions), zero, zero, [], 0.0, 0.0, {"error": detail}
         )
@@ -211,7 +243,7 @@ class DecisionEngine:
         self.roll_cost_day(now)
         blanket = self._blanket(und, lim, now)
         greeks = self.greeks(now) if self.book.underlyings else {}
-        before = greeks.get(und, np.zeros(3))
+        before = greeks.get(und, np.zeros(self.n_greeks))
         if blanket is not None:
             code, detail = blanket
             decisions = [
@@ -355,7 +387,7 @@ class DecisionEngine:
             if v.upper > 0:
                 for leg in p.legs:
                     legs[i, index[leg.instrument.symbol]] += leg.quantity
-        unit = self.book.greeks_per_unit(listed, now)
+        greeks = self.unit_greeks(listed, now)
         price = self.book.fair_values(listed)
         mult = np.array([inst.multiplier for inst in listed])
         is_option = np.array([inst.is_option for inst in listed])
@@ -377,7 +409,7 @@ class DecisionEngine:
         )
         inst = Instruments(
             symbols=tuple(index),
-            greeks=np.column_stack([unit.delta, unit.gamma, unit.vega_per_point]),
+            greeks=greeks,
             price=price,
             multiplier=mult,
             cost=cost,
@@ -401,12 +433,12 @@ class DecisionEngine:
         firm_other = None
         spot = float(instruments.price[0])
         if firm is not None:
-            total = np.zeros(3)
+            total = np.zeros(len(GREEKS))
             for name, g in greeks.items():
                 if name != und:
                     tick = self.book.tick(name)
                     assert tick is not None  # priced underlyings have one
-                    total += firm_factors(tick.price) * g
+                    total += firm_factors(tick.price) * g[: len(GREEKS)]
             firm_other = total
         agents = tuple(p.agent for p in proposals)
         budget_left = {}
@@ -416,7 +448,7 @@ class DecisionEngine:
                 budget_left[a] = left
         return Problem(
             book=greeks[und],
-            limits=self.limits.vector(und, self.params.delta_band_fraction),
+            limits=self._limit_vector(und, lim),
             instruments=instruments,
             legs=legs,
             upper=np.array([v.upper for v in verdicts]),
@@ -432,6 +464,14 @@ class DecisionEngine:
             risk_weight=self.params.risk_weight,
             breach_weight=self.params.breach_weight,
             dead_zone=self.params.dead_zone_fraction,
+        )
+
+    def _limit_vector(self, und: str, lim: RiskLimits) -> NDArray[np.float64]:
+        """(delta band, gamma limit, vega limit, each bucket's vega limit)."""
+        n_buckets = self.n_greeks - len(GREEKS)
+        bucket = lim.max_abs_vega_per_vol_point * self.params.bucket_vega_limit_fraction
+        return np.concatenate(
+            [self.limits.vector(und, self.params.delta_band_fraction), np.full(n_buckets, bucket)]
         )
 
     def _rounded(
@@ -484,7 +524,10 @@ class DecisionEngine:
             code, detail = v.code, v.detail
             if v.upper > 0 and s < 1.0:
                 code = attribute(problem, solution, i)
-                detail = _DETAILS[code]
+                detail = (
+                    f"{_DETAILS[code]} (the book with the orders in flight: delta {B[DELTA]:.4g}, "
+                    f"gamma {B[GAMMA]:.4g}, vega {B[VEGA]:.4g})"
+                )
             change = s * (problem.legs[i, 1:] @ G[1:])
             removed = float(
                 sum((abs(B[g]) - abs(B[g] + change[g])) / limits[g] for g in (GAMMA, VEGA))
@@ -579,8 +622,8 @@ class DecisionEngine:
             orders=len(orders),
             expected_cost=cost,
             gross_notional=gross,
-            greeks_before=dict(zip(GREEKS, map(float, before), strict=True)),
-            greeks_after=dict(zip(GREEKS, map(float, after), strict=True)),
+            greeks_before=dict(zip(self.greek_names(), map(float, before), strict=True)),
+            greeks_after=dict(zip(self.greek_names(), map(float, after), strict=True)),
             solver=solver,
         )
 
@@ -592,7 +635,7 @@ _DETAILS = {
     ReasonCode.TRADING_REDUCING: "reducing only: more would grow a greek's magnitude",
     ReasonCode.DELTA_LIMIT: "more would breach the delta limit (the underlying cannot offset it)",
     ReasonCode.GAMMA_LIMIT: "more would breach the gamma limit",
-    ReasonCode.VEGA_LIMIT: "more would breach the vega limit",
+    ReasonCode.VEGA_LIMIT: "more would breach the vega limit (or an expiry bucket's)",
     ReasonCode.NETTED_OUT: "the cycle's other proposals already cover it (the joint solve)",
     ReasonCode.RISK_NOT_REDUCED: "more would not reduce the book's risk by more than it costs",
 }

@@ -1,9 +1,10 @@
 """Gathering a cycle's proposals before it is decided.
 
 A cycle (id `<UND>-<tick seq>`, shared by every agent that evaluated the same tick) opens with
-its first proposal, or when the manager's own delta check on a tick finds the band breached. It
-is due when every live specialist slice has proposed for it, or `window_s` after it opened,
-whichever comes first. Once decided its id is remembered (the last `kept` ids), so a proposal
+its first proposal. It is due when every live specialist slice has proposed for it, or
+`window_s` after it opened, whichever comes first. The manager's own residual-delta cycle on a
+tick (`<UND>-<tick seq>-delta`, `open_for_delta`) has no proposals and is decided at once.
+Once decided a cycle's id is remembered (the last `kept` ids), so a proposal
 arriving later is answered `CYCLE_CLOSED`. Pure: times (real seconds) are passed in.
 """
 

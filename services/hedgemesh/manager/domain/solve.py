@@ -2,7 +2,8 @@
 
 One underlying's cycle is a linear programme (`scipy.optimize.linprog`, HiGHS). Notation:
 proposals i = 1..P with leg quantities Q[i, k] in instruments k = 0..K−1 (k = 0 is the
-underlying itself); each instrument's greeks per unit G[k] = (delta, gamma, vega per vol point);
+underlying itself); each instrument's greeks per unit G[k] = (delta, gamma, vega per vol
+point, then the vega of each expiry bucket: an option's vega counts in its own bucket too);
 the book's greeks before the cycle B; the net order per instrument n[k].
 
 Variables: a scale s[i] ∈ [0, u[i]] per proposal (u from the checks before the solve: 0 for a
@@ -13,7 +14,7 @@ refused proposal, else 1), the net orders n[k] = p[k] − m[k] with p, m ≥ 0, 
     r = B + Σ_k n[k] G[k]                        (the book's greeks after the cycle)
 
     minimise   Σ_k c[k] (p[k] + m[k])                                 expected spread and fees
-             + λ Σ_{g ∈ gamma, vega} max(0, |r_g| − τ L_g) / L_g      residual risk, in limits
+             + λ Σ_{g = γ, ν} max(0, |r_g| − τ L_g) / L_g             residual risk, in limits
              + M Σ_g max(0, |r_g| − L_g) / L_g                        breaches of the underlying's
              + M Σ_g max(0, |F_g| − FL_g) / FL_g                      and the firm's limits
     subject to p[k], m[k] ≤ qmax[k]                                   order size and notional
@@ -22,13 +23,16 @@ refused proposal, else 1), the net orders n[k] = p[k] − m[k] with p, m ≥ 0, 
                Σ_{i of agent a} premium[i] s[i] ≤ agent a's budget left
                |r_g| ≤ |B_g| for every greek                          (REDUCING only)
 
-with L = (delta band, gamma limit, vega limit), F = the firm's dollar delta, dollar gamma per
-1 % and vega (the other underlyings' plus this one's r scaled by (S, S²/100, 1)), τ a small dead
-zone (risk within τ of flat counts as flat, so rounding noise never scales a proposal), λ the
-risk weight (currency per whole limit of risk) and M ≫ λ the breach weight. Limits are soft so
-that the programme is always feasible (s = 0, n = 0 is), yet breached only where nothing
-affordable avoids it. Delta carries no risk term: the underlying moves it into the band at the
-least cost (`Solution.net[0]`); the caller then takes it to its target inside the band.
+with L = (delta band, gamma limit, vega limit, each bucket's vega limit), F = the firm's
+dollar delta, dollar gamma per 1 % and vega (the other underlyings' plus this one's r scaled by
+(S, S²/100, 1)), τ a small dead zone (risk within τ of flat counts as flat, so rounding noise
+never scales a proposal), λ the risk weight (currency per whole limit of risk) and M ≫ λ the
+breach weight. Limits are soft so that the programme is always feasible (s = 0, n = 0 is), yet
+breached only where nothing affordable avoids it. The bucket vegas carry no risk term either,
+only their limits: moving vega between buckets is the vega agent's call, within the limits.
+Delta carries no risk term: the underlying
+moves it into the band at the least cost (`Solution.net[0]`); the caller then takes it to its
+target inside the band.
 
 `attribute` says why a proposal got less than its bound: the first constraint, in a fixed
 order, that is active and that more of it would push further.
@@ -50,7 +54,18 @@ __all__ = ["GREEKS", "Instruments", "Problem", "Solution", "attribute", "solve"]
 GREEKS = ("delta", "gamma", "vega_per_vol_point")
 """Order of the greek axes in every array here."""
 DELTA, GAMMA, VEGA = 0, 1, 2
-LIMIT_CODES = (ReasonCode.DELTA_LIMIT, ReasonCode.GAMMA_LIMIT, ReasonCode.VEGA_LIMIT)
+#: The firm's limits cover the first three greeks; the rest are vega per expiry bucket.
+FIRM_GREEKS = 3
+#: Greeks with a risk term; the bucket vegas have their limits only (the agents shape them).
+RISK_GREEKS = (GAMMA, VEGA)
+
+
+def limit_code(g: int) -> ReasonCode:
+    """The reason code of greek axis `g` (bucket vegas are vega)."""
+    return (
+        (ReasonCode.DELTA_LIMIT, ReasonCode.GAMMA_LIMIT)[g] if g < VEGA else ReasonCode.VEGA_LIMIT
+    )
+
 
 #: Tolerance on scale factors and on activity of constraints (relative).
 TOL = 1e-7
@@ -61,9 +76,10 @@ FloatArray = NDArray[np.float64]
 @dataclass(frozen=True, eq=False)
 class Instruments:
     """The instruments of a cycle; row 0 is the underlying. Per unit (one contract or one
-    unit of the underlying): `greeks` (K, 3) as `GREEKS`, `price` the fair value per unit of
-    the underlying, `multiplier`, `cost` the expected spread and fees (currency),
-    `max_quantity` the largest order (units) and `cap_reason` which limit sets it."""
+    unit of the underlying): `greeks` (K, G): `GREEKS`, then vega per expiry bucket; `price`
+    the fair value per unit of the underlying, `multiplier`, `cost` the expected spread and
+    fees (currency), `max_quantity` the largest order (units), `cap_reason` which limit sets it.
+    """
 
     symbols: tuple[str, ...]
     greeks: FloatArray
@@ -87,9 +103,9 @@ class Problem:
     """One cycle of one underlying; see the module doc for the symbols."""
 
     book: FloatArray
-    """B: the book's greeks before the cycle (orders in flight included)."""
+    """B (G,): the book's greeks before the cycle (orders in flight included)."""
     limits: FloatArray
-    """L: (delta band, gamma limit, vega limit) of the underlying."""
+    """L (G,): (delta band, gamma limit, vega limit, each bucket's vega limit)."""
     instruments: Instruments
     legs: FloatArray
     """Q (P, K): each proposal's quantity per instrument (column 0: the underlying)."""
@@ -114,8 +130,15 @@ class Problem:
     breach_weight: float = 1e9
     dead_zone: float = 0.01
 
+    @property
+    def n_greeks(self) -> int:
+        return len(self.book)
+
     def __post_init__(self) -> None:
         k = len(self.instruments)
+        ng = self.instruments.greeks.shape[1]
+        if len(self.book) != ng or len(self.limits) != ng or ng < FIRM_GREEKS:
+            raise ValueError(f"book, limits and greeks must have the same {ng} (≥ 3) greeks")
         if self.legs.shape != (len(self.upper), k) or len(self.premium) != len(self.upper):
             raise ValueError(f"legs must be (P, {k}) with P = len(upper) = len(premium)")
         if len(self.agents) != len(self.upper):
@@ -145,6 +168,7 @@ class _Layout:
 
     p: int
     k: int
+    g: int
 
     @property
     def s(self) -> slice:
@@ -159,20 +183,20 @@ class _Layout:
         return slice(self.p + self.k, self.p + 2 * self.k)
 
     @property
-    def risk(self) -> int:  # a_gamma, a_vega
+    def risk(self) -> int:  # a_g for every greek but delta
         return self.p + 2 * self.k
 
     @property
-    def breach(self) -> int:  # b_delta, b_gamma, b_vega
-        return self.risk + 2
+    def breach(self) -> int:  # b_g for every greek
+        return self.risk + len(RISK_GREEKS)
 
     @property
     def firm(self) -> int:  # f_delta, f_gamma, f_vega
-        return self.breach + 3
+        return self.breach + self.g
 
     @property
     def size(self) -> int:
-        return self.firm + 3
+        return self.firm + FIRM_GREEKS
 
 
 def _scale(value: float) -> float:
@@ -192,7 +216,8 @@ def solve(problem: Problem, *, shortcut: bool = True) -> Solution:
             return quick
     inst = problem.instruments
     P, K = problem.legs.shape
-    lay = _Layout(P, K)
+    NG = problem.n_greeks
+    lay = _Layout(P, K, NG)
     n = lay.size
     G = inst.greeks  # (K, 3)
     lam, big = problem.risk_weight, problem.breach_weight
@@ -201,14 +226,13 @@ def solve(problem: Problem, *, shortcut: bool = True) -> Solution:
     # Objective, divided by the risk weight so that coefficients stay near 1.
     c = np.zeros(n)
     c[lay.plus] = c[lay.minus] = inst.cost / lam
-    c[lay.risk] = 1.0 / L[GAMMA]
-    c[lay.risk + 1] = 1.0 / L[VEGA]
-    c[lay.breach : lay.breach + 3] = (big / lam) / L
+    c[lay.risk : lay.risk + len(RISK_GREEKS)] = 1.0 / L[list(RISK_GREEKS)]
+    c[lay.breach : lay.breach + NG] = (big / lam) / L
     firm = problem.firm_other is not None and problem.firm_limits is not None
     if firm:
         assert problem.firm_limits is not None
         FL = np.array([_scale(x) for x in problem.firm_limits])
-        c[lay.firm : lay.firm + 3] = (big / lam) / FL
+        c[lay.firm : lay.firm + FIRM_GREEKS] = (big / lam) / FL
 
     rows: list[FloatArray] = []
     rhs: list[float] = []
@@ -221,14 +245,15 @@ def solve(problem: Problem, *, shortcut: bool = True) -> Solution:
         return row
 
     B = problem.book
-    for g, slack in ((GAMMA, lay.risk), (VEGA, lay.risk + 1)):
+    for j, g in enumerate(RISK_GREEKS):
+        slack = lay.risk + j
         dead = problem.dead_zone * problem.limits[g]
         for sign in (1.0, -1.0):  # ±r_g − a_g ≤ τL
             row = greek_row(g, sign)
             row[slack] = -1.0
             rows.append(row)
             rhs.append(dead - sign * B[g])
-    for g in range(3):  # ±r_g − b_g ≤ L_g
+    for g in range(NG):  # ±r_g − b_g ≤ L_g
         for sign in (1.0, -1.0):
             row = greek_row(g, sign)
             row[lay.breach + g] = -1.0
@@ -236,7 +261,7 @@ def solve(problem: Problem, *, shortcut: bool = True) -> Solution:
             rhs.append(problem.limits[g] - sign * B[g])
     if firm:
         assert problem.firm_other is not None and problem.firm_limits is not None
-        for g in range(3):  # ±F_g − f_g ≤ FL_g
+        for g in range(FIRM_GREEKS):  # ±F_g − f_g ≤ FL_g
             phi = problem.firm_factors[g]
             for sign in (1.0, -1.0):
                 row = greek_row(g, sign, phi)
@@ -244,7 +269,7 @@ def solve(problem: Problem, *, shortcut: bool = True) -> Solution:
                 rows.append(row)
                 rhs.append(problem.firm_limits[g] - sign * (problem.firm_other[g] + phi * B[g]))
     if problem.reducing:
-        for g in range(3):  # ±r_g ≤ |B_g|
+        for g in range(NG):  # ±r_g ≤ |B_g|
             for sign in (1.0, -1.0):
                 rows.append(greek_row(g, sign))
                 rhs.append(abs(B[g]) - sign * B[g])
@@ -277,7 +302,7 @@ def solve(problem: Problem, *, shortcut: bool = True) -> Solution:
     bounds = (
         [(0.0, float(u)) for u in problem.upper]
         + [(0.0, float(q)) for q in inst.max_quantity] * 2
-        + [(0.0, None)] * 8
+        + [(0.0, None)] * (lay.size - lay.risk)
     )
     result = linprog(
         c,
@@ -350,33 +375,33 @@ def at_bounds(problem: Problem) -> Solution | None:
             float(problem.premium[mine] @ u[mine]), left
         ):
             return None
-    if problem.reducing and any(not inside(abs(after[g]), abs(B[g])) for g in range(3)):
+    if problem.reducing and any(not inside(abs(after[g]), abs(B[g])) for g in range(len(B))):
         return None
     if h == 0.0 and not inside(abs(pre[DELTA]), band):
         return None
     lam, big = problem.risk_weight, problem.breach_weight
     L = np.array([_scale(x) for x in problem.limits])
-    weight = np.zeros(3)  # d objective / d greek, away from kinks
+    weight = np.zeros(len(B))  # d objective / d greek, away from kinks
     objective = float(inst.cost @ np.abs(net))
-    for g in (GAMMA, VEGA):
+    for g in range(1, len(B)):
         r, dead, lim = after[g], problem.dead_zone * problem.limits[g], problem.limits[g]
-        if near(abs(r), 0.0) or near(abs(r), dead) or near(abs(r), lim):
+        if near(abs(r), lim) or (g in RISK_GREEKS and (near(abs(r), 0.0) or near(abs(r), dead))):
             return None
-        if abs(r) > dead:
+        if g in RISK_GREEKS and abs(r) > dead:
             weight[g] += lam / L[g] * math.copysign(1.0, r)
             objective += lam * (abs(r) - dead) / L[g]
         if abs(r) > lim:
             weight[g] += big / L[g] * math.copysign(1.0, r)
             objective += big * (abs(r) - lim) / L[g]
     if problem.firm_other is not None and problem.firm_limits is not None:
-        firm = problem.firm_other + problem.firm_factors * after
-        for g in range(3):
+        firm = problem.firm_other + problem.firm_factors * after[:FIRM_GREEKS]
+        for g in range(FIRM_GREEKS):
             FL = problem.firm_limits[g]
             if near(abs(firm[g]), FL) or (g == DELTA and abs(firm[g]) > FL):
                 return None
             if abs(firm[g]) > FL:
                 slope = big / _scale(FL) * problem.firm_factors[g] * math.copysign(1.0, firm[g])
-                weight[g] += slope
+                weight[g] += slope  # (only the first three axes: delta, gamma, vega)
                 objective += big * (abs(firm[g]) - FL) / _scale(FL)
     d = problem.legs[:, 1:] @ G[1:]  # greeks per unit of each scale, before the underlying
     gradient = problem.legs[:, 1:] @ (inst.cost[1:] * np.sign(net[1:])) + d @ weight
@@ -430,12 +455,13 @@ def attribute(problem: Problem, solution: Solution, i: int) -> ReasonCode:
                 return ReasonCode.TRADING_REDUCING
     for g in np.flatnonzero(pushes):
         if active(abs(after[g]), problem.limits[g]):
-            return LIMIT_CODES[g]
+            return limit_code(int(g))
     if problem.firm_other is not None and problem.firm_limits is not None:
-        firm = problem.firm_other + problem.firm_factors * after
-        for g in np.flatnonzero(np.sign(firm) * problem.firm_factors * d > 0):
+        firm = problem.firm_other + problem.firm_factors * after[:FIRM_GREEKS]
+        pushed = np.sign(firm) * problem.firm_factors * d[:FIRM_GREEKS] > 0
+        for g in np.flatnonzero(pushed):
             if active(abs(firm[g]), problem.firm_limits[g]):
-                return LIMIT_CODES[g]
+                return limit_code(int(g))
     if len(problem.upper) > 1:
         alone_upper = np.where(np.arange(len(problem.upper)) == i, problem.upper, 0.0)
         alone = solve(replace(problem, upper=alone_upper))
