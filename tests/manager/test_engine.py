@@ -299,13 +299,25 @@ def test_given_an_agent_without_a_budget_then_budget_exhausted():
     assert outcomes(result) == [(DecisionOutcome.REJECTED, ReasonCode.BUDGET_EXHAUSTED)]
 
 
-def test_given_the_days_cost_budget_spent_then_nothing_more_is_routed():
+def test_given_the_days_cost_budget_spent_by_fills_then_nothing_more_is_routed():
     e = engine(book(SHORT_STRADDLE), limits(daily_cost_budget=1000.0))
     first = e.decide(cycle(proposal([(CALL_7, 100), (PUT_7, 100)])), NOW, epoch=1)
     assert first.cycle.expected_cost <= 1000.0 + 1e-6
+    assert e.cost_today.get("SPX", 0.0) == 0.0  # routed, not filled: nothing spent yet
+    for order in first.orders:
+        e.charge_fill(order.client_order_id, order.quantity, NOW)
     assert e.cost_today["SPX"] == pytest.approx(first.cycle.expected_cost)
     second = e.decide(cycle(proposal([(CALL_7, 100)]), cycle_id="SPX-2"), NOW, epoch=1)
     assert second.decisions[0].decision.outcome is not DecisionOutcome.APPROVED
+
+
+def test_given_orders_that_do_not_fill_then_they_cost_nothing():
+    e = engine(book(SHORT_STRADDLE), limits(daily_cost_budget=1000.0))
+    first = e.decide(cycle(proposal([(CALL_7, 100), (PUT_7, 100)])), NOW, epoch=1)
+    assert set(first.unit_costs) == {o.client_order_id for o in first.orders}
+    e.charge_fill("someone-elses-order", 10, NOW)
+    second = e.decide(cycle(proposal([(CALL_7, 10)]), cycle_id="SPX-2"), NOW, epoch=1)
+    assert second.decisions[0].decision.outcome is DecisionOutcome.APPROVED
 
 
 def test_given_the_same_cycle_decided_twice_then_the_client_order_ids_are_the_same():

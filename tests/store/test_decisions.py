@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from store_examples import CALL, SPX, T0, make_order
+from store_examples import CALL, SPX, T0, make_order, report
 
 from hedgemesh.store.decisions import (
     BudgetPeriod,
@@ -13,9 +13,11 @@ from hedgemesh.store.decisions import (
     DecisionRecord,
     DecisionRepository,
 )
+from hedgemesh.store.execution import ExecutionRepository
 from hedgemesh.wire import (
     Decision,
     DecisionOutcome,
+    ExecStatus,
     Greeks,
     HedgeLeg,
     HedgeTrigger,
@@ -176,22 +178,43 @@ def test_given_decisions_then_queries_filter_and_page_newest_first(repo) -> None
         repo.decisions(limit=0)
 
 
-def test_given_decisions_then_spending_and_cost_sum_from_the_start_of_the_span(repo) -> None:
-    repo.record_cycle(cycle("SPX-1", cost=10.0), [record(proposal("p1", "SPX-1"), premium=100.0)])
+def test_given_decisions_then_spending_sums_from_the_start_of_the_span(repo) -> None:
+    repo.record_cycle(cycle("SPX-1"), [record(proposal("p1", "SPX-1"), premium=100.0)])
     repo.record_cycle(
-        cycle("SPX-2", seconds=60, cost=5.0),
+        cycle("SPX-2", seconds=60),
         [record(proposal("p2", "SPX-2"), premium=50.0, removed=0.25, s=60)],
     )
     repo.record_cycle(
-        cycle("SPX-3", seconds=61, cost=1.0),
+        cycle("SPX-3", seconds=61),
         [record(proposal("p3", "SPX-3", agent="vega-agent"), premium=7.0, removed=0.5, s=61)],
     )
     spending = repo.spending_since(T0 + timedelta(seconds=60))
     assert spending["gamma-agent"].premium == pytest.approx(50.0)
     assert spending["gamma-agent"].risk_removed == pytest.approx(0.25)
     assert spending["vega-agent"].premium == pytest.approx(7.0)
-    assert repo.cost_since(T0 + timedelta(seconds=60)) == {"SPX": pytest.approx(6.0)}
     assert repo.spending_since(T0 + timedelta(days=1)) == {}
+
+
+def test_given_orders_filled_then_the_days_cost_is_their_unit_cost_times_the_fills(
+    repo, sessions
+) -> None:
+    early = make_order("SPX-1", SPX, quantity=100, epoch=9, ts=T0)
+    late = make_order("SPX-2", CALL, quantity=10, epoch=9, ts=T0 + timedelta(seconds=60))
+    unfilled = make_order("SPX-2", SPX, quantity=50, epoch=9, ts=T0 + timedelta(seconds=60))
+    repo.record_cycle(cycle("SPX-1"), [], [early], unit_costs={early.client_order_id: 1.0})
+    costs = {late.client_order_id: 30.0, unfilled.client_order_id: 1.0}
+    repo.record_cycle(cycle("SPX-2", seconds=60), [], [late, unfilled], unit_costs=costs)
+    execution = ExecutionRepository(sessions)
+    for order, filled in ((early, 100), (late, 4), (unfilled, 0)):
+        execution.insert_order(order)
+        execution.record_report(report(order, 1, ExecStatus.ACCEPTED))
+        if filled:
+            status = ExecStatus.FILLED if filled == order.quantity else ExecStatus.PARTIALLY_FILLED
+            execution.record_report(
+                report(order, 2, status, filled, last=filled, price=50.0, avg=50.0)
+            )
+    assert repo.cost_since(T0) == {"SPX": pytest.approx(100 * 1.0 + 4 * 30.0)}
+    assert repo.cost_since(T0 + timedelta(seconds=60)) == {"SPX": pytest.approx(4 * 30.0)}
 
 
 def period(agent: str, hour: int, next_allocation: float) -> BudgetPeriod:

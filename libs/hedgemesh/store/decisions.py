@@ -17,7 +17,7 @@ Reads (for the API and for a new leader's recovery) return frozen dataclasses an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +26,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hedgemesh.store._sql import insert_if_absent, rows_updated
-from hedgemesh.store.models import BudgetPeriodRow, CycleRow, DecisionRow, ManagerOrderRow
+from hedgemesh.store.models import (
+    BudgetPeriodRow,
+    CycleRow,
+    DecisionRow,
+    ManagerOrderRow,
+    OrderRow,
+)
 from hedgemesh.wire.hedging import Decision, DecisionOutcome, Proposal
 from hedgemesh.wire.orders import Order
 
@@ -168,7 +174,9 @@ def _decision(row: DecisionRow) -> DecisionRecord:
     )
 
 
-def _order_values(order: Order, published_at: datetime | None = None) -> dict[str, Any]:
+def _order_values(
+    order: Order, published_at: datetime | None = None, unit_cost: float = 0.0
+) -> dict[str, Any]:
     return {
         "client_order_id": order.client_order_id,
         "cycle_id": order.cycle_id,
@@ -177,6 +185,7 @@ def _order_values(order: Order, published_at: datetime | None = None) -> dict[st
         "side": order.side.value,
         "quantity": order.quantity,
         "limit_price": order.limit_price,
+        "unit_cost": unit_cost,
         "epoch": order.epoch,
         "ts": order.ts,
         "published_at": published_at,
@@ -221,6 +230,7 @@ class DecisionRepository:
         orders: Sequence[Order] = (),
         *,
         published_at: datetime | None = None,
+        unit_costs: Mapping[str, float] | None = None,
     ) -> bool:
         """Store a decided cycle with its decisions and orders in one transaction.
 
@@ -228,6 +238,7 @@ class DecisionRepository:
         decided it). A decision whose proposal id is stored already (decided in an earlier
         cycle) is skipped; the rest of the cycle is stored. `published_at`: when the
         decisions and orders were published already (else NULL: they wait in the outbox).
+        `unit_costs`: each order's expected spread and fees per unit, by client order id.
         """
         if any(d.decision.cycle_id != cycle.cycle_id for d in decisions) or any(
             o.cycle_id != cycle.cycle_id for o in orders
@@ -241,7 +252,8 @@ class DecisionRepository:
                 values["published_at"] = published_at or record.published_at
                 insert_if_absent(session, DecisionRow, values, ("proposal_id",))
             for order in orders:
-                values = _order_values(order, published_at)
+                unit = (unit_costs or {}).get(order.client_order_id, 0.0)
+                values = _order_values(order, published_at, unit)
                 insert_if_absent(session, ManagerOrderRow, values, ("client_order_id",))
             return True
 
@@ -336,12 +348,17 @@ class DecisionRepository:
             }
 
     def cost_since(self, since: datetime) -> dict[str, float]:
-        """Expected cost (spread and fees) of the cycles decided at or after `since`, per
-        underlying."""
+        """The day's cost as the manager counts it, per underlying: for each order routed at or
+        after `since`, its expected cost per unit × the quantity execution has filled (from
+        execution's `exec_orders`, in the same store)."""
         query = (
-            select(CycleRow.underlying, func.sum(CycleRow.expected_cost))
-            .where(CycleRow.decided_at >= since)
-            .group_by(CycleRow.underlying)
+            select(
+                ManagerOrderRow.underlying,
+                func.sum(ManagerOrderRow.unit_cost * OrderRow.cum_quantity),
+            )
+            .join(OrderRow, OrderRow.client_order_id == ManagerOrderRow.client_order_id)
+            .where(ManagerOrderRow.ts >= since)
+            .group_by(ManagerOrderRow.underlying)
         )
         with self._sessions() as session:
             return {und: float(cost or 0.0) for und, cost in session.execute(query)}

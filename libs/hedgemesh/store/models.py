@@ -24,7 +24,8 @@ Manager (`mgr_*`):
 - `mgr_decisions`: one row per proposal (unique), its verdict, the premium charged to the
   agent's budget and the risk it removed, the raw `Decision` and `Proposal`, and
   `published_at` (an outbox, as `exec_reports`);
-- `mgr_orders`: the orders a cycle routed, the raw `Order`, `published_at` (outbox);
+- `mgr_orders`: the orders a cycle routed, their expected cost per unit (what a fill costs the
+  day's cost budget), the raw `Order`, `published_at` (outbox);
 - `mgr_budget_periods`: each agent's budget per period: allocated, spent, risk removed, and
   the allocation chosen for the next period with the reason.
 
@@ -306,12 +307,17 @@ class ManagerOrderRow(Base):
     side: Mapped[str] = mapped_column(String(ENUM))
     quantity: Mapped[int]
     limit_price: Mapped[float | None]
+    unit_cost: Mapped[float] = mapped_column(comment="Expected spread and fees per unit.")
     epoch: Mapped[int]
     ts: Mapped[datetime]
     published_at: Mapped[datetime | None]
     raw: Mapped[str] = mapped_column(Text, comment="The wire Order JSON.")
 
-    __table_args__ = (Index(None, "cycle_id"), Index(None, "published_at"))
+    __table_args__ = (
+        Index(None, "cycle_id"),
+        Index(None, "published_at"),
+        Index(None, "underlying", "ts"),
+    )
 
 
 class BudgetPeriodRow(Base):

@@ -398,8 +398,11 @@ class ManagerComponent:
         self._known.add(snapshot.underlying)
 
     async def _on_report(self, report: ExecutionReport, envelope: Envelope) -> None:
-        assert self.engine is not None
-        self.engine.inflight.on_report(report, _real())
+        engine = self.engine
+        assert engine is not None
+        engine.inflight.on_report(report, _real())
+        if report.is_fill:
+            engine.charge_fill(report.client_order_id, report.last_quantity or 0, self.clock.now())
 
     async def _on_order(self, order: Order, envelope: Envelope) -> None:
         assert self.engine is not None
@@ -583,6 +586,7 @@ class ManagerComponent:
                             outcome.decisions,
                             outcome.orders,
                             published_at=published_at,
+                            unit_costs=outcome.unit_costs,
                         )
                     )
                 except Exception:

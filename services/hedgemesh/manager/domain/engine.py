@@ -31,7 +31,7 @@ orders in flight are held here and fed by the adapter) goes through, in order:
 The book's greeks are the ledger's positions plus the orders in flight (`InFlight`), priced by
 `BookState` at `now`. Budgets are charged with each decision's premium (Σ |qty| × fair ×
 multiplier of its option legs, at its scale), and the day's cost with the orders' expected
-spread and fees.
+spread and fees as they fill (`charge_fill`: an IOC order that does not fill costs nothing).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -74,6 +75,8 @@ __all__ = ["CycleOutcome", "DecisionEngine", "DecisionParams", "decision_id"]
 
 #: Scales this close to 1 (or 0) count as whole (or nothing).
 _WHOLE = 1e-6
+#: Orders whose unit cost is kept for charging their fills.
+_ORDERS_REMEMBERED = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +101,13 @@ class DecisionParams:
 
 @dataclass(frozen=True)
 class CycleOutcome:
-    """What deciding a cycle produced: its record, a decision per proposal, the orders."""
+    """What deciding a cycle produced: its record, a decision per proposal, the orders, and
+    each order's expected spread and fees per unit (currency, by client order id)."""
 
     cycle: CycleRecord
     decisions: list[DecisionRecord]
     orders: list[Order]
+    unit_costs: dict[str, float] = field(default_factory=dict)
 
 
 def decision_id(proposal_id: str) -> str:
@@ -142,6 +147,9 @@ class DecisionEngine:
     agent_epochs: dict[str, int] = field(default_factory=dict)
     cost_day: date | None = None
     cost_today: dict[str, float] = field(default_factory=dict)
+    """Spread and fees spent today per underlying: each fill at its order's unit cost."""
+    order_costs: OrderedDict[str, tuple[str, float]] = field(default_factory=OrderedDict)
+    """Client order id → (underlying, expected cost per unit) of the orders routed here."""
 
     # -- the book ----------------------------------------------------------------------------
 
@@ -283,7 +291,11 @@ class DecisionEngine:
         gross = float(instruments.notional @ np.abs(net))
         for d in decisions:
             self.budgets.charge(d.decision.agent, d.premium, d.risk_removed)
-        self.cost_today[und] = self.cost_today.get(und, 0.0) + cost
+        unit_costs = self._unit_costs(listing, orders)
+        for coid, unit in unit_costs.items():
+            self.order_costs[coid] = (und, unit)
+        while len(self.order_costs) > _ORDERS_REMEMBERED:
+            self.order_costs.popitem(last=False)
         solver: dict[str, Any] = {
             "method": "highs" if taken.any() else "none",
             "status": solution.status,
@@ -294,7 +306,24 @@ class DecisionEngine:
         record = self._record(
             cycle, epoch, now, len(decisions), before, after, orders, cost, gross, solver
         )
-        return CycleOutcome(record, decisions, orders)
+        return CycleOutcome(record, decisions, orders, unit_costs)
+
+    @staticmethod
+    def _unit_costs(listing: _Listing, orders: Sequence[Order]) -> dict[str, float]:
+        index = {inst.symbol: k for k, inst in enumerate(listing.listed)}
+        cost = listing.instruments.cost
+        return {o.client_order_id: float(cost[index[o.instrument.symbol]]) for o in orders}
+
+    def charge_fill(self, client_order_id: str, quantity: int, now: datetime) -> None:
+        """A fill of an order routed here: its expected cost per unit × the quantity filled
+        counts against the underlying's daily cost budget (orders that do not fill cost
+        nothing)."""
+        known = self.order_costs.get(client_order_id)
+        if known is None or quantity <= 0:
+            return
+        self.roll_cost_day(now)
+        und, unit = known
+        self.cost_today[und] = self.cost_today.get(und, 0.0) + unit * quantity
 
     def _blanket(
         self, und: str, lim: RiskLimits | None, now: datetime

@@ -154,6 +154,9 @@ def upgrade() -> None:
         sa.Column("side", sa.String(length=24), nullable=False),
         sa.Column("quantity", sa.BigInteger(), nullable=False),
         sa.Column("limit_price", sa.Double(), nullable=True),
+        sa.Column(
+            "unit_cost", sa.Double(), nullable=False, comment="Expected spread and fees per unit."
+        ),
         sa.Column("epoch", sa.BigInteger(), nullable=False),
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
@@ -170,9 +173,13 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_mgr_orders_published_at"), "mgr_orders", ["published_at"], unique=False
     )
+    op.create_index(
+        op.f("ix_mgr_orders_underlying_ts"), "mgr_orders", ["underlying", "ts"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_mgr_orders_underlying_ts"), table_name="mgr_orders")
     op.drop_index(op.f("ix_mgr_orders_published_at"), table_name="mgr_orders")
     op.drop_index(op.f("ix_mgr_orders_cycle_id"), table_name="mgr_orders")
     op.drop_table("mgr_orders")
