@@ -358,7 +358,7 @@ class ManagerComponent:
         loop_now = asyncio.get_running_loop().time()
         if self.gatherer.open_for_delta(cycle_id, und, loop_now) is not None:
             self.stats["delta_cycles"] += 1
-            await self._decide(cycle_id)  # its own cycle: nothing to wait for
+            await self._decide(cycle_id, now)  # its own cycle: nothing to wait for
 
     async def _limits_for(self, und: str, spot: float) -> None:
         """A new underlying's limits: from KV, else the fallback (in memory now, and in KV
@@ -490,8 +490,9 @@ class ManagerComponent:
         except Exception:
             log.exception("manager: could not store the late decision %s", record.decision.id)
 
-    async def _decide(self, cycle_id: str) -> None:
-        """Decide one gathered cycle, publish, store (module doc)."""
+    async def _decide(self, cycle_id: str, now: datetime | None = None) -> None:
+        """Decide one gathered cycle, publish, store (module doc); `now`: the clock's time
+        the caller already read (the book's risk is computed once per instant)."""
         handle = self._timers.pop(cycle_id, None)
         if handle is not None:
             handle.cancel()
@@ -515,7 +516,7 @@ class ManagerComponent:
                 return
             started = time.perf_counter()
             try:
-                outcome = engine.decide(cycle, self.clock.now(), epoch)
+                outcome = engine.decide(cycle, now or self.clock.now(), epoch)
             except Exception as error:  # a bug: still one decision per proposal, no orders
                 self.stats["decide_errors"] += 1
                 log.exception("manager: deciding %s failed", cycle_id)
