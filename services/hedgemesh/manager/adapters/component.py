@@ -544,7 +544,7 @@ class ManagerComponent:
                 "decide_ms": 1e3 * (time.perf_counter() - started),
             }
             self._unstored.append((outcome, self.clock.now() if published else None))
-        await self._store_pending()
+        self._spawn(self._store_pending(), "store")  # off the path of the next message
 
     async def _publish_orders(self, orders: list[Order]) -> bool:
         if not orders:
