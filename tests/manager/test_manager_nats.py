@@ -529,3 +529,22 @@ async def test_given_a_budget_period_ends_then_the_leader_records_the_reallocati
     )
     assert reply.state["budgets"]["agents"]["gamma-agent"]["last_reallocation"] is not None
     assert manager.service.is_leader
+
+
+async def test_given_the_leader_stops_mid_cycle_then_the_warm_standby_decides_it(
+    bus, nats_client, start_manager, eventually
+):
+    capture = await Capture().attach(nats_client)
+    first = await start_manager("mgr-1", gather_window_real_s=10.0)  # would wait long
+    await eventually(lambda: first.service.is_leader)
+    second = await start_manager("mgr-2")
+    await seed(bus)
+    await ready(first, eventually)
+    await ready(second, eventually)
+    p = await send(bus, proposal([(CALL_7, 10)], cycle="SPX-0"))
+    await eventually(lambda: "SPX-0" in second.component.gatherer.open)  # warm
+    await first.service.stop()  # with the cycle still open
+    await eventually(lambda: second.component.is_leader, timeout=5)
+    await eventually(lambda: capture.decisions)
+    (decision,) = capture.decisions
+    assert decision.proposal_id == p.id and decision.epoch == second.service.epoch
