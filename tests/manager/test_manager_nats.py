@@ -27,6 +27,7 @@ from hedgemesh.store.decisions import CycleRecord, DecisionRecord, DecisionRepos
 from hedgemesh.wire import (
     ControlAction,
     ControlCommand,
+    ControlReply,
     Decision,
     DecisionOutcome,
     Heartbeat,
@@ -113,7 +114,7 @@ async def start_manager(
 async def seed(bus: Bus, *, positions=STRADDLE, **limit_changes) -> None:
     """Limits in KV, then the market and the book for SPX (timestamps now). The delta limit
     is wide unless a test sets it: no hedge of the manager's own gets in the way."""
-    kv = TypedKV(await bus.js.key_value(subjects.KV_LIMITS), RiskLimits, subjects.KV_LIMITS)
+    kv = await kv_of(bus, subjects.KV_LIMITS, RiskLimits)
     await kv.put("SPX", limits(**{"max_abs_delta": 1e6, **limit_changes}))
     await publish_market(bus)
     await bus.publish(subjects.positions("SPX"), snapshot(positions))
@@ -169,6 +170,17 @@ async def stream_orders(bus: Bus) -> list[tuple[str, Order]]:
         msg = await bus.js.get_msg(subjects.STREAM_ORDERS, seq)
         out.append(((msg.headers or {}).get("Nats-Msg-Id", ""), Order.from_json(msg.data or b"")))
     return out
+
+
+async def kv_of(bus: Bus, bucket: str, model: type) -> TypedKV:
+    """A typed view of a declared bucket, as the API and the agents have it."""
+    return TypedKV(await bus.js.key_value(bucket), model, bucket)
+
+
+async def command(bus: Bus, action: ControlAction, **fields: object) -> ControlReply:
+    """A control command to the manager, from the API."""
+    fields.setdefault("issued_by", "ann")
+    return await bus.command(ControlCommand(target="manager", action=action, **fields))
 
 
 def repository(url: str) -> DecisionRepository:
@@ -231,14 +243,10 @@ async def test_given_halt_by_control_then_proposals_are_rejected_and_nothing_rou
     manager = await start_manager()
     await seed(bus)
     await ready(manager, eventually)
-    reply = await bus.command(
-        ControlCommand(target="manager", action=ControlAction.HALT, issued_by="ann", reason="ops")
-    )
+    reply = await command(bus, ControlAction.HALT, issued_by="ann", reason="ops")
     assert reply.ok, reply.detail
     assert reply.state["trading_state"]["state"] == "HALTED"
-    kv = TypedKV(
-        await bus.js.key_value(subjects.KV_TRADING_STATE), TradingStatus, subjects.KV_TRADING_STATE
-    )
+    kv = await kv_of(bus, subjects.KV_TRADING_STATE, TradingStatus)
     held = await kv.get("desk")
     assert held is not None and held.value.state is TradingState.HALTED
     assert held.value.causation_id == reply.command_id
@@ -248,9 +256,7 @@ async def test_given_halt_by_control_then_proposals_are_rejected_and_nothing_rou
     assert capture.decisions[0].reason_code is ReasonCode.TRADING_HALTED
     assert capture.orders == []
 
-    resumed = await bus.command(
-        ControlCommand(target="manager", action=ControlAction.RESUME, issued_by="ann")
-    )
+    resumed = await command(bus, ControlAction.RESUME, issued_by="ann")
     assert resumed.ok and resumed.state["trading_state"]["state"] == "ACTIVE"
     await send(bus, proposal([(CALL_7, 100)], cycle="SPX-2"))
     await eventually(lambda: capture.orders)
@@ -263,13 +269,8 @@ async def test_given_set_limit_by_control_or_in_kv_then_it_applies_live(
     manager = await start_manager()
     await seed(bus)
     await ready(manager, eventually)
-    reply = await bus.command(
-        ControlCommand(
-            target="manager",
-            action=ControlAction.SET_LIMIT,
-            issued_by="ann",
-            params={"name": "SPX", "limits": {"max_order_quantity": 10}},
-        )
+    reply = await command(
+        bus, ControlAction.SET_LIMIT, params={"name": "SPX", "limits": {"max_order_quantity": 10}}
     )
     assert reply.ok, reply.detail
     assert reply.state["limits"]["underlyings"]["SPX"]["max_order_quantity"] == 10
@@ -279,7 +280,7 @@ async def test_given_set_limit_by_control_or_in_kv_then_it_applies_live(
     assert all(o.quantity <= 10 for _, o in capture.orders)
 
     # The API changes KV directly (compare-and-set); the manager follows within its poll.
-    kv = TypedKV(await bus.js.key_value(subjects.KV_LIMITS), RiskLimits, subjects.KV_LIMITS)
+    kv = await kv_of(bus, subjects.KV_LIMITS, RiskLimits)
     held = await kv.get("SPX")
     assert held is not None
     await kv.update(
@@ -288,22 +289,12 @@ async def test_given_set_limit_by_control_or_in_kv_then_it_applies_live(
     engine = manager.component.engine
     await eventually(lambda: engine.limits.get("SPX").max_order_quantity == 7)
 
-    bad = await bus.command(
-        ControlCommand(
-            target="manager",
-            action=ControlAction.SET_LIMIT,
-            issued_by="ann",
-            params={"name": "SPX", "limits": {"price_collar": 7.0}},
-        )
+    bad = await command(
+        bus, ControlAction.SET_LIMIT, params={"name": "SPX", "limits": {"price_collar": 7.0}}
     )
     assert not bad.ok and bad.reason == "INVALID_MESSAGE" and "price_collar" in bad.detail
-    unknown = await bus.command(
-        ControlCommand(
-            target="manager",
-            action=ControlAction.SET_LIMIT,
-            issued_by="ann",
-            params={"name": "SPX", "limits": {"max_vanna": 1}},
-        )
+    unknown = await command(
+        bus, ControlAction.SET_LIMIT, params={"name": "SPX", "limits": {"max_vanna": 1}}
     )
     assert not unknown.ok and unknown.reason == "INVALID_REQUEST"
 
@@ -314,9 +305,7 @@ async def test_given_a_status_command_then_the_reply_carries_the_managers_state(
     manager = await start_manager(agents=("gamma-agent",))
     await seed(bus)
     await ready(manager, eventually)
-    reply = await bus.command(
-        ControlCommand(target="manager", action=ControlAction.STATUS, issued_by="api")
-    )
+    reply = await command(bus, ControlAction.STATUS, issued_by="api")
     assert reply.ok
     state = reply.state
     assert state["role"] == "leader" and state["epoch"] == manager.service.epoch
@@ -327,9 +316,7 @@ async def test_given_a_status_command_then_the_reply_carries_the_managers_state(
     assert state["limits"]["underlyings"]["SPX"]["max_abs_gamma"] == 50.0
     assert state["limits"]["revision"] > 0
     json.dumps(state)  # plain JSON
-    unsupported = await bus.command(
-        ControlCommand(target="manager", action=ControlAction.SET_PARAMS, issued_by="api")
-    )
+    unsupported = await command(bus, ControlAction.SET_PARAMS, issued_by="api")
     assert not unsupported.ok and unsupported.reason == "UNSUPPORTED_ACTION"
 
 
@@ -369,9 +356,7 @@ async def test_given_two_replicas_then_only_the_leader_routes_and_the_standby_ta
     # Warm: it gathered the proposal too, and closed the cycle when the decision went by.
     assert standby.component.stats["proposals"] == 1
     await eventually(lambda: "SPX-0" not in standby.component.gatherer.open)
-    reply = await bus.command(
-        ControlCommand(target="manager", action=ControlAction.STATUS, issued_by="api")
-    )
+    reply = await command(bus, ControlAction.STATUS, issued_by="api")
     assert reply.state["instance"] == leader.service.instance
 
     old_epoch = leader.service.epoch
@@ -382,9 +367,7 @@ async def test_given_two_replicas_then_only_the_leader_routes_and_the_standby_ta
     await send(bus, proposal([(PUT_7, 100)], cycle="SPX-5"))
     await eventually(lambda: any(o.epoch == standby.service.epoch for _, o in capture.orders))
     await eventually(lambda: len(capture.decisions) == 2)  # orders go out before decisions
-    reply = await bus.command(
-        ControlCommand(target="manager", action=ControlAction.STATUS, issued_by="api")
-    )
+    reply = await command(bus, ControlAction.STATUS, issued_by="api")
     assert reply.state["instance"] == standby.service.instance
 
 
@@ -409,9 +392,7 @@ async def test_given_a_slice_without_a_leader_then_the_manager_reduces_until_it_
     )
     await bus.publish(subjects.heartbeat("gamma-agent", "g-1"), beat)
     await eventually(lambda: engine.trading.state is TradingState.ACTIVE)
-    kv = TypedKV(
-        await bus.js.key_value(subjects.KV_TRADING_STATE), TradingStatus, subjects.KV_TRADING_STATE
-    )
+    kv = await kv_of(bus, subjects.KV_TRADING_STATE, TradingStatus)
     held = await kv.get("desk")
     assert held is not None and held.value.state is TradingState.ACTIVE
 
@@ -422,14 +403,14 @@ async def test_given_a_scenario_with_limits_then_kv_is_seeded_without_overwritin
     from hedgemesh.scenario import DEFAULT_SCENARIO
     from hedgemesh.wire import FirmLimits
 
-    kv = TypedKV(await bus.js.key_value(subjects.KV_LIMITS), RiskLimits, subjects.KV_LIMITS)
+    kv = await kv_of(bus, subjects.KV_LIMITS, RiskLimits)
     await kv.put("NDX", limits(underlying="NDX", max_abs_gamma=1.5, changed_by="ops"))
     manager = await start_manager(scenario=DEFAULT_SCENARIO)
     spx = await kv.get("SPX")
     ndx = await kv.get("NDX")
     assert spx is not None and spx.value.max_abs_gamma == 120.0
     assert ndx is not None and ndx.value.changed_by == "ops"  # an operator's value stays
-    firm = TypedKV(await bus.js.key_value(subjects.KV_LIMITS), FirmLimits, subjects.KV_LIMITS)
+    firm = await kv_of(bus, subjects.KV_LIMITS, FirmLimits)
     held = await firm.get("firm")
     assert held is not None and held.value.max_abs_vega_per_vol_point == 2.5e5
     budgets = manager.component.engine.budgets
@@ -524,9 +505,7 @@ async def test_given_a_budget_period_ends_then_the_leader_records_the_reallocati
     history = await eventually(lambda: repo.budget_history(), timeout=10)
     assert {p.agent for p in history} <= {"gamma-agent", "vega-agent"}
     assert all(p.reason.startswith("kept") for p in history)  # nothing was spent
-    reply = await bus.command(
-        ControlCommand(target="manager", action=ControlAction.STATUS, issued_by="api")
-    )
+    reply = await command(bus, ControlAction.STATUS, issued_by="api")
     assert reply.state["budgets"]["agents"]["gamma-agent"]["last_reallocation"] is not None
     assert manager.service.is_leader
 
