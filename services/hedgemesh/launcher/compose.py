@@ -81,6 +81,9 @@ def _service(spec: ServiceSpec, instance: str, first: bool) -> dict[str, Any]:
         "HEDGEMESH_HEALTH_FILE": HEALTH_FILE,
         "HEDGEMESH_HOME": "/data",
         "HEDGEMESH_SCENARIO": "/app/scenarios/default.yaml",
+        # Real time: containers start at different moments, and only the local launcher hands
+        # every process one anchor for an accelerated clock.
+        "HEDGEMESH_CLOCK_SPEED": "1",
         **spec.env,
     }
     depends: dict[str, Any] = {"nats": {"condition": "service_healthy"}}
