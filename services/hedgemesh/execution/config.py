@@ -120,6 +120,22 @@ class ExecutionSettings(BaseSettings):
     publish_batch: int = Field(
         default=256, ge=1, le=10_000, description="Reports published per outbox round."
     )
+    publish_window: int = Field(
+        default=64, ge=1, le=10_000, description="Report publishes in flight at once."
+    )
+    publish_ack_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="How long a publish waits for JetStream's ack before it is retried (real "
+        "seconds; a retry costs a duplicate, so a busy machine is given time).",
+    )
     publish_retry_s: float = Field(
-        default=0.5, gt=0, le=60, description="Pause after a failed publish (real seconds)."
+        default=0.05,
+        gt=0,
+        le=60,
+        description="Pause after a failed round, doubling each time (real seconds).",
+    )
+    publish_max_retry_s: float = Field(
+        default=2.0, gt=0, le=600, description="The longest pause between retries (real seconds)."
     )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine as DbEngine
 
-from hedgemesh.execution.adapters.outbox import Outbox
+from hedgemesh.execution.adapters.outbox import Outbox, StoreThread
 from hedgemesh.execution.config import ExecutionSettings
 from hedgemesh.execution.domain.engine import Engine
 from hedgemesh.execution.domain.reports import utc
@@ -62,6 +62,9 @@ class ExecutionComponent:
         self.stats: Counter[str] = Counter()
         self.repo: ExecutionRepository | None = None
         self.outbox: Outbox | None = None
+        self.store = StoreThread()
+        """The store's own thread: order inserts and the outbox's writes, in order, off the
+        event loop (a commit waiting for SQLite's lock never stalls market data or acks)."""
         self.ready = asyncio.Event()
         self._db: DbEngine | None = None
         self._clock: Clock | None = None
@@ -83,14 +86,21 @@ class ExecutionComponent:
         await bus.subscribe(subjects.ALL_TICKS, Tick, self._on_tick)
         await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
         await bus.serve_control(CONTROL_TARGET, self._on_control)
+        s = self.settings
         outbox = self.outbox = Outbox(
-            repo, bus, batch=self.settings.publish_batch, retry_s=self.settings.publish_retry_s
+            repo,
+            bus,
+            store=self.store,
+            batch=s.publish_batch,
+            window=s.publish_window,
+            retry_s=s.publish_retry_s,
+            max_retry_s=s.publish_max_retry_s,
+            ack_timeout_s=s.publish_ack_timeout_s,
         )
         backlog = outbox.load_backlog()
         outbox.start()
         resumed = self._recover(repo)
         log.info("execution: %d reports to publish, %d orders resumed", backlog, resumed)
-        s = self.settings
         self._consumer = DurableConsumer(
             bus,
             stream=subjects.STREAM_ORDERS,
@@ -112,6 +122,7 @@ class ExecutionComponent:
         self._timer = None
         if self.outbox is not None:
             await self.outbox.stop()
+        self.store.close()
         if self._db is not None:
             self._db.dispose()
             self._db = None
@@ -142,21 +153,22 @@ class ExecutionComponent:
     # -- handlers ----------------------------------------------------------------------------
 
     async def _on_order(self, order: Order, envelope: Envelope) -> None:
-        assert self.repo is not None
-        now = self._now()
+        repo = self.repo
+        assert repo is not None
         coid = order.client_order_id
         if self.engine.knows(coid):
             self.stats["duplicates"] += 1
             return
-        if not self.repo.insert_order(order, received_at=utc(now)):
-            stored = self.repo.get_order(coid)
+        received = utc(self._now())
+        if not await self.store.run(lambda: repo.insert_order(order, received_at=received)):
+            stored = await self.store.run(lambda: repo.get_order(coid))
             if stored is None or stored.status is not None:
                 self.stats["duplicates"] += 1
                 log.info("order %s seen before: not executed again", coid)
                 return
             order = stored.order  # stored, never judged: the first version stands
         self.stats["orders"] += 1
-        self._commit(self.engine.receive(order, now))
+        self._commit(self.engine.receive(order, self._now()))
 
     async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
         self._commit(self.engine.on_tick(tick, self._now()))
