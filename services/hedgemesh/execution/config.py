@@ -39,10 +39,16 @@ class LiquiditySettings(BaseModel):
         return LiquidityParams(**self.model_dump())
 
 
-#: Options: spreads in basis points of the premium are wider, sizes in contracts smaller.
-#: An index's hedge instrument is deep: about 10,000 units (≈ $50M on an SPX-like index) on
-#: show across ten levels, refilling with the half-life. Options stay thin and wide.
-UNDERLYING_LIQUIDITY = LiquiditySettings(levels=10, top_size=2_000.0, size_decay=0.85)
+#: An index's hedge instrument trades like its future: deep and quick to refill. About
+#: 107,000 units on show over ten levels (≈ $535M on an SPX-like index at 5,000, some 2,100
+#: E-mini contracts; the real touch alone often shows more), half of a sweep back within 10 s.
+#: Even a drought (a quarter of the depth) and doubled vol leave about 19,000 units: a desk cuts
+#: the 25,000 units of delta a 5 % gap leaves on a short-gamma book in one or two cycles.
+#: Options: spreads in basis points of the premium are wider, sizes in contracts smaller; they
+#: stay thin and wide.
+UNDERLYING_LIQUIDITY = LiquiditySettings(
+    levels=10, top_size=20_000.0, size_decay=0.85, half_life_s=10.0
+)
 
 OPTION_LIQUIDITY = LiquiditySettings(
     half_spread_bp=75.0,
