@@ -16,11 +16,14 @@ from hedgemesh.market.book_state import BookState
 from hedgemesh.market.session import MarketSession
 from hedgemesh.scenario.testing import make_scenario, scenario_dict
 from hedgemesh.wire import (
+    ExecStatus,
+    ExecutionReport,
     FirmLimits,
     Greeks,
     HedgeLeg,
     HedgeTrigger,
     Instrument,
+    Order,
     Position,
     PositionSnapshot,
     Proposal,
@@ -163,3 +166,26 @@ def proposal(
 
 def cycle(*proposals: Proposal, cycle_id: str = "SPX-1", delta_check: bool = False) -> Cycle:
     return Cycle(cycle_id, "SPX", 0.0, list(proposals), delta_check=delta_check)
+
+
+def report(o: Order, rid: str, status: ExecStatus, cum: int, last: int | None) -> ExecutionReport:
+    """A report `rid` on `o`: cum filled so far, `last` this fill (None: not a fill)."""
+    fill = last is not None
+    return ExecutionReport(
+        id=rid,
+        client_order_id=o.client_order_id,
+        exec_id=f"x-{rid}",
+        seq=1,
+        cycle_id=o.cycle_id,
+        instrument=o.instrument,
+        side=o.side,
+        status=status,
+        order_quantity=o.quantity,
+        cum_quantity=cum,
+        leaves_quantity=0
+        if status in (ExecStatus.FILLED, ExecStatus.CANCELLED)
+        else o.quantity - cum,
+        last_quantity=last,
+        last_price=5000.0 if fill else None,
+        avg_price=5000.0 if cum else None,
+    )

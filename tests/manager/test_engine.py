@@ -21,13 +21,13 @@ from manager_examples import (
     proposal,
     snapshot,
 )
+from manager_examples import report as report_on
 
 from hedgemesh.manager.domain.engine import decision_id
 from hedgemesh.market.book_state import BookState
 from hedgemesh.wire import (
     DecisionOutcome,
     ExecStatus,
-    ExecutionReport,
     OrderType,
     ReasonCode,
     Side,
@@ -343,22 +343,7 @@ def test_given_orders_in_flight_then_the_next_cycle_does_not_hedge_them_again():
     assert second.orders == []
     # The orders fill and the ledger books them: the book is hedged without the overlay too.
     order = first.orders[0]
-    report = ExecutionReport(
-        id="r1",
-        client_order_id=order.client_order_id,
-        exec_id="x1",
-        seq=1,
-        cycle_id=order.cycle_id,
-        instrument=order.instrument,
-        side=order.side,
-        status=ExecStatus.FILLED,
-        order_quantity=order.quantity,
-        cum_quantity=order.quantity,
-        leaves_quantity=0,
-        last_quantity=order.quantity,
-        last_price=5000.0,
-        avg_price=5000.0,
-    )
+    report = report_on(order, "r1", ExecStatus.FILLED, order.quantity, order.quantity)
     e.inflight.on_report(report, NOW.timestamp())
     assert not e.needs_delta_hedge("SPX", NOW)
     booked = snapshot([(CALL_7, -30), (SPX, order.signed_quantity)], seq=2)
@@ -366,6 +351,43 @@ def test_given_orders_in_flight_then_the_next_cycle_does_not_hedge_them_again():
     e.inflight.on_snapshot(booked.model_copy(update={"causation_id": "r1"}))
     assert e.inflight.pending("SPX") == {}
     assert not e.needs_delta_hedge("SPX", NOW)
+
+
+@pytest.mark.parametrize("filled", [True, False], ids=["filled", "cancelled"])
+def test_given_a_working_order_that_may_not_fill_then_delta_waits_for_its_report(filled):
+    e = engine(book([(CALL_7, -30)]))  # delta about −1,560, band 500
+    (buy,) = e.decide(cycle(delta_check=True), NOW, epoch=1).orders
+    e.inflight.on_order(buy, NOW.timestamp())
+    # A client then sells the desk calls' worth of delta back: counting the working buy as
+    # filled the book is long 1,300 (above the band), without it short 260 (inside).
+    e.book.apply(snapshot([(CALL_7, -30), (SPX, 1300)], seq=2))
+    assert not e.needs_delta_hedge("SPX", NOW)
+    assert e.decide(cycle(delta_check=True, cycle_id="SPX-2"), NOW, epoch=1).orders == []
+
+    end = ExecStatus.FILLED if filled else ExecStatus.CANCELLED
+    last = buy.quantity if filled else None
+    report = report_on(buy, "r1", end, last or 0, last)
+    e.inflight.on_report(report, NOW.timestamp())
+    assert e.needs_delta_hedge("SPX", NOW) is filled
+    third = e.decide(cycle(delta_check=True, cycle_id="SPX-3"), NOW, epoch=1)
+    if filled:  # now certain: the long delta is sold, once
+        (sell,) = third.orders
+        assert sell.side is Side.SELL and abs(sell.quantity - 1300) <= 1
+    else:
+        assert third.orders == []
+
+
+def test_given_a_working_order_then_only_the_certain_part_of_the_residual_is_hedged():
+    e = engine(book([(CALL_7, -30)]))  # delta about −1,560, band 500
+    (buy,) = e.decide(cycle(delta_check=True), NOW, epoch=1).orders
+    e.inflight.on_order(buy, NOW.timestamp())
+    e.book.apply(snapshot([(CALL_7, -60)], seq=2))  # another −1,560 arrives meanwhile
+    (more,) = e.decide(cycle(delta_check=True, cycle_id="SPX-2"), NOW, epoch=1).orders
+    assert more.side is Side.BUY and abs(more.quantity - buy.quantity) <= 1
+    e.inflight.on_order(more, NOW.timestamp())
+    e.inflight.on_report(report_on(buy, "r1", ExecStatus.CANCELLED, 0, None), NOW.timestamp())
+    (again,) = e.decide(cycle(delta_check=True, cycle_id="SPX-3"), NOW, epoch=1).orders
+    assert again.side is Side.BUY and abs(again.quantity - buy.quantity) <= 1
 
 
 def test_given_a_decision_then_risk_removed_is_measured_in_limits():

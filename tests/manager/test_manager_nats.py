@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from manager_examples import SPX, limits, option, proposal, snapshot
 from manager_examples import market as first_market
+from manager_examples import report as report_of
 
 from hedgemesh.manager.adapters.component import ManagerComponent
 from hedgemesh.manager.bootstrap import build
@@ -30,6 +31,7 @@ from hedgemesh.wire import (
     ControlReply,
     Decision,
     DecisionOutcome,
+    ExecStatus,
     Heartbeat,
     Instrument,
     MarketableLimit,
@@ -335,6 +337,60 @@ async def test_given_a_tick_with_delta_outside_the_band_then_the_manager_hedges_
     assert order.decision_ids == [f"{order.cycle_id}:delta"]
     assert msg_id == order.client_order_id
     assert capture.decisions == []
+
+
+async def test_given_a_trade_booked_between_ticks_then_its_delta_is_hedged_before_the_next(
+    bus, nats_client, start_manager, eventually
+):
+    capture = await Capture().attach(nats_client)
+    manager = await start_manager()
+    await seed(bus, positions=[(CALL_7, -5)], max_abs_delta=1000.0)  # about −260: in the band
+    await ready(manager, eventually)
+    await publish_market(bus, seq=1)
+    engine = manager.component.engine
+    await eventually(lambda: engine.book.tick("SPX").seq == 1)
+    assert capture.orders == []
+
+    # A client buys 25 more calls from the desk: the ledger's snapshot, no tick.
+    booked = snapshot([(CALL_7, -30)]).model_copy(update={"as_of_seq": 2, "causation_id": "t-9"})
+    await bus.publish(subjects.positions("SPX"), booked)
+    await eventually(lambda: capture.orders)
+    (_, order), *_ = capture.orders
+    assert order.instrument == SPX and order.side is Side.BUY
+    assert order.cycle_id == "SPX-1-delta-r1"  # a recheck on the tick of seq 1
+
+
+@pytest.mark.parametrize("filled", [True, False], ids=["filled", "cancelled"])
+async def test_given_an_option_order_reported_then_the_delta_of_what_filled_is_hedged_at_once(
+    bus, nats_client, start_manager, eventually, filled
+):
+    capture = await Capture().attach(nats_client)
+    manager = await start_manager()
+    await seed(bus, positions=STRADDLE, max_abs_delta=4000.0)  # delta −1,200; band 2,000
+    await ready(manager, eventually)
+    # The gamma hedge: calls bought, the underlying sold against their delta, as if filled.
+    await send(bus, proposal([(CALL_7, 100)], cycle="SPX-0"))
+    await eventually(lambda: len(capture.orders) == 2)
+    by = {o.instrument: o for _, o in capture.orders}
+    assert by[SPX].side is Side.SELL
+    call, hedge = by[CALL_7], by[SPX]
+    for order in (call, hedge):
+        fills = filled or order is hedge
+        last = order.quantity if fills else None
+        end = ExecStatus.FILLED if fills else ExecStatus.CANCELLED
+        report = report_of(order, f"r-{order.client_order_id}", end, last or 0, last)
+        await bus.publish(subjects.exec_report("SPX"), report)
+    if filled:  # as decided: nothing more to do
+        with contextlib.suppress(AssertionError):
+            await eventually(lambda: len(capture.orders) > 2, timeout=0.5)
+        assert len(capture.orders) == 2
+    else:  # the calls did not come: the delta sold against them is bought back, to flat
+        await eventually(lambda: len(capture.orders) > 2)
+        back = [o for _, o in capture.orders[2:]]
+        assert all(o.instrument == SPX and o.side is Side.BUY for o in back)
+        engine = manager.component.engine
+        await eventually(lambda: len(engine.inflight.working("SPX")) == 1)
+        assert abs(engine.greeks(datetime.now(UTC))["SPX"][0]) <= 1.0
 
 
 async def test_given_two_replicas_then_only_the_leader_routes_and_the_standby_takes_over(

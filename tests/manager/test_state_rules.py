@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from manager_examples import CALL_7, SPX, T0, proposal, snapshot
+from manager_examples import CALL_7, SPX, T0, proposal, report, snapshot
 from pydantic import ValidationError
 
 from hedgemesh.manager.domain.gather import Gatherer
@@ -19,7 +19,6 @@ from hedgemesh.manager.domain.trading import STATE_OF_ACTION, auto_state
 from hedgemesh.wire import (
     ControlAction,
     ExecStatus,
-    ExecutionReport,
     MarketableLimit,
     Order,
     OrderType,
@@ -89,28 +88,6 @@ def order(quantity: int = 10, attempt: int = 0) -> Order:
         cycle_id="SPX-1",
         epoch=1,
         decision_ids=["d"],
-    )
-
-
-def report(o: Order, rid: str, status: ExecStatus, cum: int, last: int | None) -> ExecutionReport:
-    fill = last is not None
-    return ExecutionReport(
-        id=rid,
-        client_order_id=o.client_order_id,
-        exec_id=f"x-{rid}",
-        seq=1,
-        cycle_id=o.cycle_id,
-        instrument=o.instrument,
-        side=o.side,
-        status=status,
-        order_quantity=o.quantity,
-        cum_quantity=cum,
-        leaves_quantity=0
-        if status in (ExecStatus.FILLED, ExecStatus.CANCELLED)
-        else o.quantity - cum,
-        last_quantity=last,
-        last_price=5000.0 if fill else None,
-        avg_price=5000.0 if cum else None,
     )
 
 

@@ -48,6 +48,14 @@ class ManagerSettings(BaseSettings):
         description="How long a cycle waits for proposals after its first (real s), unless "
         "every live specialist slice has proposed before.",
     )
+    delta_recheck_real_s: float = Field(
+        default=0.003,
+        ge=0,
+        le=10,
+        description="After an execution report or a new position snapshot, the leader checks "
+        "the underlying's delta again this soon (real s; a burst makes one check): option "
+        "fills, cancelled rests and client trades are hedged as they happen, not a tick later.",
+    )
     closed_cycles_kept: int = Field(
         default=4096, ge=16, le=1_000_000, description="Decided cycle ids remembered."
     )

@@ -12,6 +12,10 @@ records budget periods, and answers control commands.
 - **Ticks**: the leader checks the book's delta and, when the band is breached, decides a
   cycle of its own at once (`<UND>-<seq>-delta`: the underlying alone; the agents' cycle of
   the same tick is apart and closes its own residual delta against the orders in flight).
+- **Execution reports and position snapshots**: orders in flight and the book follow them;
+  the leader checks the delta again `delta_recheck_real_s` after a burst of them
+  (`<UND>-<seq>-delta-r<n>`), so an option fill's delta, a cancelled rest or a client trade is
+  hedged as it happens, not a tick later.
 - **Deciding** (one cycle at a time): the engine decides; orders go to JetStream
   (`Nats-Msg-Id` = client order id) and decisions to `hedge.v1.decision.<agent>`, then the
   cycle is stored with `published_at` (or without, when NATS failed: the timer re-publishes
@@ -126,6 +130,8 @@ class ManagerComponent:
         self._leading = False
         self._started_at = 0.0
         self._known: set[str] = set()
+        self._delta_due: set[str] = set()
+        self._rechecks: dict[str, int] = {}  # delta cycle id of a tick → rechecks on it
 
     # -- what the adapters share -------------------------------------------------------------
 
@@ -349,16 +355,46 @@ class ManagerComponent:
         und = tick.underlying
         if und not in self._known:
             self._known.add(und)
-        now = self.clock.now()
+        now = self.clock.now()  # heartbeats say how far behind the market this runs
+        self.service.lag_ms = max((now - tick.ts).total_seconds(), 0.0) * 1e3
         if engine.limits.get(und) is None:
             await self._limits_for(und, tick.price)
+        await self._check_delta(und, delta_cycle_id(und, tick.seq), now)
+
+    async def _check_delta(self, und: str, cycle_id: str, now: datetime) -> None:
+        """The leader's own delta check: outside the band, a cycle of its own, decided at once
+        (nothing to wait for)."""
+        engine = self.engine
+        assert engine is not None
         if not self.is_leader or not engine.needs_delta_hedge(und, now):
             return
-        cycle_id = delta_cycle_id(und, tick.seq)
         loop_now = asyncio.get_running_loop().time()
         if self.gatherer.open_for_delta(cycle_id, und, loop_now) is not None:
             self.stats["delta_cycles"] += 1
-            await self._decide(cycle_id, now)  # its own cycle: nothing to wait for
+            await self._decide(cycle_id, now)
+
+    def _delta_soon(self, und: str) -> None:
+        """Check `und`'s delta again shortly (one check for a burst of reports or snapshots)."""
+        if not self.is_leader or und in self._delta_due:
+            return
+        self._delta_due.add(und)
+        asyncio.get_running_loop().call_later(
+            self.settings.delta_recheck_real_s,
+            lambda: self._spawn(self._recheck_delta(und), f"delta-{und}"),
+        )
+
+    async def _recheck_delta(self, und: str) -> None:
+        self._delta_due.discard(und)
+        engine = self.engine
+        assert engine is not None
+        tick = engine.book.tick(und)
+        if tick is None:
+            return
+        base = delta_cycle_id(und, tick.seq)
+        self._rechecks[base] = n = self._rechecks.get(base, 0) + 1
+        while len(self._rechecks) > 64:
+            del self._rechecks[next(iter(self._rechecks))]
+        await self._check_delta(und, f"{base}-r{n}", self.clock.now())
 
     async def _limits_for(self, und: str, spot: float) -> None:
         """A new underlying's limits: from KV, else the fallback (in memory now, and in KV
@@ -393,9 +429,11 @@ class ManagerComponent:
     async def _on_positions(self, snapshot: PositionSnapshot, envelope: Envelope | None) -> None:
         engine = self.engine
         assert engine is not None
-        engine.book.apply_snapshot(snapshot)
+        newer = engine.book.apply_snapshot(snapshot)
         engine.inflight.on_snapshot(snapshot)
         self._known.add(snapshot.underlying)
+        if newer:
+            self._delta_soon(snapshot.underlying)
 
     async def _on_report(self, report: ExecutionReport, envelope: Envelope) -> None:
         engine = self.engine
@@ -403,6 +441,7 @@ class ManagerComponent:
         engine.inflight.on_report(report, _real())
         if report.is_fill:
             engine.charge_fill(report.client_order_id, report.last_quantity or 0, self.clock.now())
+        self._delta_soon(report.instrument.underlying)
 
     async def _on_order(self, order: Order, envelope: Envelope) -> None:
         assert self.engine is not None

@@ -202,6 +202,15 @@ class DecisionEngine:
             out[und] = g
         return out
 
+    def working_delta(self, underlying: str) -> tuple[float, float]:
+        """(down, up) ≥ 0: how far the book's delta (`greeks`, which counts every working
+        order as if it filled) may still move as the working orders on the underlying end:
+        each one's rest may be cancelled instead (IOC), so the delta ends in
+        [delta − down, delta + up]. Working option orders count as filled: their legs were
+        sized to what their books show, and a shortfall is hedged when its report comes."""
+        _, leaves = self.inflight.working(underlying).get(underlying, (None, 0))
+        return max(float(leaves), 0.0), max(-float(leaves), 0.0)
+
     def delta_band(self, underlying: str) -> float | None:
         lim = self.limits.get(underlying)
         return None if lim is None else lim.max_abs_delta * self.params.delta_band_fraction
@@ -219,7 +228,9 @@ class DecisionEngine:
             return False
         band = lim.max_abs_delta * self.params.delta_band_fraction
         g = self.greeks(now).get(underlying)
-        return g is not None and abs(g[DELTA]) > band * (1 + 1e-9)
+        if g is None:
+            return False
+        return certain_delta(g[DELTA], self.working_delta(underlying), band) is not None
 
     # -- deciding ----------------------------------------------------------------------------
 
@@ -283,7 +294,9 @@ class DecisionEngine:
                     v.detail = f"the joint solve failed: {solution.message}"
             solution = Solution(np.zeros(len(proposals)), np.zeros(len(instruments)), before,
                                 solution.status, solution.message, 0.0)  # fmt: skip
-        net = self._rounded(problem, solution, cycle.delta_check or bool(taken.any()), state)
+        hedge_delta = cycle.delta_check or bool(taken.any())
+        spread = self.working_delta(und)
+        net = self._rounded(problem, solution, hedge_delta, state, spread)
         after = before + net @ instruments.greeks
         decisions = self._decisions(proposals, verdicts, problem, solution, premium, now, epoch)
         orders = self._orders(cycle, listing, net, decisions, lim, epoch, now)
@@ -504,17 +517,23 @@ class DecisionEngine:
         )
 
     def _rounded(
-        self, problem: Problem, solution: Solution, hedge_delta: bool, state: TradingState
+        self,
+        problem: Problem,
+        solution: Solution,
+        hedge_delta: bool,
+        state: TradingState,
+        spread: tuple[float, float] = (0.0, 0.0),
     ) -> NDArray[np.float64]:
-        """Whole net orders: options rounded within caps, then the underlying (module doc)."""
+        """Whole net orders: options rounded within caps, then the underlying (module doc);
+        `spread`: `working_delta`, the delta the working orders may still not bring."""
         inst = problem.instruments
         net = np.sign(solution.net) * np.floor(np.abs(solution.net) + 0.5)
         net = np.clip(net, -np.floor(inst.max_quantity), np.floor(inst.max_quantity))
         net[0] = 0.0
         residual = problem.book + net @ inst.greeks
         band = problem.limits[DELTA]
-        delta = residual[DELTA]
-        if (hedge_delta or solution.net[0] != 0.0) and abs(delta) > band * (1 + 1e-9):
+        delta = certain_delta(residual[DELTA], spread, band)
+        if (hedge_delta or solution.net[0] != 0.0) and delta is not None:
             target = math.copysign(self.params.delta_rehedge_to * band, delta)
             per_unit = inst.greeks[0, DELTA]
             h = (target - delta) / per_unit
@@ -713,6 +732,21 @@ def _decision(
         detail=detail[:1024],
         epoch=epoch,
     )
+
+
+def certain_delta(delta: float, spread: tuple[float, float], band: float) -> float | None:
+    """The delta to hedge, or None: `delta` counts the working orders as filled, and
+    `spread` = (down, up) is how far it may still move as they end. Outside the band on one
+    side whatever they bring, the edge of [delta − down, delta + up] nearest the band is
+    hedged (so a cancelled rest is hedged by the next cycle, never twice); reaching into the
+    band, nothing is, until the orders report (no buying right after selling)."""
+    lo, hi = delta - spread[0], delta + spread[1]
+    edge = band * (1 + 1e-9)
+    if lo > edge:
+        return lo
+    if hi < -edge:
+        return hi
+    return None
 
 
 def _slices(quantity: int, single: int) -> list[int]:

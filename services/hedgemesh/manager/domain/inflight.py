@@ -119,14 +119,19 @@ class InFlight:
 
     def pending(self, underlying: str) -> dict[str, tuple[Instrument, int]]:
         """Signed quantity per symbol routed or filled but not in the positions yet."""
+        out = self.working(underlying)
+        book = self._by_underlying.get(underlying)
+        for instrument, quantity in book.unbooked.values() if book else ():
+            _add(out, instrument, quantity)
+        return {s: v for s, v in out.items() if v[1] != 0}
+
+    def working(self, underlying: str) -> dict[str, tuple[Instrument, int]]:
+        """Signed leaves quantity per symbol of the orders not yet final: the part of
+        `pending` that may still not happen (an IOC order's rest is cancelled)."""
         book = self._by_underlying.get(underlying)
         out: dict[str, tuple[Instrument, int]] = {}
-        if book is None:
-            return out
-        for w in book.working.values():
+        for w in book.working.values() if book else ():
             _add(out, w.instrument, w.sign * w.leaves)
-        for instrument, quantity in book.unbooked.values():
-            _add(out, instrument, quantity)
         return {s: v for s, v in out.items() if v[1] != 0}
 
     def working_orders(self) -> int:
