@@ -14,6 +14,7 @@ from hedgemesh.agentkit.core import Skip
 from hedgemesh.runtime.clock import SteppedClock
 from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.hedging import Decision, DecisionOutcome
+from hedgemesh.wire.orders import client_order_id
 
 
 def decision(proposal, outcome):
@@ -46,18 +47,24 @@ def test_given_no_decision_then_the_hold_ends_after_the_decision_timeout():
     assert core.evaluate("SPX", later.ts, 2.0).proposal is not None
 
 
-def test_given_an_approval_then_the_hold_ends_when_the_positions_move_on():
+def test_given_an_approval_then_the_hold_ends_when_the_ledger_books_a_fill_of_its_orders():
     core = gamma_core(settle_timeout_s=60.0)
     first = core.evaluate("SPX", ORIGIN, 0.0).proposal
     assert first is not None
     core.on_decision(decision(first, DecisionOutcome.APPROVED), 0.1)
     later = moved(core, "SPX", 1.0)
     assert core.evaluate("SPX", later.ts, 10.0).skipped is Skip.PENDING  # fills not booked yet
+    # The ledger books someone else's trade first: the positions move on, the hold stays.
+    other = snapshot("SPX", dict(book_holdings()["SPX"]), seq=2)
+    core.on_snapshot(other.model_copy(update={"causation_id": "trade-17"}))
+    assert core.evaluate("SPX", later.ts, 10.1).skipped is Skip.PENDING
     filled = dict(book_holdings()["SPX"])
     for leg in first.legs:
         filled[leg.instrument] = filled.get(leg.instrument, 0) + leg.quantity
-    core.book.apply(snapshot("SPX", filled, seq=2))
-    evaluation = core.evaluate("SPX", later.ts, 10.1)
+    coid = client_order_id(first.cycle_id, first.legs[-1].instrument, 1)  # its second slice
+    booked = snapshot("SPX", filled, seq=3).model_copy(update={"causation_id": f"{coid}-2"})
+    core.on_snapshot(booked)
+    evaluation = core.evaluate("SPX", later.ts, 10.2)
     assert evaluation.skipped is Skip.NO_TRIGGER  # hedged: gamma back inside its band
 
 

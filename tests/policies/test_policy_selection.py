@@ -141,3 +141,20 @@ def test_given_buckets_then_only_those_past_the_trigger_move_back_to_the_target_
     assert change.tolist() == [7000.0, 0.0, 0.0, -10000.0]
     with pytest.raises(ValueError, match="trigger"):
         vega_bucket_changes([1.0], trigger=1.0, target=2.0)
+
+
+def test_given_a_reach_then_depth_counts_only_the_levels_within_it():
+    costs = LadderCost(levels=3, top_size=10, size_decay=0.5)
+    # fair 1.0: the levels sit 1, 2 and 3 ticks from fair with 10, 5 and 3 contracts.
+    assert float(costs.depth(1.0, 0.2)) == 18.0
+    assert float(costs.depth(1.0, 0.2, within=0.02)) == 15.0
+    assert float(costs.depth(1.0, 0.2, within=0.005)) == 0.0
+    both = costs.depth(np.array([1.0, 1.0]), 0.2, within=np.array([0.01, 0.03]))
+    assert both.tolist() == [10.0, 18.0]
+
+
+def test_given_a_sweep_then_the_depth_it_took_comes_back_with_the_half_life():
+    costs = LadderCost(half_life_s=30.0)
+    assert costs.still_missing(40.0, 0.0) == pytest.approx(40.0)
+    assert costs.still_missing(40.0, 30.0) == pytest.approx(20.0)
+    assert costs.still_missing([40.0, 8.0], [60.0, -5.0]).tolist() == pytest.approx([10.0, 8.0])

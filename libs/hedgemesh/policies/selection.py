@@ -19,6 +19,10 @@ drought` (drought = 1 / the surface's `depth_multiplier`):
     level i (i = 0 … levels − 1): price fair ± (half + i · step) ticks, rounded away from fair
     to the tick; size round(top_size · decay^i · (ref_vol/σ)^b / drought) contracts
 
+`depth(…, within=x)` counts what the levels at most x from fair show (what a limit price x
+through fair can take); `still_missing(taken, age)` what a sweep of `taken` contracts `age`
+seconds ago still leaves missing (the venue refills with `half_life_s`).
+
 q is taken level by level; what the shown levels cannot fill is priced on further levels of
 the last size, each one `step` further out (a conservative stand-in for waiting for depth to
 come back). Cost = Σ taken_i · |price_i − fair| · multiplier + fee · q (currency, ≥ 0): the
@@ -66,11 +70,13 @@ class LadderCost:
     size_vol_exponent: float = 0.5
     tick_size: float = 0.01
     fee_per_contract: float = 0.5
+    half_life_s: float = 30.0
+    """The venue's resilience: half of the depth a sweep took is back after this long (s)."""
 
     def __post_init__(self) -> None:
         owner = "LadderCost"
         for name in ("half_spread_bp", "min_half_spread_ticks", "level_step_bp", "top_size",
-                     "min_level_step_ticks", "ref_vol", "tick_size"):  # fmt: skip
+                     "min_level_step_ticks", "ref_vol", "tick_size", "half_life_s"):  # fmt: skip
             finite(owner, name, getattr(self, name), low=0.0, strict=True)
         for name in ("spread_vol_exponent", "size_vol_exponent", "fee_per_contract"):
             finite(owner, name, getattr(self, name), low=0.0)
@@ -99,12 +105,26 @@ class LadderCost:
         trade: a limit price this far through fair fills the whole quantity on a fresh ladder."""
         return self._walk(contracts, fair, vol, 1.0, drought)[1]
 
-    def depth(self, fair: ArrayLike, vol: ArrayLike, drought: float = 1.0) -> Array:
-        """Contracts the ladder shows on one side when nothing is missing (all levels)."""
-        _, size, _ = self._levels(
-            np.asarray(fair, np.float64), np.asarray(vol, np.float64), drought
-        )
-        return size.sum(axis=-1)
+    def depth(
+        self,
+        fair: ArrayLike,
+        vol: ArrayLike,
+        drought: float = 1.0,
+        within: ArrayLike = np.inf,
+    ) -> Array:
+        """Contracts the ladder shows on one side when nothing is missing: on every level, or
+        only on the levels at most `within` from fair (currency per unit; e.g. how far a limit
+        price may go), all broadcast."""
+        f = np.asarray(fair, np.float64)
+        offset, size, _ = self._levels(f, np.asarray(vol, np.float64), drought)
+        reach = np.asarray(within, np.float64)[..., None] / self.tick_size
+        return np.where(offset <= reach + 1e-9, size, 0.0).sum(axis=-1)
+
+    def still_missing(self, taken: ArrayLike, age_s: ArrayLike) -> Array:
+        """Contracts of `taken` (swept from a ladder `age_s` seconds ago) not back yet: the
+        venue refills consumed depth with the half-life, taken · 2^(−age / half_life)."""
+        age = np.maximum(np.asarray(age_s, np.float64), 0.0)
+        return np.asarray(taken, np.float64) * np.exp2(-age / self.half_life_s)
 
     def _levels(self, f: Array, v: Array, drought: float) -> tuple[Array, Array, Array]:
         """(offset of each level from fair in ticks, its size in contracts, the step in ticks),

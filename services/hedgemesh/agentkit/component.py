@@ -103,12 +103,14 @@ class AgentComponent:
     async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
         if self.core.book.apply_tick(tick):
             await self.cycle(tick.underlying)
+            service = self.service  # heartbeats say how far behind the market this runs
+            service.lag_ms = max((service.clock.now() - tick.ts).total_seconds(), 0.0) * 1e3
 
     async def _on_surface(self, surface: Surface, envelope: Envelope) -> None:
         self.core.book.apply_surface(surface)
 
     async def _on_positions(self, snapshot: PositionSnapshot, envelope: Envelope) -> None:
-        self.core.book.apply_snapshot(snapshot)
+        self.core.on_snapshot(snapshot)
         self._snapshots_due.discard(snapshot.underlying)
 
     async def _on_peer_proposal(self, proposal: Proposal, envelope: Envelope) -> None:

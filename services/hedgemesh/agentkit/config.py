@@ -34,6 +34,9 @@ class CostSettings(BaseModel):
     size_vol_exponent: float = Field(default=0.5, ge=0, le=10)
     tick_size: float = Field(default=0.01, gt=0, le=1e6, description="Currency.")
     fee_per_contract: float = Field(default=0.5, ge=0, le=1e6, description="Currency.")
+    half_life_s: float = Field(
+        default=30.0, gt=0, le=86_400, description="Depth refill half-life (clock seconds)."
+    )
 
     def model(self) -> LadderCost:
         return LadderCost(**self.model_dump())
@@ -104,11 +107,11 @@ class AgentSettings(BaseSettings):
         "one (real seconds).",
     )
     settle_timeout_s: float = Field(
-        default=5.0,
+        default=1.5,
         gt=0,
         le=3600,
-        description="An approved proposal holds back the next one until the positions move on, "
-        "or this long (real seconds).",
+        description="An approved proposal holds back the next one until the ledger has booked "
+        "a fill of its orders, or this long (real seconds; orders that filled nothing).",
     )
     kv_poll_s: float = Field(
         default=0.25, gt=0, le=60, description="Limits and trading state re-read (real seconds)."

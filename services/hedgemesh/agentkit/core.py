@@ -12,9 +12,11 @@ The gates, in order:
    since the last hedge (PRICE_MOVE), or `timer_interval_s` passed since it (TIMER); else
    NO_TRIGGER. The first look at an underlying sets the reference time and spot;
 5. one proposal per tick (SAME_CYCLE), and none while the previous one is in flight
-   (PENDING): until its decision says rejected, or it was approved and a newer position
-   snapshot has come, or a timeout passed (no decision: `decision_timeout_s`; approved but the
-   positions did not move: `settle_timeout_s`, real seconds). A trigger held back here stays
+   (PENDING): until its decision says rejected, or it was approved and the ledger has booked a
+   fill of its orders (a position snapshot caused by one), or a timeout passed (no decision:
+   `decision_timeout_s`; approved but no fill booked: `settle_timeout_s`, real seconds). Any
+   newer snapshot would not do: in a busy hour the ledger books older fills first, and the
+   next proposal would ask again for the risk this one covers. A trigger held back here stays
    armed; past this gate the memory takes this time and spot (the trigger is served, whether
    or not there is anything to trade);
 6. the specialist's plan (`Specialist.plan`): legs in whole contracts, or nothing to do
@@ -45,10 +47,12 @@ import numpy as np
 
 from hedgemesh.agentkit.chain import Candidates, Listings, listed_candidates
 from hedgemesh.agentkit.config import AgentSettings
+from hedgemesh.agentkit.depth import TakenDepth
 from hedgemesh.market.book_state import BookState
 from hedgemesh.policies.selection import Allocation, LadderCost, allocate
 from hedgemesh.quant.book import BookRisk
 from hedgemesh.scenario.model import ChainSpec
+from hedgemesh.wire.book import PositionSnapshot
 from hedgemesh.wire.codes import TradingState
 from hedgemesh.wire.hedging import (
     MAX_LEGS,
@@ -61,6 +65,7 @@ from hedgemesh.wire.hedging import (
 )
 from hedgemesh.wire.instruments import Instrument
 from hedgemesh.wire.market import Surface, Tick
+from hedgemesh.wire.orders import client_order_id
 from hedgemesh.wire.state import RiskLimits, TradingStatus
 
 __all__ = [
@@ -137,6 +142,8 @@ class PlanContext:
     costs: LadderCost
     chain: ChainSpec | None
     listings: Listings = field(default_factory=Listings)
+    taken: TakenDepth | None = None
+    """What this agent's recent hedges took from the books (None: fresh books assumed)."""
 
     @property
     def drought(self) -> float:
@@ -157,17 +164,25 @@ class PlanContext:
 
     def allocate(self, wanted: float, greek: str, options: Candidates, max_legs: int) -> Allocation:
         """`policies.selection.allocate` of `wanted` of `greek` (an attribute of `UnitGreeks`:
-        gamma, vega_per_point) over `options`, each leg at most the ladder's shown depth ×
-        `depth_fraction` and the limits' `max_order_quantity`."""
+        gamma, vega_per_point) over `options`, each leg at most the depth its ladder shows
+        within the leg's limit price (`collar_fraction` × the price collar from fair: more
+        would not fill), less what this agent's recent hedges took and the venue has not
+        refilled yet (`taken`), × `depth_fraction`, and the limits' `max_order_quantity`."""
         if len(options) == 0 or max_legs < 1:
             return Allocation((), (), (), ())
-        depth = self.costs.depth(options.fair, options.unit.vol, self.drought)
+        per_contract = getattr(options.unit, greek)
+        reach = self.settings.collar_fraction * self.limits.price_collar * options.fair
+        depth = self.costs.depth(options.fair, options.unit.vol, self.drought, within=reach)
+        if self.taken is not None:
+            side = np.where(wanted * per_contract >= 0.0, 1.0, -1.0)  # buys sweep the asks
+            depth = depth - self.taken.missing(options.instruments, side, self.now)
         cap = np.minimum(
-            np.floor(depth * self.settings.depth_fraction), self.limits.max_order_quantity
+            np.floor(np.maximum(depth, 0.0) * self.settings.depth_fraction),
+            self.limits.max_order_quantity,
         )
         return allocate(
             wanted,
-            getattr(options.unit, greek),
+            per_contract,
             options.fair,
             options.unit.vol,
             options.multiplier,
@@ -229,13 +244,29 @@ class Specialist(Protocol):
         ...
 
 
+#: Orders of one instrument the manager may split a leg into (its `max_orders_per_instrument`).
+_SLICES = 10
+
+
 @dataclass
 class _Pending:
     proposal_id: str
     positions_seq: int | None
     sent_real: float
+    orders: frozenset[str] = frozenset()
+    """Client order ids the manager gives this proposal's legs (every slice)."""
     decided_real: float | None = None
-    decided_positions_seq: int | None = None
+    booked: bool = False
+    """A position snapshot caused by a fill of one of `orders` has come."""
+
+    @classmethod
+    def of(cls, proposal: Proposal, real_now: float) -> _Pending:
+        orders = frozenset(
+            client_order_id(proposal.cycle_id, leg.instrument, attempt)
+            for leg in proposal.legs
+            for attempt in range(_SLICES)
+        )
+        return cls(proposal.id, proposal.positions_seq, real_now, orders)
 
 
 @dataclass
@@ -275,6 +306,7 @@ class AgentCore:
     def __post_init__(self) -> None:
         self.costs = self.settings.costs.model()
         self.listings = Listings()
+        self.taken = TakenDepth(self.costs)
 
     @property
     def agent(self) -> str:
@@ -293,11 +325,15 @@ class AgentCore:
         decision on a proposal nobody sent."""
         memory = self.memory.setdefault(proposal.underlying, _Memory())
         memory.last_cycle_seq = max(memory.last_cycle_seq or 0, proposal.tick_seq)
-        memory.pending = _Pending(proposal.id, proposal.positions_seq, real_now)
+        memory.pending = _Pending.of(proposal, real_now)
+        self.taken.take(proposal)
 
     def on_decision(self, decision: Decision, real_now: float) -> None:
         """The manager's verdict on a proposal: a rejection frees the underlying at once; an
-        approval holds it until the positions move on (or `settle_timeout_s`)."""
+        approval holds it until the ledger has booked a fill of its orders (or
+        `settle_timeout_s`). What the proposal took from the books is scaled to what the
+        manager took of it."""
+        self.taken.scale(decision.proposal_id, decision.scale_factor)
         memory = self.memory.get(decision.underlying)
         pending = memory.pending if memory else None
         if memory is None or pending is None or pending.proposal_id != decision.proposal_id:
@@ -306,7 +342,18 @@ class AgentCore:
             memory.pending = None
         else:
             pending.decided_real = real_now
-            pending.decided_positions_seq = self.book.positions_seq(decision.underlying)
+
+    def on_snapshot(self, snapshot: PositionSnapshot) -> bool:
+        """A position snapshot: into the book (False when not newer); one the ledger sent
+        for booking a fill of the proposal in flight (its `causation_id` is the fill's report,
+        `<client order id>-<seq>`) releases the hold once the proposal is approved: the next
+        proposal sees this one's hedge in the positions, not the risk it already covers."""
+        memory = self.memory.get(snapshot.underlying)
+        pending = memory.pending if memory else None
+        cause = snapshot.causation_id
+        if pending is not None and cause and cause.rsplit("-", 1)[0] in pending.orders:
+            pending.booked = True
+        return self.book.apply_snapshot(snapshot)
 
     # -- the cycle ---------------------------------------------------------------------------
 
@@ -350,7 +397,7 @@ class AgentCore:
         memory.last_time, memory.last_spot = now, tick.price  # the trigger is served
         ctx = PlanContext(
             underlying, now, trigger, tick, surface, book, risk, row, limits, self.settings,
-            self.costs, self.chains.get(underlying), self.listings,
+            self.costs, self.chains.get(underlying), self.listings, self.taken,
         )  # fmt: skip
         plan = self.specialist.plan(ctx)
         if plan is None or not plan.legs:
@@ -360,7 +407,8 @@ class AgentCore:
         proposal = self._proposal(ctx, plan, epoch)
         memory.last_cycle_seq = tick.seq
         if leading:
-            memory.pending = _Pending(proposal.id, proposal.positions_seq, real_now)
+            memory.pending = _Pending.of(proposal, real_now)
+            self.taken.take(proposal)
         return Evaluation(underlying, proposal=proposal, trigger=trigger)
 
     def _trigger(
@@ -392,11 +440,7 @@ class AgentCore:
         if pending.decided_real is None:
             done = real_now - pending.sent_real >= s.decision_timeout_s
         else:
-            seq = self.book.positions_seq(underlying)
-            moved = seq is not None and (
-                pending.decided_positions_seq is None or seq > pending.decided_positions_seq
-            )
-            done = moved or real_now - pending.decided_real >= s.settle_timeout_s
+            done = pending.booked or real_now - pending.decided_real >= s.settle_timeout_s
         if done:
             memory.pending = None
         return not done
