@@ -14,6 +14,7 @@ from hedgemesh.agentkit.core import Skip
 from hedgemesh.runtime.clock import SteppedClock
 from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.hedging import Decision, DecisionOutcome
+from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
 from hedgemesh.wire.orders import client_order_id
 
 
@@ -113,7 +114,7 @@ class FakeService:
 
 
 def test_given_a_standby_then_it_computes_but_does_not_publish():
-    standby = AgentComponent(gamma_core(), real_time=lambda: 0.0)
+    standby = AgentComponent(gamma_core(manager=None), real_time=lambda: 0.0)
     standby._service = FakeService(is_leader=False, epoch=None, clock=SteppedClock(ORIGIN))
     evaluation = asyncio.run(standby.cycle("SPX"))
     assert evaluation.proposal is not None and evaluation.proposal.epoch is None
@@ -123,7 +124,7 @@ def test_given_a_standby_then_it_computes_but_does_not_publish():
 
 
 def test_given_the_leader_then_it_publishes_with_its_epoch():
-    leader = AgentComponent(gamma_core(), real_time=lambda: 0.0)
+    leader = AgentComponent(gamma_core(manager=None), real_time=lambda: 0.0)
     leader._service = FakeService(is_leader=True, epoch=11, clock=SteppedClock(ORIGIN))
     evaluation = asyncio.run(leader.cycle("SPX"))
     [(subject, proposal)] = leader._service.bus.sent
@@ -136,7 +137,7 @@ def test_given_the_leader_then_it_publishes_with_its_epoch():
 
 
 def test_given_a_stale_book_then_the_timer_cycle_proposes_nothing():
-    leader = AgentComponent(gamma_core(), real_time=lambda: 0.0)
+    leader = AgentComponent(gamma_core(manager=None), real_time=lambda: 0.0)
     clock = SteppedClock(ORIGIN + timedelta(hours=1))
     leader._service = FakeService(is_leader=True, epoch=1, clock=clock)
     assert asyncio.run(leader.cycle("SPX")).skipped is Skip.STALE
@@ -169,3 +170,37 @@ def test_given_a_worst_price_past_the_collar_then_the_limit_stops_inside_it():
     assert (buy.limit_price, sell.limit_price) == (10.4, 9.6)  # the collar's edge
     assert near.limit_price == 10.12  # the worst expected price, rounded towards fair
     assert tiny.limit_price == 0.01 and sell.quantity == -10  # never below a tick
+
+
+def manager_beat(role: Role, state: ServiceState, instance: str = "manager-1") -> Heartbeat:
+    return Heartbeat(
+        service="manager", instance=instance, role=role, state=state, seq=1,
+        started_at=ORIGIN, pid=1, lag_ms=0.0, epoch=3, ts=ORIGIN,
+    )  # fmt: skip
+
+
+def test_given_no_manager_leader_ready_then_nothing_is_proposed_until_one_is():
+    now = [0.0]
+    leader = AgentComponent(gamma_core(manager_timeout_s=6.0), real_time=lambda: now[0])
+    leader._service = FakeService(is_leader=True, epoch=1, clock=SteppedClock(ORIGIN))
+    assert asyncio.run(leader.cycle("SPX")).skipped is Skip.NO_MANAGER
+    leader.on_manager_heartbeat(manager_beat(Role.LEADER, ServiceState.STARTING))  # subscribing
+    assert asyncio.run(leader.cycle("SPX")).skipped is Skip.NO_MANAGER
+    leader.on_manager_heartbeat(manager_beat(Role.STANDBY, ServiceState.READY, "manager-2"))
+    assert asyncio.run(leader.cycle("SPX")).skipped is Skip.NO_MANAGER
+    leader.on_manager_heartbeat(manager_beat(Role.LEADER, ServiceState.READY))
+    assert asyncio.run(leader.cycle("SPX")).proposal is not None
+    assert leader._service.bus.sent
+
+
+def test_given_the_manager_leader_gone_then_proposals_wait_for_the_next_one():
+    now = [0.0]
+    agent = AgentComponent(gamma_core(manager_timeout_s=6.0), real_time=lambda: now[0])
+    agent.on_manager_heartbeat(manager_beat(Role.LEADER, ServiceState.READY))
+    assert agent.manager_ready()
+    now[0] = 6.5  # its heartbeats stopped: dead or cut off
+    assert not agent.manager_ready()
+    agent.on_manager_heartbeat(manager_beat(Role.LEADER, ServiceState.READY, "manager-2"))
+    assert agent.manager_ready()
+    agent.on_manager_heartbeat(manager_beat(Role.LEADER, ServiceState.STOPPING, "manager-2"))
+    assert not agent.manager_ready()

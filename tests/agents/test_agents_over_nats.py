@@ -133,7 +133,8 @@ async def cluster(nats_server, bus) -> AsyncIterator[tuple[Desk, AsyncExitStack,
             instance=instance, lease_ttl_s=LEASE_TTL_S, heartbeat_interval_s=60.0
         )
 
-    fast = {"decision_timeout_s": 0.3, "kv_poll_s": 0.05, "snapshot_retry_s": 0.1}
+    # No manager here: the agents are not to wait for one.
+    fast = {"decision_timeout_s": 0.3, "kv_poll_s": 0.05, "snapshot_retry_s": 0.1, "manager": None}
 
     def gamma(instance):
         return build_gamma(

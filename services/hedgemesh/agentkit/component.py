@@ -4,7 +4,8 @@ proposals out. The only module of the agents that does I/O.
 In: ticks, surfaces and position snapshots of every underlying (core NATS; the current
 snapshots are also asked of the ledger at start-up, retried until it answers), the manager's
 decisions on this agent's proposals, the leader's proposals (a standby mirrors their hold),
-and KV `limits` and `trading_state`, re-read every `kv_poll_s`. Every tick that is newer than
+the manager's heartbeats (no proposal until a manager leader is ready to decide it), and KV
+`limits` and `trading_state`, re-read every `kv_poll_s`. Every tick that is newer than
 the one held runs a cycle for its underlying; a timer runs one for every underlying every
 `timer_poll_s` of clock time. Out: each cycle's `Proposal` on `hedge.v1.proposal.<agent>`,
 stamped with the lease epoch, from the leader only; standbys run the same cycles on the same
@@ -31,6 +32,7 @@ from hedgemesh.wire import subjects
 from hedgemesh.wire.book import PositionSnapshot, PositionSnapshotRequest
 from hedgemesh.wire.hedging import Decision, Proposal
 from hedgemesh.wire.market import Surface, Tick
+from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
 from hedgemesh.wire.state import RiskLimits, TradingStatus
 
 if TYPE_CHECKING:
@@ -65,6 +67,8 @@ class AgentComponent:
         self._service: Service | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._snapshots_due: set[str] = set()
+        self._manager: tuple[str, float] | None = None
+        """The manager leader's instance and when it last said it was ready (real time)."""
 
     @property
     def service(self) -> Service:
@@ -86,6 +90,10 @@ class AgentComponent:
         await bus.subscribe(subjects.ALL_POSITIONS, PositionSnapshot, self._on_positions)
         await bus.subscribe(subjects.decision(self.core.agent), Decision, self._on_decision)
         await bus.subscribe(subjects.proposal(self.core.agent), Proposal, self._on_peer_proposal)
+        manager = self.core.settings.manager
+        if manager is not None:
+            heartbeats = f"{subjects.PREFIX}.heartbeat.{subjects.token(manager)}.*"
+            await bus.subscribe(heartbeats, Heartbeat, self._on_manager_heartbeat)
         await bus.subscribe(subjects.ALL_TICKS, Tick, self._on_tick)
         self._tasks = [
             asyncio.create_task(self._poll_desk(), name=f"{self.core.agent}-desk"),
@@ -120,6 +128,25 @@ class AgentComponent:
 
     async def _on_decision(self, decision: Decision, envelope: Envelope) -> None:
         self.core.on_decision(decision, self._real_time())
+
+    async def _on_manager_heartbeat(self, heartbeat: Heartbeat, envelope: Envelope) -> None:
+        self.on_manager_heartbeat(heartbeat)
+
+    def on_manager_heartbeat(self, heartbeat: Heartbeat) -> None:
+        """A manager replica's heartbeat: a leader whose components have started (READY) is
+        subscribed to proposals; one stopping or standing by is not (anymore)."""
+        if heartbeat.role is Role.LEADER and heartbeat.state is ServiceState.READY:
+            self._manager = (heartbeat.instance, self._real_time())
+        elif self._manager is not None and self._manager[0] == heartbeat.instance:
+            self._manager = None
+
+    def manager_ready(self) -> bool:
+        """Whether a manager leader has said, within `manager_timeout_s`, it is ready."""
+        settings = self.core.settings
+        if settings.manager is None:
+            return True
+        seen = self._manager
+        return seen is not None and self._real_time() - seen[1] <= settings.manager_timeout_s
 
     async def _read_desk(self) -> None:
         """Re-read the limits and trading state of every known underlying (and the desk's)."""
@@ -198,6 +225,7 @@ class AgentComponent:
             self._real_time(),
             epoch=service.epoch if leader else None,
             leading=leader,
+            manager_ready=self.manager_ready(),
         )
         proposal = evaluation.proposal
         self.evaluations["proposed" if proposal else str(evaluation.skipped)] += 1

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 from hedgemesh.policies.selection import LadderCost
 from hedgemesh.quant.book import DEFAULT_BUCKET_EDGES_DAYS
 from hedgemesh.scenario import DEFAULT_SCENARIO
+from hedgemesh.wire.base import Token
 
 
 class CostSettings(BaseModel):
@@ -98,6 +99,17 @@ class AgentSettings(BaseSettings):
         le=1,
         description="A leg's limit price stays within this share of the limits' price collar "
         "from fair value (room for fair to move before the manager checks it).",
+    )
+    manager: Token | None = Field(
+        default="manager",
+        description="The service whose leader decides proposals: none is made until its "
+        "heartbeat says a leader is ready (its subscriptions made). None: no such wait.",
+    )
+    manager_timeout_s: float = Field(
+        default=6.0,
+        gt=0,
+        le=3600,
+        description="A manager leader whose last heartbeat is older than this is gone (real s).",
     )
     decision_timeout_s: float = Field(
         default=2.0,

@@ -5,7 +5,9 @@ and trading state, and per underlying a small memory; `evaluate(underlying, now,
 hedge cycle on the latest tick and returns an `Evaluation`: a `Proposal`, or why there is none.
 The gates, in order:
 
-1. market data: a tick and a surface (NO_MARKET); limits for the underlying (NO_LIMITS);
+1. market data: a tick and a surface (NO_MARKET); limits for the underlying (NO_LIMITS); a
+   manager leader ready to decide (NO_MANAGER: its heartbeat, as the adapter sees it; a
+   proposal nobody is subscribed to receive would never get a decision);
 2. the desk's trading state: HALTED proposes nothing (HALTED);
 3. staleness: the tick is older than the limits' `max_tick_age_s` (STALE);
 4. a trigger: the specialist's band is breached (BAND_BREACH), or spot moved by `price_move`
@@ -92,6 +94,7 @@ class Skip(StrEnum):
 
     NO_MARKET = "no_market"
     NO_LIMITS = "no_limits"
+    NO_MANAGER = "no_manager"
     HALTED = "halted"
     STALE = "stale"
     NO_TRIGGER = "no_trigger"
@@ -365,12 +368,14 @@ class AgentCore:
         *,
         epoch: int | None = None,
         leading: bool = True,
+        manager_ready: bool = True,
     ) -> Evaluation:
         """One hedge cycle for `underlying` on its latest tick at clock time `now` (`real_now`:
         monotonic real seconds, for the in-flight timeouts); `epoch`: the leader's fencing
         token to stamp on the proposal. A standby (`leading` false) computes the same cycle
         but its proposal is not sent, so it holds nothing back: its hold mirrors the leader's
-        proposals instead (`on_peer_proposal`)."""
+        proposals instead (`on_peer_proposal`). `manager_ready`: whether a manager leader is
+        there to decide (else NO_MANAGER)."""
         book = self.book
         tick, surface = book.tick(underlying), book.surface(underlying)
         if tick is None or surface is None:
@@ -378,6 +383,8 @@ class AgentCore:
         limits = self.limits.get(underlying)
         if limits is None:
             return Evaluation(underlying, skipped=Skip.NO_LIMITS)
+        if not manager_ready:
+            return Evaluation(underlying, skipped=Skip.NO_MANAGER)
         state = self.trading_state(underlying)
         if state is TradingState.HALTED:
             return Evaluation(underlying, skipped=Skip.HALTED)
