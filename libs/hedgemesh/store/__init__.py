@@ -8,6 +8,8 @@
 - `ledger`: `LedgerRepository`, booked trades and fills, positions and accounts;
 - `decisions`: `DecisionRepository`, the manager's decided cycles, a decision per proposal,
   routed orders (outboxes) and the agents' budget periods.
+- `audit`: `AuditRepository`, the API's trail of mutating REST calls (who, what, before, after,
+  when, outcome).
 
 No NATS here: services hand it wire models, it hands back wire models and plain values.
 """

@@ -29,6 +29,11 @@ Manager (`mgr_*`):
 - `mgr_budget_periods`: each agent's budget per period: allocated, spent, risk removed, and
   the allocation chosen for the next period with the reason.
 
+API (`api_*`):
+- `api_audit`: every mutating REST call (a limit change, a control command): who (the token's
+  name and role), what (method, path, body), the state before and after, when, and the status
+  it was answered with (refusals too).
+
 Money is a double (currency units), quantities 64-bit integers, times UTC.
 """
 
@@ -67,6 +72,7 @@ ID = 128  # longest wire `Id`
 SYMBOL = 96  # longest instrument symbol
 UNDERLYING = 32
 ENUM = 24  # statuses, sides, order types, reason codes (stored as their wire strings)
+AUDIT_PATH = 512  # longest request path kept in the audit
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -339,3 +345,25 @@ class BudgetPeriodRow(Base):
     recorded_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("agent", "period_start"), Index(None, "period_end"))
+
+
+# -- api ----------------------------------------------------------------------------------------
+
+
+class AuditRow(Base):
+    """One mutating REST call and its outcome (appended, never changed)."""
+
+    __tablename__ = "api_audit"
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(comment="When the call was answered.")
+    actor: Mapped[str] = mapped_column(String(ID), comment="The token's name.")
+    role: Mapped[str] = mapped_column(String(ENUM))
+    method: Mapped[str] = mapped_column(String(ENUM))
+    path: Mapped[str] = mapped_column(String(AUDIT_PATH))
+    body: Mapped[Any | None] = mapped_column(JSON(none_as_null=True), comment="The request's.")
+    before: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
+    after: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
+    status: Mapped[int] = mapped_column(Integer, comment="The HTTP status answered.")
+
+    __table_args__ = (Index(None, "at"), Index(None, "actor", "at"))
