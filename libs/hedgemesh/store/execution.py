@@ -169,6 +169,12 @@ class ExecutionRepository:
             row = session.get(OrderRow, client_order_id)
             return None if row is None else _stored(row)
 
+    def orders(self) -> list[StoredOrder]:
+        """Every stored order, final or not, in the order received."""
+        query = select(OrderRow).order_by(OrderRow.received_at, OrderRow.client_order_id)
+        with self._sessions() as session:
+            return [_stored(row) for row in session.scalars(query)]
+
     def working_orders(self, underlying: str | None = None) -> list[StoredOrder]:
         """Orders not in a final state (including those never reported on), oldest first."""
         query = select(OrderRow).where(OrderRow.final.is_(False))
