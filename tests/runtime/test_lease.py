@@ -174,6 +174,20 @@ async def test_given_the_background_loop_then_a_crashed_leader_is_replaced_withi
     assert (await leases.get("manager")).value.released
 
 
+async def test_given_a_standby_then_it_looks_again_as_the_holders_record_lapses(leases):
+    clock = SteppedClock()
+    a = _lease(leases, "a", clock)
+    b = _lease(leases, "b", clock)
+    assert await a.step()
+    assert b.next_step_in_s() == TTL_S / 3  # nothing seen yet: the renewal period
+    clock.advance(TTL_S - 0.5)
+    assert not await b.step()
+    assert b.next_step_in_s() == pytest.approx(0.51)  # a's record lapses in 0.5 s
+    clock.advance(0.51)
+    assert await b.step()  # a crashed (no renewal): b leads as soon as a's lease lapsed
+    assert b.next_step_in_s() == TTL_S / 3  # leading: renews every ttl/3
+
+
 def test_given_a_ttl_out_of_range_then_refused(leases):
     with pytest.raises(ValueError, match="ttl_s"):
         Lease(leases, "manager", "a", 0.0)

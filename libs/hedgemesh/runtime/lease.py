@@ -42,6 +42,10 @@ from hedgemesh.wire.base import Id, UtcDatetime, WireModel
 
 log = logging.getLogger(__name__)
 
+#: A standby looks again this long after the record it saw lapses (the holder's clock may be a
+#: little ahead of its own), and never sooner than this after its last look.
+_LAPSE_MARGIN_S = 0.01
+
 LeaseCallback = Callable[[int], Awaitable[None] | None]
 """Called with the epoch when leadership is gained or lost."""
 
@@ -100,6 +104,8 @@ class Lease:
         self.on_lost = on_lost
         self.holder_seen: str | None = None
         """The holder found at the last read while standing by (None: free or unknown)."""
+        self.expiry_seen: datetime | None = None
+        """When the record found at the last read while standing by expires."""
         self._tenure: _Tenure | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -131,6 +137,7 @@ class Lease:
                 revision = await self.kv.update(self.name, self._record(now), last=current.revision)
             else:
                 self.holder_seen = current.value.holder
+                self.expiry_seen = current.value.expires_at
                 return False
         except CorruptValue as bad:
             log.warning("lease %s: unreadable record (%s); taking it over", self.name, bad)
@@ -178,10 +185,20 @@ class Lease:
 
     # -- background loop ---------------------------------------------------------------------
 
+    def next_step_in_s(self) -> float:
+        """How long to wait before the next step: `renew_every_s`, or less while standing by
+        when the holder's record expires sooner, so a standby takes over a crashed leader's
+        lease the moment it lapses rather than up to a renewal period later."""
+        if self._tenure is not None or self.expiry_seen is None:
+            return self.renew_every_s
+        lapses_in_s = (self.expiry_seen - self.clock.now()).total_seconds() + _LAPSE_MARGIN_S
+        return min(self.renew_every_s, max(lapses_in_s, _LAPSE_MARGIN_S))
+
     async def run(self) -> None:
-        """Step every `renew_every_s` until cancelled (waiting first: `start` made the first)."""
+        """Step every `next_step_in_s()` until cancelled (waiting first: `start` made the
+        first)."""
         while True:
-            await self.clock.sleep(self.renew_every_s)
+            await self.clock.sleep(self.next_step_in_s())
             try:
                 await self.step()
             except Exception:
