@@ -47,3 +47,8 @@ class ReasonCode(StrEnum):
     TIME_IN_FORCE = "TIME_IN_FORCE"  # IOC/FOK not (fully) fillable, or the order's time ran out
     CANCELLED_BY_REQUEST = "CANCELLED_BY_REQUEST"
     INSTRUMENT_EXPIRED = "INSTRUMENT_EXPIRED"
+    # Pre-trade controls at the gateway (execution).
+    ORDER_RATE_EXCEEDED = "ORDER_RATE_EXCEEDED"  # more orders in the window than allowed
+    DAILY_NOTIONAL_EXCEEDED = "DAILY_NOTIONAL_EXCEEDED"  # the day's accepted notional is spent
+    DAILY_LOSS_LIMIT = "DAILY_LOSS_LIMIT"  # the day's P&L of execution's fills is past the limit
+    KILL_SWITCH = "KILL_SWITCH"  # the kill switch is engaged: nothing works, nothing is accepted
