@@ -7,7 +7,12 @@ from datetime import timedelta
 import pytest
 from store_examples import CALL, T0, make_order, report
 
-from hedgemesh.store.execution import ConflictingReport, ExecutionRepository, UnknownOrder
+from hedgemesh.store.execution import (
+    ConflictingReport,
+    ExecutionRepository,
+    Switch,
+    UnknownOrder,
+)
 from hedgemesh.wire import ExecStatus, ReasonCode, Side
 
 
@@ -220,3 +225,24 @@ def test_given_batch_with_a_refused_report_then_nothing_of_it_is_stored(repo) ->
     assert repo.reports() == []
     stored = repo.get_order(a.client_order_id)
     assert stored is not None and stored.status is None
+
+
+def test_given_orders_received_over_time_then_orders_and_reports_filter_by_arrival(repo) -> None:
+    old, new = make_order("cycle-old"), make_order("cycle-new")
+    assert repo.insert_order(old, received_at=T0)
+    assert repo.insert_order(new, received_at=T0 + timedelta(hours=1))
+    repo.record_reports([report(old, 1, ExecStatus.ACCEPTED), report(new, 1, ExecStatus.ACCEPTED)])
+
+    since = T0 + timedelta(minutes=30)
+    assert [o.client_order_id for o in repo.orders()] == [old.client_order_id, new.client_order_id]
+    assert [o.client_order_id for o in repo.orders(received_since=since)] == [new.client_order_id]
+    assert [r.client_order_id for r in repo.reports(received_since=since)] == [new.client_order_id]
+
+
+def test_given_a_switch_engaged_then_released_then_the_last_setting_is_kept(repo, sessions) -> None:
+    assert repo.switches() == {}
+    repo.set_switch(Switch("kill", True, "runaway algo", "ops-1", T0))
+    repo.set_switch(Switch("kill", False, "fixed", "ops-2", T0 + timedelta(minutes=5)))
+
+    (kill,) = ExecutionRepository(sessions).switches().values()
+    assert kill == Switch("kill", False, "fixed", "ops-2", T0 + timedelta(minutes=5))

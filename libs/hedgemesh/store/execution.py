@@ -22,14 +22,15 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hedgemesh.store._sql import insert_if_absent, rows_updated, table_of
-from hedgemesh.store.models import OrderRow, ReportRow
+from hedgemesh.store._sql import insert_if_absent, rows_updated, table_of, upsert
+from hedgemesh.store.models import OrderRow, ReportRow, SwitchRow
 from hedgemesh.wire.orders import ExecStatus, ExecutionReport, Order
 
 __all__ = [
     "ConflictingReport",
     "ExecutionRepository",
     "StoredOrder",
+    "Switch",
     "UnknownOrder",
 ]
 
@@ -70,6 +71,17 @@ class StoredOrder:
     def next_seq(self) -> int:
         """The seq the next report on this order takes."""
         return self.last_seq + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """A switch of execution (the kill switch) as last set."""
+
+    name: str
+    engaged: bool
+    reason: str
+    changed_by: str
+    changed_at: datetime
 
 
 def _stored(row: OrderRow) -> StoredOrder:
@@ -169,9 +181,12 @@ class ExecutionRepository:
             row = session.get(OrderRow, client_order_id)
             return None if row is None else _stored(row)
 
-    def orders(self) -> list[StoredOrder]:
-        """Every stored order, final or not, in the order received."""
+    def orders(self, received_since: datetime | None = None) -> list[StoredOrder]:
+        """Every stored order (received at or after `received_since`), final or not, in the
+        order received."""
         query = select(OrderRow).order_by(OrderRow.received_at, OrderRow.client_order_id)
+        if received_since is not None:
+            query = query.where(OrderRow.received_at >= received_since)
         with self._sessions() as session:
             return [_stored(row) for row in session.scalars(query)]
 
@@ -199,6 +214,28 @@ class ExecutionRepository:
             )
             if not rows_updated(session, statement):
                 raise UnknownOrder(client_order_id)
+
+    # -- switches ----------------------------------------------------------------------------
+
+    def set_switch(self, switch: Switch) -> None:
+        """Engage or release a switch (stored before the caller acts on it)."""
+        values = {
+            "name": switch.name,
+            "engaged": switch.engaged,
+            "reason": switch.reason,
+            "changed_by": switch.changed_by,
+            "changed_at": switch.changed_at,
+        }
+        with self._sessions() as session, session.begin():
+            upsert(session, SwitchRow, values, key=("name",))
+
+    def switches(self) -> dict[str, Switch]:
+        """Every switch ever set, by name."""
+        with self._sessions() as session:
+            return {
+                row.name: Switch(row.name, row.engaged, row.reason, row.changed_by, row.changed_at)
+                for row in session.scalars(select(SwitchRow))
+            }
 
     # -- reports -----------------------------------------------------------------------------
 
@@ -234,10 +271,17 @@ class ExecutionRepository:
         )
 
     def reports(
-        self, client_order_id: str | None = None, since_seq: int | None = None
+        self,
+        client_order_id: str | None = None,
+        since_seq: int | None = None,
+        *,
+        received_since: datetime | None = None,
     ) -> list[ExecutionReport]:
-        """Reports in the order they were recorded; for one order, those after `since_seq`."""
-        return self._reports(client_order_id, since_seq, fills_only=False)
+        """Reports in the order they were recorded; for one order, those after `since_seq`;
+        only of orders received at or after `received_since` when given."""
+        return self._reports(
+            client_order_id, since_seq, fills_only=False, received_since=received_since
+        )
 
     def fills(
         self,
@@ -256,8 +300,13 @@ class ExecutionRepository:
         *,
         fills_only: bool,
         underlying: str | None = None,
+        received_since: datetime | None = None,
     ) -> list[ExecutionReport]:
         query = select(ReportRow.raw).order_by(ReportRow.id)
+        if underlying is not None or received_since is not None:
+            query = query.join(OrderRow)
+        if received_since is not None:
+            query = query.where(OrderRow.received_at >= received_since)
         if client_order_id is not None:
             query = query.where(ReportRow.client_order_id == client_order_id)
         if since_seq is not None:
@@ -265,7 +314,7 @@ class ExecutionRepository:
         if fills_only:
             query = query.where(ReportRow.is_fill.is_(True))
         if underlying is not None:
-            query = query.join(OrderRow).where(OrderRow.underlying == underlying)
+            query = query.where(OrderRow.underlying == underlying)
         with self._sessions() as session:
             return [ExecutionReport.from_json(raw) for raw in session.scalars(query)]
 

@@ -9,7 +9,9 @@ Execution (`exec_*`):
   price, fees, last report seq, the algorithm's progress) and the raw wire `Order` JSON;
 - `exec_reports`: every `ExecutionReport`, unique by `exec_id` and by (order, seq), with the
   raw JSON and `published_at`: an outbox, so a report stored but not yet on JetStream when the
-  process died is published after the restart.
+  process died is published after the restart;
+- `exec_switches`: execution's switches that survive a restart (the kill switch: engaged or
+  not, why, by whom, when).
 
 Ledger (`ledger_*`):
 - `ledger_events`: every booked client trade and fill, unique by `event_id` (the trade id or
@@ -183,6 +185,18 @@ class ReportRow(Base):
         UniqueConstraint("client_order_id", "seq"),
         Index(None, "published_at"),
     )
+
+
+class SwitchRow(Base):
+    """A control switch of execution that must survive a restart (the kill switch)."""
+
+    __tablename__ = "exec_switches"
+
+    name: Mapped[str] = mapped_column(String(ENUM), primary_key=True)
+    engaged: Mapped[bool]
+    reason: Mapped[str] = mapped_column(Text, comment="Why, for a person.")
+    changed_by: Mapped[str] = mapped_column(String(ID), comment="Who engaged or released it.")
+    changed_at: Mapped[datetime]
 
 
 # -- ledger -------------------------------------------------------------------------------------
