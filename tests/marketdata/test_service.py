@@ -22,6 +22,7 @@ from hedgemesh.runtime.service import RuntimeSettings
 from hedgemesh.scenario import DEFAULT_SCENARIO, load_scenario
 from hedgemesh.scenario.testing import make_scenario, scenario_dict, underlying_dict
 from hedgemesh.wire import ClientTrade, Surface, Tick, subjects
+from hedgemesh.wire.ops import ControlCommand, ControlReply
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -104,6 +105,47 @@ async def test_given_a_stepped_clock_then_each_underlying_ticks_in_seq_order_wit
         assert all(s.spot == t.price for s, t in zip(surfaces[symbol], ticks[symbol], strict=True))
 
 
+async def _command(bus, action: str, **params) -> ControlReply:
+    command = ControlCommand(
+        target="marketdata", action=action, issued_by="test", params=params, ts=EPOCH
+    )
+    return await bus.command(command)
+
+
+async def test_given_one_underlying_halted_then_only_its_ticks_stop_until_resumed(
+    nats_server, bus, eventually
+):
+    ticks = await _collect(bus, subjects.ALL_TICKS, Tick)
+    surfaces = await _collect(bus, subjects.ALL_SURFACES, Surface)
+    clock = SteppedClock()
+    async with running(_service(nats_server, _two_underlyings(), clock)) as publisher:
+        await eventually(lambda: len(ticks["SPX"]) == 1 and len(ticks["NDX"]) == 1)
+        reply = await _command(bus, "halt", underlying="SPX")
+        assert reply.ok and reply.state["paused"] == ["SPX"]
+        clock.advance(10.0)
+        await eventually(lambda: len(ticks["NDX"]) == 3)
+        assert len(ticks["SPX"]) == 1 and len(surfaces["SPX"]) == 1
+        assert publisher.stats.skipped_paused == 2  # SPX's tick and surface at +10 s
+        reply = await _command(bus, "resume", underlying="SPX")
+        assert reply.ok and reply.state["paused"] == []
+        clock.advance(10.0)
+        await eventually(lambda: len(ticks["SPX"]) == 2 and len(surfaces["SPX"]) == 2)
+    assert [t.seq for t in ticks["SPX"]] == [0, 2]  # the market went on while paused
+    assert [t.seq for t in ticks["NDX"]] == list(range(5))
+
+
+async def test_given_a_bad_feed_command_then_it_is_refused_with_a_reason(nats_server, bus):
+    async with running(_service(nats_server, _two_underlyings(), SteppedClock())):
+        unknown = await _command(bus, "halt", underlying="DAX")
+        assert (unknown.ok, unknown.reason) == (False, "UNKNOWN_UNDERLYING")
+        unsupported = await _command(bus, "set_limit", name="x", value=1)
+        assert (unsupported.ok, unsupported.reason) == (False, "UNSUPPORTED_ACTION")
+        everything = await _command(bus, "halt")
+        assert everything.ok and everything.state["paused"] == ["NDX", "SPX"]
+        status = await _command(bus, "status")
+        assert status.ok and status.state["paused"] == ["NDX", "SPX"]
+
+
 async def test_given_a_restart_then_the_initial_trades_are_on_the_stream_exactly_once(
     nats_server, bus, eventually
 ):
@@ -183,7 +225,10 @@ async def test_given_an_accelerated_clock_then_an_hour_of_the_default_scenario_p
 ):
     ticks = await _collect(bus, subjects.ALL_TICKS, Tick)
     scenario = load_scenario(DEFAULT_SCENARIO)
-    async with running(_service(nats_server, scenario, AcceleratedClock(3600.0))):
+    # At 3600x the default 30 s catch-up lag is 8 ms of real time, which a loaded machine's
+    # scheduler exceeds: every tick must go out here, however late.
+    service = _service(nats_server, scenario, AcceleratedClock(3600.0), max_lag_s=86_400.0)
+    async with running(service):
         await eventually(lambda: len(ticks["SPX"]) >= 360 and len(ticks["NDX"]) >= 360, timeout=20)
     for series in ticks.values():
         assert [t.seq for t in series] == list(range(len(series)))

@@ -4,7 +4,9 @@ Each batch is published when the clock reaches its time: surfaces, then ticks (c
 then client trades (JetStream, `Nats-Msg-Id` = trade id, retried until stored, so a NATS
 outage delays trades but loses none). Scheduled events are logged as they happen. A batch more
 than `max_lag_s` behind the clock publishes its trades but not its ticks and surfaces, so a
-paused or restarted service catches up to the present instead of replaying the past.
+paused or restarted service catches up to the present instead of replaying the past. An
+underlying paused by a control command (`control.FeedControl`) publishes no ticks or surfaces
+until resumed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from hedgemesh.market.session import Batch, MarketSession
 from hedgemesh.marketdata.config import MarketDataSettings
+from hedgemesh.marketdata.control import CONTROL_TARGET, FeedControl
 from hedgemesh.runtime import JetStreamRefused, NatsUnavailable, Service
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.scenario import Scenario
@@ -34,6 +37,7 @@ class PublisherStats:
     trades: int = 0
     duplicate_trades: int = 0
     skipped_late: int = 0
+    skipped_paused: int = 0
     publish_errors: int = 0
 
 
@@ -47,11 +51,14 @@ class MarketDataPublisher:
         self.session: MarketSession | None = None
         self.started = asyncio.Event()
         """Set once the first batch (offset 0 and the initial trades) is out."""
+        self.paused: set[str] = set()
+        """Underlyings whose ticks and surfaces are not published (`FeedControl`)."""
         self._service: Service | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, service: Service) -> None:
         self._service = service
+        await service.bus.serve_control(CONTROL_TARGET, FeedControl(self, service.clock).handle)
         # The cluster's start (when the launcher gives one) is offset 0, so a restarted
         # marketdata resumes the scenario where it is instead of replaying it from the start.
         origin = self.scenario.origin(service.settings.clock_start or service.clock.now())
@@ -98,13 +105,20 @@ class MarketDataPublisher:
             self.stats.skipped_late += len(batch.ticks) + len(batch.surfaces)
         else:
             for surface in batch.surfaces:
-                if await self._core(surface.publish_subject, surface):
+                if await self._feed(surface.underlying, surface.publish_subject, surface):
                     self.stats.surfaces += 1
             for tick in batch.ticks:
-                if await self._core(tick.publish_subject, tick):
+                if await self._feed(tick.underlying, tick.publish_subject, tick):
                     self.stats.ticks += 1
         for trade in batch.trades:
             await self._store(trade)
+
+    async def _feed(self, underlying: str, subject: str, message: WireModel) -> bool:
+        """Publish a tick or surface unless its underlying is paused."""
+        if underlying in self.paused:
+            self.stats.skipped_paused += 1
+            return False
+        return await self._core(subject, message)
 
     async def _core(self, subject: str, message: WireModel) -> bool:
         assert self._service is not None
