@@ -17,7 +17,7 @@ import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hedgemesh.runtime.errors import JetStreamRefused, NatsUnavailable, NoResponders
@@ -38,6 +38,10 @@ class NatsSettings(BaseSettings):
     )
     name: str = Field(default="hedgemesh", description="Connection name shown by the server.")
     creds_file: Path | None = Field(default=None, description="NATS user credentials file.")
+    user: str | None = Field(
+        default=None, description="User name, where the server's config has users (permissions)."
+    )
+    password: SecretStr | None = Field(default=None, description="That user's password.")
     reconnect_wait_s: float = Field(default=0.25, gt=0.0, le=30.0)
     ping_interval_s: float = Field(default=1.0, gt=0.0, le=120.0)
     max_outstanding_pings: int = Field(default=3, ge=1, le=100)
@@ -98,6 +102,8 @@ async def connect(settings: NatsSettings, *, initial_timeout_s: float | None = N
         reconnected_cb=on_reconnected,
         closed_cb=on_closed,
         user_credentials=None if settings.creds_file is None else str(settings.creds_file),
+        user=settings.user,
+        password=None if settings.password is None else settings.password.get_secret_value(),
     )
     try:
         await asyncio.wait_for(connecting, initial_timeout_s)

@@ -129,7 +129,9 @@ async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None
         raise ValueError("a stream config needs a name")
     with nats_errors(f"ensure stream {name}"):
         try:
-            await js.stream_info(name)
+            held = (await js.stream_info(name)).config
+            if _same(held, config, _STREAM_FIELDS):
+                return  # nothing to change: a service without rights to update needs only info
         except nats.js.errors.NotFoundError:
             try:
                 await js.add_stream(config)
@@ -140,8 +142,31 @@ async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None
         await js.update_stream(config)
 
 
+#: What `ensure_streams` declares of a stream; a stream that has all of it is left alone.
+_STREAM_FIELDS = (
+    "description", "subjects", "retention", "storage", "discard", "max_age", "max_bytes",
+    "max_msg_size", "duplicate_window", "num_replicas",
+)  # fmt: skip
+
+
+def _same(held: api.StreamConfig, wanted: api.StreamConfig, fields: tuple[str, ...]) -> bool:
+    return all(getattr(held, name) == getattr(wanted, name) for name in fields)
+
+
+def _bucket_is_current(config: api.StreamConfig, spec: BucketSpec, replicas: int) -> bool:
+    return (
+        config.description == spec.description
+        and config.max_msgs_per_subject == spec.history
+        and config.max_msg_size == spec.max_value_size
+        and config.num_replicas == replicas
+    )
+
+
 async def _ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int) -> KeyValue:
     with nats_errors(f"ensure bucket {spec.name}"):
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            if _bucket_is_current((await js.stream_info(f"KV_{spec.name}")).config, spec, replicas):
+                return await js.key_value(spec.name)  # only info: no right to create needed
         try:
             return await js.create_key_value(
                 bucket=spec.name,

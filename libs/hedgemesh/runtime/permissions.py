@@ -1,0 +1,209 @@
+"""Who may say what on NATS: one user per service, each granted only the subjects it needs.
+
+The one table (`GRANTS`) from which both the local server's config (`hedgemesh up`) and the
+compose config (`deploy/nats/nats.conf`) are rendered; Kubernetes takes the compose file's
+`authorization` block as it is. Everything not allowed is denied, so:
+
+- only the manager publishes orders (`hedge.v1.order.>`) and writes KV `trading_state`;
+- only execution publishes execution reports (`hedge.v1.exec.>`);
+- only the api sends control commands (`hedge.v1.control.>`) and, with the manager, writes KV
+  `limits`;
+- an agent publishes only its own proposals, heartbeats and dead letters, and writes only its
+  own lease key.
+
+JetStream: publishing into a stream is a publish on the stream's subject (the grants above
+apply); the JetStream API is granted per use: stream and bucket info to all, consumer creation,
+fetching and acknowledgement on the streams a service consumes, and KV reads (direct or message
+get) on the buckets it reads. Nobody but `admin` (the launcher's and compose's one-shot that
+declares the streams) may create, update, purge or delete a stream, so nobody else can re-route
+a stream or write an order through the JetStream API.
+
+Replies: a service that answers requests (`allow_responses`) may publish to the reply subject of
+a request it received, once; every user may subscribe to `_INBOX.>` for its own replies and
+JetStream acknowledgements.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hedgemesh.wire import subjects
+
+P = subjects.PREFIX
+_JS = "$JS.API"
+INBOX = "_INBOX.>"
+#: The user with every right: it declares streams and buckets (the launcher, compose's init).
+ADMIN = "admin"
+PASSWORD_ENV_PREFIX = "HEDGEMESH_NATS_PASSWORD_"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one user may publish and subscribe to; `allow_responses`: it answers requests."""
+
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...]
+    allow_responses: bool = False
+
+
+def _consumes(stream: str) -> tuple[str, ...]:
+    """Create/bind a durable pull consumer on `stream`, fetch from it and acknowledge."""
+    return (
+        f"{_JS}.CONSUMER.CREATE.{stream}.>",
+        f"{_JS}.CONSUMER.DURABLE.CREATE.{stream}.>",
+        f"{_JS}.CONSUMER.INFO.{stream}.>",
+        f"{_JS}.CONSUMER.MSG.NEXT.{stream}.>",
+        f"$JS.ACK.{stream}.>",
+    )
+
+
+def _reads_kv(bucket: str) -> tuple[str, ...]:
+    return (
+        f"{_JS}.DIRECT.GET.KV_{bucket}",
+        f"{_JS}.DIRECT.GET.KV_{bucket}.>",
+        f"{_JS}.STREAM.MSG.GET.KV_{bucket}",
+    )
+
+
+def _writes_kv(bucket: str, key: str = ">") -> tuple[str, ...]:
+    return (*_reads_kv(bucket), f"$KV.{bucket}.{key}")
+
+
+def _service(name: str, *publish: str) -> tuple[str, ...]:
+    """What every service publishes: heartbeats, dead letters, JetStream and stream info."""
+    return (
+        f"{P}.heartbeat.{name}.*",
+        subjects.deadletter(name),
+        f"{_JS}.INFO",
+        f"{_JS}.STREAM.INFO.*",
+        *publish,
+    )
+
+
+_MARKET = (subjects.ALL_TICKS, subjects.ALL_SURFACES)
+
+
+def _agent(name: str) -> Grant:
+    return Grant(
+        publish=_service(
+            name,
+            subjects.proposal(name),
+            subjects.POSITIONS_SNAPSHOT,
+            *_reads_kv(subjects.KV_LIMITS),
+            *_reads_kv(subjects.KV_TRADING_STATE),
+            *_writes_kv(subjects.KV_LEASES, name),
+        ),
+        subscribe=(
+            INBOX,
+            *_MARKET,
+            subjects.ALL_POSITIONS,
+            subjects.decision(name),
+            subjects.proposal(name),
+            f"{P}.heartbeat.manager.*",
+        ),
+    )
+
+
+GRANTS: dict[str, Grant] = {
+    "marketdata": Grant(
+        publish=_service("marketdata", *_MARKET, subjects.BOOK_TRADE),
+        subscribe=(INBOX, subjects.control("marketdata")),  # pause and resume a feed
+        allow_responses=True,
+    ),
+    "execution": Grant(
+        publish=_service(
+            "execution", subjects.ALL_EXEC_REPORTS, *_consumes(subjects.STREAM_ORDERS)
+        ),
+        subscribe=(INBOX, *_MARKET, subjects.control("execution")),
+        allow_responses=True,
+    ),
+    "ledger": Grant(
+        publish=_service(
+            "ledger",
+            subjects.ALL_POSITIONS,
+            *_consumes(subjects.STREAM_TRADES),
+            *_consumes(subjects.STREAM_EXEC),
+        ),
+        subscribe=(INBOX, *_MARKET, subjects.POSITIONS_SNAPSHOT),
+        allow_responses=True,
+    ),
+    "gamma-agent": _agent("gamma-agent"),
+    "vega-agent": _agent("vega-agent"),
+    "manager": Grant(
+        publish=_service(
+            "manager",
+            subjects.ALL_ORDERS,
+            subjects.ALL_DECISIONS,
+            subjects.POSITIONS_SNAPSHOT,
+            *_writes_kv(subjects.KV_LIMITS),
+            *_writes_kv(subjects.KV_TRADING_STATE),
+            *_writes_kv(subjects.KV_LEASES, "manager"),
+        ),
+        subscribe=(
+            INBOX,
+            *_MARKET,
+            subjects.ALL_POSITIONS,
+            subjects.ALL_EXEC_REPORTS,
+            subjects.ALL_ORDERS,
+            subjects.ALL_DECISIONS,
+            subjects.ALL_HEARTBEATS,
+            subjects.ALL_PROPOSALS,
+            subjects.control("manager"),
+        ),
+        allow_responses=True,
+    ),
+    "api": Grant(
+        publish=_service(
+            "api",
+            subjects.ALL_CONTROL,
+            subjects.POSITIONS_SNAPSHOT,
+            *_writes_kv(subjects.KV_LIMITS),
+            *_reads_kv(subjects.KV_TRADING_STATE),
+        ),
+        subscribe=(
+            INBOX,
+            *_MARKET,
+            subjects.ALL_POSITIONS,
+            subjects.ALL_EXEC_REPORTS,
+            subjects.ALL_HEARTBEATS,
+            subjects.ALL_PROPOSALS,
+        ),
+    ),
+    ADMIN: Grant(publish=(">",), subscribe=(">",)),
+}
+
+
+def password_env(user: str) -> str:
+    """The environment variable holding `user`'s password: `HEDGEMESH_NATS_PASSWORD_GAMMA_AGENT`."""
+    return PASSWORD_ENV_PREFIX + subjects.token(user).upper().replace("-", "_")
+
+
+def env_reference(user: str) -> str:
+    """`$HEDGEMESH_NATS_PASSWORD_<USER>`: nats-server reads it from its environment."""
+    return "$" + password_env(user)
+
+
+def authorization_block(password: Callable[[str], str], users: tuple[str, ...] = ()) -> str:
+    """The `authorization { users = [...] }` block of a nats-server config.
+
+    `password(user)` gives the value as it goes in the file: a quoted literal (`json.dumps`) for
+    the local server, `env_reference(user)` for compose and Kubernetes.
+    """
+    lines = ["authorization {", "  users = ["]
+    for user in users or tuple(GRANTS):
+        grant = GRANTS[user]
+        lines.append(f"    {{user: {json.dumps(user)}, password: {password(user)}, permissions: {{")
+        publish = f"allow: {_list(grant.publish)}" if grant.publish else 'deny: [">"]'
+        lines.append(f"      publish: {{{publish}}}")
+        lines.append(f"      subscribe: {{allow: {_list(grant.subscribe)}}}")
+        if grant.allow_responses:
+            lines.append("      allow_responses: true")
+        lines.append("    }}")
+    lines += ["  ]", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def _list(items: tuple[str, ...]) -> str:
+    return "[" + ", ".join(json.dumps(item) for item in items) + "]"

@@ -1,0 +1,195 @@
+"""NATS permissions: a real nats-server with the users of `hedgemesh.runtime.permissions`; each
+service may say only what it needs, and a refusal is the server's permissions violation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from wire_examples import example
+
+from hedgemesh.launcher import catalog
+from hedgemesh.runtime.bus import Bus
+from hedgemesh.runtime.connection import NatsSettings, connect
+from hedgemesh.runtime.errors import NatsUnavailable
+from hedgemesh.runtime.permissions import ADMIN, GRANTS, authorization_block, password_env
+from hedgemesh.runtime.server import NatsServer
+from hedgemesh.runtime.streams import ensure_streams
+from hedgemesh.wire import subjects
+from hedgemesh.wire.ops import ControlAction, ControlCommand, ControlReply
+from hedgemesh.wire.orders import Order
+from hedgemesh.wire.state import TradingState, TradingStatus
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _password(user: str) -> str:
+    return f"pw-{user}"
+
+
+@pytest.fixture
+def secured_server(tmp_path: Path) -> Iterator[NatsServer]:
+    config = tmp_path / "nats.conf"
+    config.write_text(authorization_block(lambda user: json.dumps(_password(user))))
+    with NatsServer(store_dir=tmp_path / "nats", config_file=config) as server:
+        yield server
+
+
+class Client:
+    """A connection as one user, with the errors the server sent it."""
+
+    def __init__(self, nc: Any, errors: list[str]) -> None:
+        self.nc, self.errors = nc, errors
+
+    def refused(self, subject: str) -> bool:
+        return any(
+            "permissions violation" in e and f'"{subject.lower()}"' in e for e in self.errors
+        )
+
+
+async def _as(server: NatsServer, user: str) -> Client:
+    errors: list[str] = []
+
+    async def on_error(error: Exception) -> None:
+        errors.append(str(error).lower())
+
+    nc = await nats.connect(
+        server.url, user=user, password=_password(user), error_cb=on_error, connect_timeout=5
+    )
+    return Client(nc, errors)
+
+
+@pytest.fixture
+async def admin(secured_server: NatsServer) -> AsyncIterator[Bus]:
+    settings = NatsSettings(url=secured_server.url, user=ADMIN, password=_password(ADMIN))
+    bus = Bus(await connect(settings, initial_timeout_s=5.0), "admin-test")
+    await ensure_streams(bus.js)
+    yield bus
+    await bus.close()
+
+
+def _order() -> Order:
+    order = example("order")
+    assert isinstance(order, Order)
+    return order
+
+
+async def _stored(bus: Bus, stream: str) -> int:
+    return (await bus.js.stream_info(stream)).state.messages
+
+
+async def test_given_an_agent_then_publishing_an_order_is_refused_and_nothing_is_stored(
+    secured_server, admin, eventually
+):
+    agent = await _as(secured_server, "gamma-agent")
+    subject = subjects.order("SPX")
+    await agent.nc.publish(subject, _order().to_json())
+    with pytest.raises(TimeoutError):  # through JetStream: no ack ever comes
+        await agent.nc.jetstream().publish(subject, _order().to_json(), timeout=0.5)
+    await eventually(lambda: agent.refused(subject))
+    assert await _stored(admin, subjects.STREAM_ORDERS) == 0
+    await agent.nc.close()
+
+
+async def test_given_an_agent_then_a_halt_is_refused_and_the_manager_never_hears_it(
+    secured_server, eventually
+):
+    manager, agent = await _as(secured_server, "manager"), await _as(secured_server, "gamma-agent")
+    heard: list[bytes] = []
+
+    async def on_command(msg: Any) -> None:
+        heard.append(msg.data)
+
+    await manager.nc.subscribe(subjects.control("manager"), cb=on_command)
+    await manager.nc.flush()
+    halt = ControlCommand(target="manager", action=ControlAction.HALT, issued_by="rogue")
+    await agent.nc.publish(subjects.control("manager"), halt.to_json())
+    await eventually(lambda: agent.refused(subjects.control("manager")))
+    await manager.nc.flush()
+    assert heard == []
+    for client in (manager, agent):
+        await client.nc.close()
+
+
+async def test_given_an_agent_then_writing_trading_state_or_a_stream_config_is_refused(
+    secured_server, admin, eventually
+):
+    agent = await _as(secured_server, "gamma-agent")
+    kv = await agent.nc.jetstream().key_value(subjects.KV_TRADING_STATE)  # reading is allowed
+    status = TradingStatus(state=TradingState.ACTIVE, reason="rogue", changed_by="gamma-agent")
+    with pytest.raises(TimeoutError):
+        await kv.put("desk", status.to_json())
+    await eventually(lambda: agent.refused(f"$KV.{subjects.KV_TRADING_STATE}.desk"))
+    config = (await admin.js.stream_info(subjects.STREAM_ORDERS)).config
+    config.subjects = [subjects.ALL_ORDERS, subjects.proposal("gamma-agent")]
+    with pytest.raises(TimeoutError):
+        await agent.nc.jetstream().update_stream(config)
+    await eventually(lambda: agent.refused(f"$JS.API.STREAM.UPDATE.{subjects.STREAM_ORDERS}"))
+    assert await _stored(admin, f"KV_{subjects.KV_TRADING_STATE}") == 0
+    await agent.nc.close()
+
+
+async def test_given_the_manager_then_its_order_is_stored_and_the_api_halt_is_answered(
+    secured_server, admin
+):
+    manager = Bus(
+        await connect(
+            NatsSettings(url=secured_server.url, user="manager", password=_password("manager")),
+            initial_timeout_s=5.0,
+        ),
+        "manager",
+    )
+    api = Bus(
+        await connect(
+            NatsSettings(url=secured_server.url, user="api", password=_password("api")),
+            initial_timeout_s=5.0,
+        ),
+        "api",
+    )
+    await ensure_streams(manager.js)  # only stream info: the manager may not change a stream
+    ack = await manager.js_publish(subjects.order("SPX"), _order(), msg_id=_order().client_order_id)
+    assert ack.stream == subjects.STREAM_ORDERS and not ack.duplicate
+
+    async def on_halt(command: ControlCommand, envelope: Any) -> ControlReply:
+        return ControlReply(command_id=command.id, target="manager", ok=True)
+
+    await manager.serve_control("manager", on_halt)
+    reply = await api.command(
+        ControlCommand(target="manager", action=ControlAction.HALT, issued_by="ops")
+    )
+    assert reply.ok
+    for bus in (manager, api):
+        await bus.close()
+
+
+async def test_given_a_wrong_password_then_the_connection_is_refused(secured_server):
+    settings = NatsSettings(url=secured_server.url, user="manager", password="guess")
+    with pytest.raises((TimeoutError, NatsUnavailable, nats.errors.Error)):
+        await connect(settings, initial_timeout_s=1.0)
+
+
+def test_every_catalog_service_has_its_own_user_and_nothing_else_but_admin() -> None:
+    assert set(GRANTS) == {spec.name for spec in catalog.SERVICES} | {ADMIN}
+
+
+def test_only_the_manager_may_publish_orders_and_write_trading_state() -> None:
+    def may_publish(subject: str) -> set[str]:
+        return {u for u, g in GRANTS.items() if u != ADMIN and subject in g.publish}
+
+    assert may_publish(subjects.ALL_ORDERS) == {"manager"}
+    assert may_publish(f"$KV.{subjects.KV_TRADING_STATE}.>") == {"manager"}
+    assert may_publish(f"$KV.{subjects.KV_LIMITS}.>") == {"manager", "api"}
+    assert may_publish(subjects.ALL_EXEC_REPORTS) == {"execution"}
+    assert may_publish(subjects.ALL_CONTROL) == {"api"}
+    for user, grant in GRANTS.items():
+        if user != ADMIN:
+            assert not any(s.startswith(("$JS.API.STREAM.CREATE", "$JS.API.STREAM.UPDATE", ">"))
+                           for s in grant.publish), user  # fmt: skip
+
+
+def test_password_env_names_are_shell_names() -> None:
+    assert password_env("gamma-agent") == "HEDGEMESH_NATS_PASSWORD_GAMMA_AGENT"
