@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from hedgemesh.runtime.clock import Clock, LiveClock
 from hedgemesh.runtime.connection import drain, nats_errors
 from hedgemesh.runtime.deadletter import classify, make_dead_letter
+from hedgemesh.runtime.edge import EdgeSettings, SequenceGuard, check_future, check_known
 from hedgemesh.runtime.errors import NoResponders, Rejected
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import PayloadTooLarge, WireModel
@@ -120,8 +121,12 @@ class Bus:
         *,
         clock: Clock | None = None,
         request_timeout_s: float = 2.0,
+        edge: EdgeSettings | None = None,
     ) -> None:
         self.service = subjects.token(service)
+        #: The edge checks needing state (future timestamps, sequence order): `runtime.edge`.
+        self.edge = edge or EdgeSettings()
+        self._known = self.edge.known_underlyings
         self.clock = clock or LiveClock()
         self.request_timeout_s = request_timeout_s
         self.stats = BusStats()
@@ -241,8 +246,11 @@ class Bus:
         (a distinct type, so that a `DeadLetter` decoded as the model is never mistaken for one)."""
         self.stats.received[envelope.subject] += 1
         try:
-            return model.from_json(payload)
-        except (ValidationError, PayloadTooLarge) as error:
+            message = model.from_json(payload)
+            check_known(message, self._known)
+            check_future(message, self.clock.now(), self.edge.max_future_s)
+            return message
+        except (ValidationError, PayloadTooLarge, Rejected) as error:
             verdict = classify(error)
             assert verdict is not None
             letter = await self.dead_letter(
@@ -258,12 +266,16 @@ class Bus:
         envelope: Envelope,
         *,
         dead_letter_id: str | None = None,
+        sequence: SequenceGuard | None = None,
     ) -> Outcome:
-        """Decode, validate and hand one message on; what a subscription does per message."""
+        """Decode, validate and hand one message on; what a subscription does per message.
+        `sequence` (one per subscription) refuses ticks and surfaces out of sequence."""
         message = await self.decode(model, payload, envelope, dead_letter_id=dead_letter_id)
         if isinstance(message, Rejection):
             return Outcome.DEAD_LETTERED
         try:
+            if sequence is not None:
+                sequence.admit(message)
             await handler(message, envelope)
         except Exception as error:
             verdict = classify(error)
@@ -285,10 +297,12 @@ class Bus:
 
         `queue` shares the subject among the members of a queue group.
         """
+        sequenced = self.edge.check_sequence and model.sequence_key is not None
+        sequence = SequenceGuard() if sequenced else None
 
         async def on_message(msg: Msg) -> None:
             try:
-                await self.deliver(model, handler, msg.data, _envelope(msg))
+                await self.deliver(model, handler, msg.data, _envelope(msg), sequence=sequence)
             except Exception:
                 log.exception("%s: could not dead-letter a message on %s", self.service, subject)
 

@@ -121,6 +121,9 @@ class WireModel(WireValue):
     subject_pattern: ClassVar[str] = ""
     #: Largest payload `from_json` accepts for this message type (bytes).
     max_payload_bytes: ClassVar[int] = MAX_PAYLOAD_BYTES
+    #: The field that keys this kind's `seq` (e.g. `underlying` for ticks): the runtime refuses a
+    #: message whose seq is not above the last one seen for its key. None: not sequenced.
+    sequence_key: ClassVar[str | None] = None
 
     id: Id = Field(default_factory=new_id, description="Unique message id.")
     ts: UtcDatetime = Field(default_factory=utc_now, description="When the message was made (UTC).")

@@ -24,6 +24,7 @@ class Tick(WireModel):
 
     kind: ClassVar[str] = "tick"
     subject_pattern: ClassVar[str] = subjects.ALL_TICKS
+    sequence_key: ClassVar[str | None] = "underlying"
 
     underlying: Underlying
     price: Price = Field(description="Reference price: last trade or mid (currency units).")
@@ -85,6 +86,7 @@ class Surface(WireModel):
 
     kind: ClassVar[str] = "surface"
     subject_pattern: ClassVar[str] = subjects.ALL_SURFACES
+    sequence_key: ClassVar[str | None] = "underlying"
 
     underlying: Underlying
     spot: Price = Field(description="Spot price the surface was built on (currency units).")
