@@ -6,23 +6,30 @@ import json
 import os
 import signal
 import socket
+import stat
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import nats
 import pytest
 from cluster_harness import Launcher
 
 from hedgemesh.cli import up
+from hedgemesh.launcher import catalog
+from hedgemesh.runtime import permissions
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.streams import BUCKETS, STREAMS
+from hedgemesh.wire import Heartbeat, subjects
 
 READY = "hedgemesh: NATS ready at "
 
 
 @pytest.fixture
 def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    started = Launcher("--nats-port", "0", home=tmp_path / "var")
+    # The API's own tokens are not what these tests are about: its development mode opens it.
+    started = Launcher("--nats-port", "0", home=tmp_path / "var", env={"HEDGEMESH_DEV_MODE": "1"})
     yield started
     if started.proc.poll() is None:
         started.proc.kill()
@@ -43,9 +50,9 @@ async def test_given_up_then_nats_runs_with_every_stream_and_stops_cleanly_on_ct
     url = launcher.wait_for_line(READY)[len(READY) :].split()[0]
     launcher.wait_for_line("hedgemesh: running")
     cluster = json.loads((tmp_path / "var" / "cluster.json").read_text())
-    assert cluster["nats_url"] == url
+    assert up.without_user(cluster["nats_url"]) == url
 
-    nc = await connect(NatsSettings(url=url, name="probe"), initial_timeout_s=5.0)
+    nc = await connect(NatsSettings(url=cluster["nats_url"], name="probe"), initial_timeout_s=5.0)
     try:
         js = nc.jetstream()
         for spec in STREAMS:
@@ -107,3 +114,71 @@ def test_given_the_api_port_taken_then_the_api_gets_a_free_one_and_it_is_said(mo
         choice = up.choose_port(None, taken, api.http.port_env, "api")
     assert choice.port not in (0, taken)
     assert "is taken" in choice.note and api.http.port_env in choice.note
+
+
+async def test_given_up_then_every_service_runs_as_its_own_user_without_a_permission_violation(
+    launcher: Launcher, tmp_path: Path, eventually
+) -> None:
+    url = launcher.wait_for_line(READY, timeout=60)[len(READY) :].split()[0]
+    launcher.wait_for_line("hedgemesh: running", timeout=60)
+    home = tmp_path / "var"
+    cluster = json.loads((home / "cluster.json").read_text())
+    for secret in (home / "nats" / "credentials.json", home / "nats" / "nats.conf"):
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    passwords = json.loads((home / "nats" / "credentials.json").read_text())
+    assert set(passwords) == set(permissions.GRANTS) and len(set(passwords.values())) == len(
+        passwords
+    )
+
+    with pytest.raises((TimeoutError, nats.errors.Error)):  # no user, no connection
+        await nats.connect(url, connect_timeout=1, max_reconnect_attempts=0, allow_reconnect=False)
+
+    nc = await connect(NatsSettings(url=cluster["nats_url"], name="probe"), initial_timeout_s=5.0)
+    ready: dict[str, str] = {}
+
+    async def on_heartbeat(msg: Any) -> None:
+        beat = Heartbeat.from_json(msg.data)
+        ready[beat.instance] = beat.state.value
+
+    expected = {i.name for i in catalog.instances()}
+    try:
+        await nc.subscribe(subjects.ALL_HEARTBEATS, cb=on_heartbeat)
+        await eventually(
+            lambda: all(ready.get(name) == "ready" for name in expected), timeout=90, interval=0.2
+        )
+    finally:
+        await nc.close()
+    logs = [home / "nats" / "nats-server.log", *(home / "logs").glob("*.log")]
+    violations = [
+        f"{log.name}: {line}"
+        for log in logs
+        for line in log.read_text(errors="replace").splitlines()
+        if "violation" in line.lower()
+    ]
+    assert violations == [], "\n".join(violations)
+    assert launcher.stop(signal.SIGINT) == 0
+
+
+def test_the_local_config_grants_what_deploy_nats_conf_grants() -> None:
+    passwords = {user: f"secret-{user}" for user in permissions.GRANTS}
+    local = up.local_nats_config(passwords)
+    deploy = (Path(__file__).resolve().parents[2] / "deploy" / "nats" / "nats.conf").read_text()
+    block = deploy[deploy.index("authorization {") :]
+    for user, password in passwords.items():
+        block = block.replace(permissions.env_reference(user), json.dumps(password))
+    assert local.endswith(block)
+
+
+def test_each_service_gets_its_own_user_and_password() -> None:
+    passwords = {user: f"secret-{user}" for user in permissions.GRANTS}
+    env = up.nats_env(passwords)
+    for spec in catalog.SERVICES:
+        assert env[spec.name] == {
+            "HEDGEMESH_NATS_USER": spec.name,
+            "HEDGEMESH_NATS_PASSWORD": passwords[spec.name],
+        }
+    assert (
+        up.with_user("nats://127.0.0.1:4222", "admin", "a-B_9")
+        == "nats://admin:a-B_9@127.0.0.1:4222"
+    )

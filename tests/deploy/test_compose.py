@@ -3,6 +3,7 @@ the file against the catalog and, where Debian's `docker-compose` is installed, 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,9 +12,12 @@ import pytest
 import yaml
 
 from hedgemesh.launcher import catalog, compose
+from hedgemesh.runtime import permissions
+from hedgemesh.runtime.server import find_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+NATS_CONF = ROOT / "deploy" / "nats" / "nats.conf"
 
 
 def _compose() -> dict:
@@ -35,7 +39,7 @@ def test_compose_runs_every_catalog_instance_with_the_launcher_command() -> None
         assert service["command"] == ["python", *instance.spec.command]
         assert service["environment"]["HEDGEMESH_INSTANCE"] == instance.name
         assert "healthcheck" in service
-    expected = {i.name for i in catalog.instances()} | {"nats", "postgres"}
+    expected = {i.name for i in catalog.instances()} | {"nats", compose.INIT, "postgres"}
     assert set(services) == expected
 
 
@@ -64,13 +68,64 @@ def test_dockerfile_copies_what_the_services_need() -> None:
         assert f"COPY {folder} ./{folder}" in dockerfile
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
-def test_docker_compose_accepts_the_file() -> None:
-    result = subprocess.run(
+def _compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         ["docker-compose", "-f", str(COMPOSE_FILE), "config", "-q"],
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", ""), **env},
         timeout=60,
     )
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_docker_compose_accepts_the_file_with_the_secrets_and_refuses_it_without() -> None:
+    passwords = {permissions.password_env(user): f"pw-{user}" for user in permissions.GRANTS}
+    result = _compose_config(passwords)
     assert result.returncode == 0, result.stderr
+    refused = _compose_config({})
+    assert refused.returncode != 0 and "HEDGEMESH_NATS_PASSWORD_" in refused.stderr
+
+
+def test_checked_in_nats_conf_is_the_one_the_permissions_render() -> None:
+    assert NATS_CONF.read_text() == compose.render_nats_conf(), (
+        "deploy/nats/nats.conf differs from hedgemesh.runtime.permissions; regenerate it with "
+        "`.venv/bin/python -m hedgemesh.launcher.compose`"
+    )
+
+
+def _check_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(find_binary()), "-t", "-c", str(NATS_CONF)],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        timeout=30,
+    )
+
+
+def test_nats_accepts_the_config_with_every_password_and_refuses_it_without_one() -> None:
+    passwords = {permissions.password_env(user): f"pw-{user}" for user in permissions.GRANTS}
+    assert _check_config(passwords).returncode == 0
+    missing = permissions.password_env("manager")
+    refused = _check_config({k: v for k, v in passwords.items() if k != missing})
+    assert refused.returncode != 0 and missing in refused.stdout + refused.stderr
+
+
+def test_every_service_connects_as_its_own_user_with_a_required_secret() -> None:
+    services = _compose()["services"]
+    nats_env = services["nats"]["environment"]
+    for user in permissions.GRANTS:
+        name = permissions.password_env(user)
+        assert nats_env[name] == f"${{{name}:?required}}"
+    for instance in catalog.instances():
+        env = services[instance.name]["environment"]
+        name = permissions.password_env(instance.spec.name)
+        assert env["HEDGEMESH_NATS_USER"] == instance.spec.name
+        assert env["HEDGEMESH_NATS_PASSWORD"] == f"${{{name}:?required}}"
+        depends = services[instance.name]["depends_on"]
+        assert depends[compose.INIT] == {"condition": "service_completed_successfully"}
+    init = services[compose.INIT]
+    assert init["command"] == ["python", "-m", "hedgemesh.runtime.declare"]
+    assert init["environment"]["HEDGEMESH_NATS_USER"] == permissions.ADMIN

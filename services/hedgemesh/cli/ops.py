@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hedgemesh.cli.up import without_user
 from hedgemesh.launcher import state
 from hedgemesh.runtime import NatsSettings, connect
 from hedgemesh.wire import Heartbeat, subjects
@@ -113,9 +114,10 @@ def run_status(args: argparse.Namespace) -> int:
     beats = asyncio.run(_heartbeats(cluster["nats_url"]))
     rows = status_rows(cluster, beats)
     if args.json:
-        print(json.dumps({"nats_url": cluster["nats_url"], "instances": rows}, indent=2))
+        shown = without_user(cluster["nats_url"])
+        print(json.dumps({"nats_url": shown, "instances": rows}, indent=2))
         return 0
-    print(f"NATS {cluster['nats_url']}  (launcher pid {cluster.get('launcher_pid')})")
+    print(f"NATS {without_user(cluster['nats_url'])}  (launcher pid {cluster.get('launcher_pid')})")
     header = ("instance", "pid", "alive", "role", "state", "epoch", "heartbeat", "restarts")
     print("{:<22} {:>7} {:>5} {:<8} {:<9} {:>6} {:>9} {:>8}".format(*header))
     for r in rows:

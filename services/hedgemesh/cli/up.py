@@ -6,13 +6,21 @@ every instance of `hedgemesh.launcher.catalog.SERVICES` under the supervisor (SQ
 `$HEDGEMESH_HOME/hedgemesh.db` unless `HEDGEMESH_DATABASE_URL` says otherwise), writes
 `$HEDGEMESH_HOME/cluster.json` for `hedgemesh status`, `kill` and `logs`, and restarts any
 service that dies until Ctrl-C, which stops the services in reverse order, then NATS.
+
+NATS runs with permissions on (`hedgemesh.runtime.permissions`): every `up` draws a random
+password per user into `$HEDGEMESH_HOME/nats/credentials.json` (0600), writes them into the
+server's config (0600), and hands each service its own user and password through
+`HEDGEMESH_NATS_USER` / `HEDGEMESH_NATS_PASSWORD`. `cluster.json` (in the 0700 home) carries
+the admin URL for the operator's tools and tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -21,10 +29,20 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from hedgemesh.launcher import catalog, state
 from hedgemesh.launcher.supervisor import Supervisor
-from hedgemesh.runtime import NatsServer, NatsSettings, PortInUse, connect, drain, ensure_streams
+from hedgemesh.runtime import (
+    NatsServer,
+    NatsSettings,
+    PortInUse,
+    connect,
+    drain,
+    ensure_streams,
+    permissions,
+)
+from hedgemesh.runtime.edge import edge_env
 from hedgemesh.runtime.server import port_is_free
 from hedgemesh.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, load_scenario
 
@@ -42,6 +60,52 @@ jetstream {
   sync_interval: always
 }
 """
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read (0600), created so from the start."""
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(text)
+
+
+def new_credentials(store: Path) -> dict[str, str]:
+    """A fresh random password per NATS user, kept in `store/credentials.json` (0600)."""
+    passwords = {user: secrets.token_urlsafe(24) for user in permissions.GRANTS}
+    _write_private(store / "credentials.json", json.dumps(passwords, indent=2) + "\n")
+    return passwords
+
+
+def local_nats_config(passwords: dict[str, str]) -> str:
+    """The local server's config: JetStream as compose's, and a user per service."""
+    return LOCAL_NATS_CONFIG + permissions.authorization_block(lambda u: json.dumps(passwords[u]))
+
+
+def with_user(url: str, user: str, password: str) -> str:
+    """`nats://user:password@host:port`: the URL a tool needs to connect as `user` (nats-py
+    does not percent-decode, so the password must be URL-safe, as `token_urlsafe`'s are)."""
+    if quote(password, safe="") != password or quote(user, safe="") != user:
+        raise ValueError("a NATS user and password in a URL must be URL-safe")
+    parts = urlsplit(url)
+    netloc = f"{user}:{password}@{parts.netloc}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def without_user(url: str) -> str:
+    """The URL with any user and password taken out, for printing."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def nats_env(passwords: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each service's own NATS user and password, by service name."""
+    return {
+        spec.name: {
+            "HEDGEMESH_NATS_USER": spec.name,
+            "HEDGEMESH_NATS_PASSWORD": passwords[spec.name],
+        }
+        for spec in catalog.SERVICES
+    }
 
 
 @dataclass(frozen=True)
@@ -164,6 +228,7 @@ def cluster_env(
         "HEDGEMESH_CLOCK_SPEED": repr(float(speed)),
         "HEDGEMESH_CLOCK_START": start.astimezone(UTC).isoformat(),
         "HEDGEMESH_CLOCK_ANCHOR": repr(time.time()),
+        **edge_env(tuple(scenario.symbols)),  # the bus's edge checks: docs/wire.md
     }
 
 
@@ -180,8 +245,10 @@ def run(args: argparse.Namespace) -> int:
     home = state.home_dir(args.home)
     store = home / "nats"
     store.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)  # cluster.json holds the admin URL
+    passwords = new_credentials(store)
     config = store / "nats.conf"
-    config.write_text(LOCAL_NATS_CONFIG)
+    _write_private(config, local_nats_config(passwords))
 
     choice = choose_nats_port(args.nats_port)
     if choice.note:
@@ -194,6 +261,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     env = cluster_env(args, home, server.url, scenario, scenario_path)
     service_env, http_lines = http_env(env)
+    for name, credentials in nats_env(passwords).items():
+        service_env[name] = {**service_env.get(name, {}), **credentials}
+    admin_url = with_user(server.url, permissions.ADMIN, passwords[permissions.ADMIN])
     supervisor = Supervisor(
         catalog.instances(),
         env=env,
@@ -202,17 +272,17 @@ def run(args: argparse.Namespace) -> int:
         service_env=service_env,
     )
     try:
-        asyncio.run(_declare(server.url))
+        asyncio.run(_declare(server.url, passwords[permissions.ADMIN]))
         print(f"hedgemesh: NATS ready at {server.url} (JetStream in {store})", flush=True)
         print(f"hedgemesh: monitoring at {server.monitor_url}", flush=True)
         supervisor.start_all()
-        _write_state(home, server, supervisor)
+        _write_state(home, server, supervisor, admin_url)
         names = ", ".join(supervisor.children) or "no services yet (only the bus)"
         print(f"hedgemesh: scenario {scenario.name} ({scenario_path})", flush=True)
         for line in http_lines:
             print(f"hedgemesh: {line}", flush=True)
         print(f"hedgemesh: running {names}; logs in {home / 'logs'}. Ctrl-C stops.", flush=True)
-        return _watch(home, server, supervisor)
+        return _watch(home, server, supervisor, admin_url)
     finally:
         supervisor.stop_all()
         server.stop()
@@ -220,15 +290,17 @@ def run(args: argparse.Namespace) -> int:
         print("hedgemesh: stopped", flush=True)
 
 
-async def _declare(url: str) -> None:
-    nc = await connect(NatsSettings(url=url, name="hedgemesh-up"), initial_timeout_s=5.0)
+async def _declare(url: str, password: str) -> None:
+    """Create every stream and bucket as `admin`: only it may."""
+    settings = NatsSettings(url=url, name="hedgemesh-up", user=permissions.ADMIN, password=password)
+    nc = await connect(settings, initial_timeout_s=5.0)
     try:
         await ensure_streams(nc.jetstream())
     finally:
         await drain(nc)
 
 
-def _write_state(home: Path, server: NatsServer, supervisor: Supervisor) -> None:
+def _write_state(home: Path, server: NatsServer, supervisor: Supervisor, admin_url: str) -> None:
     env = supervisor.env
     state.write(
         home,
@@ -238,7 +310,7 @@ def _write_state(home: Path, server: NatsServer, supervisor: Supervisor) -> None
                 "start": env["HEDGEMESH_CLOCK_START"],
                 "anchor": float(env["HEDGEMESH_CLOCK_ANCHOR"]),
             },
-            "nats_url": server.url,
+            "nats_url": admin_url,
             "nats_monitor_url": server.monitor_url,
             "nats_pid": server.pid,
             "launcher_pid": os.getpid(),
@@ -254,7 +326,7 @@ def _api_url(supervisor: Supervisor) -> str | None:
     return f"http://127.0.0.1:{port}" if port else None
 
 
-def _watch(home: Path, server: NatsServer, supervisor: Supervisor) -> int:
+def _watch(home: Path, server: NatsServer, supervisor: Supervisor, admin_url: str) -> int:
     """Until SIGINT/SIGTERM (0) or the server dying (1): restart services that exit."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -267,5 +339,5 @@ def _watch(home: Path, server: NatsServer, supervisor: Supervisor) -> int:
         for event in events:
             print(f"hedgemesh: {event}", flush=True)
         if events:
-            _write_state(home, server, supervisor)
+            _write_state(home, server, supervisor, admin_url)
     return 0
