@@ -83,8 +83,10 @@ def test_given_stop_all_then_children_exit_cleanly_on_sigterm(tmp_path, nats_ser
     children = list(supervisor.children.values())
     # Wait until both are up (they log their first heartbeat).
     _poll_until(supervisor, lambda: all(c.log_path.stat().st_size > 0 for c in children))
-    supervisor.stop_all(timeout_s=5.0)
+    stopped = supervisor.stop_all(timeout_s=5.0)
     assert [c.process.returncode for c in children if c.process] == [0, 0]
+    assert {name: s.code for name, s in stopped.items()} == {"sample-1": 0, "sample-2": 0}
+    assert all(0 < s.took_s < 5.0 for s in stopped.values())
 
 
 async def test_status_and_kill_find_instances_by_their_heartbeats(tmp_path, nats_server):

@@ -26,6 +26,15 @@ BACKOFF_S = (0.25, 8.0)
 STABLE_AFTER_S = 30.0
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """How a child ended when stopped: its exit code and the seconds it took after SIGTERM
+    (past the timeout it was killed, and the code says so)."""
+
+    code: int
+    took_s: float
+
+
 @dataclass
 class Child:
     instance: Instance
@@ -119,25 +128,32 @@ class Supervisor:
                 events.append(f"{child.instance.name} restarted (pid {child.pid})")
         return events
 
-    def stop_all(self, timeout_s: float = 5.0) -> None:
-        """SIGTERM every child in reverse start order, wait, then SIGKILL what is left."""
+    def stop_all(self, timeout_s: float = 5.0) -> dict[str, Stopped]:
+        """SIGTERM every child in reverse start order, wait, then SIGKILL what is left; returns
+        how each live child ended (exit code, seconds from the SIGTERM) by instance name."""
         children = [c for c in reversed(list(self.children.values())) if c.alive]
+        signalled = time.monotonic()
         for child in children:
             _signal(child, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
+        deadline = signalled + timeout_s
+        stopped: dict[str, Stopped] = {}
         for child in children:
             assert child.process is not None
             try:
-                child.process.wait(max(deadline - time.monotonic(), 0.01))
+                code = child.process.wait(max(deadline - time.monotonic(), 0.01))
+                took_s = time.monotonic() - signalled
             except subprocess.TimeoutExpired:
                 log.warning("%s ignored SIGTERM; killing it", child.instance.name)
                 _signal(child, signal.SIGKILL)
-                child.process.wait()
+                code, took_s = child.process.wait(), time.monotonic() - signalled
+            child.exits.append(code)
+            stopped[child.instance.name] = Stopped(code, took_s)
         for child in self.children.values():
             child.restart_at = None
             if child.log_file is not None:
                 child.log_file.close()
                 child.log_file = None
+        return stopped
 
     def snapshot(self) -> dict[str, dict[str, object]]:
         """What the state file records per instance."""
