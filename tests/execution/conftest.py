@@ -61,7 +61,12 @@ class Launcher:
 
     async def __call__(self, **settings: Any) -> Running:
         """Start execution (settings override the test defaults) and wait until it is ready."""
-        options: dict[str, Any] = {"market_data_wait_s": 1.0, "retry_delay_s": 0.1}
+        # Limits far through fair value mean "marketable" in these tests: a collar allowing it.
+        options: dict[str, Any] = {
+            "market_data_wait_s": 1.0,
+            "retry_delay_s": 0.1,
+            "price_collar": 10.0,
+        }
         options.update(settings)
         service = build(
             ExecutionSettings(**options),

@@ -41,8 +41,12 @@ T0 = EPOCH.timestamp()
 PARTIAL = ExecStatus.PARTIALLY_FILLED
 
 
+#: Tests here price orders far through fair value to mean "marketable": a collar that allows it.
+WIDE = {"price_collar": 10.0}
+
+
 def quoted_engine(**settings) -> Engine:
-    engine = Engine(ExecutionSettings(**settings))
+    engine = Engine(ExecutionSettings(**{**WIDE, **settings}))
     assert engine.on_tick(tick(), T0) == []
     assert engine.on_surface(surface(), T0) == []
     return engine
@@ -129,7 +133,7 @@ def test_given_an_expired_option_then_it_is_rejected_instrument_expired():
 
 
 def test_given_an_order_waiting_for_market_data_then_it_is_worked_when_data_arrives():
-    engine = Engine()
+    engine = Engine(ExecutionSettings(**WIDE))
     assert engine.receive(order("early", quantity=5), T0) == []
     assert engine.receive(order("early", CALL, quantity=5, limit_price=500.0), T0) == []
     assert engine.next_wakeup() == T0 + engine.settings.market_data_wait_s
@@ -153,7 +157,7 @@ def test_given_working_orders_when_the_option_expires_then_they_end_instrument_e
 
 
 def test_given_a_day_order_on_an_option_expiring_at_the_close_then_it_ends_once():
-    engine = Engine()
+    engine = Engine(ExecutionSettings(**WIDE))
     today = EPOCH.replace(hour=21, minute=0)
     engine.on_tick(tick(), T0)
     engine.on_surface(surface(expiries=(today, *EXPIRIES)), T0)
@@ -167,7 +171,7 @@ def test_given_a_day_order_on_an_option_expiring_at_the_close_then_it_ends_once(
 
 
 def test_given_a_resumed_order_without_market_data_when_the_session_closes_then_it_expires():
-    engine = Engine()
+    engine = Engine(ExecutionSettings(**WIDE))
     day = order("day", quantity=10, tif=TimeInForce.DAY, limit_price=4000.0)
     _, fill = made_reports(day, (ExecStatus.ACCEPTED, 0, None), (PARTIAL, 4, 400000))
     assert engine.resume(day, seq=2, fills=[fill], accepted_at=EPOCH, now=T0 + 1) == []
@@ -217,7 +221,7 @@ class Store:
 
 def restarted(store: Store, spot: float, now: float) -> tuple[Engine, list[ExecutionReport]]:
     """A fresh engine recovered from the store, as the service starts."""
-    engine = Engine()
+    engine = Engine(ExecutionSettings(**WIDE))
     engine.raise_fence(max((o.epoch for o in store.orders.values()), default=0))
     reports = engine.on_tick(tick(spot), now) + engine.on_surface(surface(spot), now)
     for o in store.working():

@@ -177,6 +177,7 @@ def start_process(server, database_url: str, tmp_path) -> subprocess.Popen:
         "HEDGEMESH_INSTANCE": "execution-sub",
         "HEDGEMESH_EXECUTION_RETRY_DELAY_S": "0.1",
         "HEDGEMESH_EXECUTION_ACK_WAIT_S": "2",
+        "HEDGEMESH_EXECUTION_PRICE_COLLAR": "10",  # limits far through fair mean "marketable"
     }
     log = open(tmp_path / "execution.log", "ab")  # noqa: SIM115 (the process owns it)
     return subprocess.Popen(

@@ -23,8 +23,9 @@ last fill and the average price in ticks). The algorithm is driven by:
 - `on_time(now)`: timers (TWAP slices), due at `next_wakeup`;
 - `cancel(reason)`: cancel working children; the parent is CANCELLED once they are closed.
 
-Invariant: filled + working children never exceed the parent's quantity. Nothing here reads a
-clock or does I/O.
+Invariant: filled + working children never exceed the parent's quantity. It is checked where
+it could break (a child sent, a fill booked) and a breach raises `ChildExceedsParent` rather
+than trade past the parent. Nothing here reads a clock or does I/O.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ from hedgemesh.wire.orders import (
 )
 
 AlgoSpec = MarketableLimit | Twap | Iceberg
+
+
+class ChildExceedsParent(AssertionError):
+    """Children (filled and working) would exceed their parent's quantity: a bug, never traded."""
+
 
 # How a book's reason reads on the wire.
 _WIRE_REASON = {
@@ -262,6 +268,7 @@ class Algo:
         self._children += 1
         child_id = self._child_id(self._children)
         self.working[child_id] = quantity
+        self._check_children()
         p = self.parent
         return [PlaceChild(child_id, p.owner, p.side, price, quantity, tif)]
 
@@ -293,6 +300,11 @@ class Algo:
     # -- internals -----------------------------------------------------------------------------
 
     def _filled(self, child: Hashable, price: int, quantity: int, left: int) -> list[Action]:
+        if quantity + left > self.working[child]:
+            raise ChildExceedsParent(
+                f"{self.parent.order_id}: child {child} filled {quantity} with {left} left, "
+                f"but only {self.working[child]} was working"
+            )
         self.cum_quantity += quantity
         self.cum_notional_ticks += price * quantity
         if left:
@@ -305,6 +317,15 @@ class Algo:
         if not left and not full:
             actions += self._on_child_filled(child)
         return actions
+
+    def _check_children(self) -> None:
+        """Filled + working children within the parent's quantity, else `ChildExceedsParent`."""
+        total = self.cum_quantity + sum(self.working.values())
+        if total > self.parent.quantity:
+            raise ChildExceedsParent(
+                f"{self.parent.order_id}: children {total} exceed the parent's "
+                f"{self.parent.quantity}"
+            )
 
     def _finish_cancel(self) -> list[Action]:
         if self._cancelling is None or self.working or self.done:

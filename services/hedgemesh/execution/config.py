@@ -5,14 +5,16 @@ Nested settings use a double underscore: `HEDGEMESH_EXECUTION_OPTION_LIQUIDITY__
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import time
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hedgemesh.execution.domain.controls import ControlLimits
 from hedgemesh.venue.liquidity import LiquidityParams
 from hedgemesh.wire.base import Token
-from hedgemesh.wire.instruments import DEFAULT_OPTION_MULTIPLIER, MAX_QUANTITY
+from hedgemesh.wire.instruments import DEFAULT_OPTION_MULTIPLIER, MAX_MONEY, MAX_QUANTITY
 
 
 class LiquiditySettings(BaseModel):
@@ -93,6 +95,35 @@ class ExecutionSettings(BaseSettings):
         default=1_000_000, ge=1, le=MAX_QUANTITY, description="Larger orders are rejected."
     )
 
+    # -- pre-trade controls (docs/execution.md) ------------------------------------------------
+    max_order_notional: float = Field(
+        default=1e9, gt=0, le=MAX_MONEY, description="quantity × price × multiplier per order."
+    )
+    price_collar: float = Field(
+        default=0.25,
+        gt=0,
+        le=10,
+        description="How far a limit may lie through fair value (fraction of fair value).",
+    )
+    price_collar_min_ticks: float = Field(
+        default=5.0, ge=0, le=1e6, description="The collar is never narrower (ticks)."
+    )
+    max_orders_per_window: int = Field(
+        default=1000, ge=1, le=1_000_000, description="Orders past it are refused; REDUCING."
+    )
+    order_rate_window_s: float = Field(
+        default=1.0, gt=0, le=3600, description="The throttle's window (clock seconds)."
+    )
+    max_daily_notional: float = Field(
+        default=1e12, gt=0, le=MAX_MONEY, description="Notional of the day's accepted orders."
+    )
+    max_daily_loss: float = Field(
+        default=1e8,
+        gt=0,
+        le=MAX_MONEY,
+        description="The day's loss on execution's fills (marked) that halts trading.",
+    )
+
     # -- venue ---------------------------------------------------------------------------------
     underlying_tick_size: float = Field(default=0.01, gt=0, le=1e6, description="Currency.")
     option_tick_size: float = Field(default=0.01, gt=0, le=1e6, description="Currency.")
@@ -145,3 +176,8 @@ class ExecutionSettings(BaseSettings):
     publish_max_retry_s: float = Field(
         default=2.0, gt=0, le=600, description="The longest pause between retries (real seconds)."
     )
+
+    def control_limits(self) -> ControlLimits:
+        """The pre-trade controls' settings (the fields of `ControlLimits`, by name)."""
+        names = {f.name for f in fields(ControlLimits)}
+        return ControlLimits(**self.model_dump(include=names))

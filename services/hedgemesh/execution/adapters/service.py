@@ -14,7 +14,12 @@ the event loop, one message at a time, so the engine and the store see one order
 - Ticks and surfaces (core NATS): fair values move, providers re-quote.
 - A timer on the injected clock: TWAP slices, refills, day and option expiries.
 - Control (`hedge.v1.control.execution`): `status` answers the fence, the working orders, the
-  outbox backlog and every book's best bid and ask.
+  outbox backlog, every book's best bid and ask, and the pre-trade controls' state and counts;
+  `halt` engages the kill switch (stored first, so that it survives a restart; every working
+  order is cancelled, every new one refused) and `resume` releases it.
+- Requests to the manager: when a control trips (the order-rate throttle: `reduce`; the day's
+  loss limit: `halt`), a `ControlCommand` to `hedge.v1.control.manager`, retried until the
+  leader accepts it; the refusals go on meanwhile.
 """
 
 from __future__ import annotations
@@ -28,16 +33,18 @@ from sqlalchemy import Engine as DbEngine
 
 from hedgemesh.execution.adapters.outbox import Outbox, StoreThread
 from hedgemesh.execution.config import ExecutionSettings
+from hedgemesh.execution.domain.controls import StateRequest
 from hedgemesh.execution.domain.engine import Engine
 from hedgemesh.execution.domain.reports import utc
 from hedgemesh.runtime.bus import Envelope
 from hedgemesh.runtime.clock import Clock
-from hedgemesh.runtime.errors import Rejected
+from hedgemesh.runtime.errors import NatsUnavailable, Rejected
 from hedgemesh.runtime.streams import DurableConsumer
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
-from hedgemesh.store.execution import ExecutionRepository
+from hedgemesh.store.execution import ExecutionRepository, Switch
 from hedgemesh.wire import subjects
+from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.market import Surface, Tick
 from hedgemesh.wire.ops import ControlAction, ControlCommand, ControlReply
 from hedgemesh.wire.orders import ExecStatus, ExecutionReport, Order
@@ -48,6 +55,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONTROL_TARGET = "execution"
+#: Where a tripped control asks for a new trading state, and as whom.
+MANAGER_TARGET = "manager"
+#: The kill switch's name in the store (`exec_switches`).
+KILL_SWITCH = "kill"
+#: Pause between tries of a request to the manager (real seconds), and how many tries.
+_REQUEST_RETRY_S = 0.5
+_REQUEST_TRIES = 120
 #: Pause (real seconds) when a due time did not move, so that the timer cannot spin.
 _MIN_TIMER_S = 1e-3
 
@@ -72,6 +86,8 @@ class ExecutionComponent:
         self._timer: asyncio.Task[None] | None = None
         self._kick = asyncio.Event()
         self._t = 0.0
+        self._bus: Any = None
+        self._requests: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -82,7 +98,16 @@ class ExecutionComponent:
         migrate(url)
         self._db = make_engine(url, self.store_settings)
         repo = self.repo = ExecutionRepository(session_factory(self._db))
+        self._bus = bus
         self.engine.raise_fence(repo.max_epoch() or 0)
+        kill = repo.switches().get(KILL_SWITCH)
+        if kill is not None and kill.engaged:
+            self.engine.controls.kill_switch = kill.reason or "engaged"
+            log.warning("execution: the kill switch is engaged (%s): nothing trades", kill.reason)
+        today = utc(self._now()).replace(hour=0, minute=0, second=0, microsecond=0)
+        self.engine.replay_day(
+            repo.orders(received_since=today), repo.reports(received_since=today)
+        )
         await bus.subscribe(subjects.ALL_TICKS, Tick, self._on_tick)
         await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
         await bus.serve_control(CONTROL_TARGET, self._on_control)
@@ -118,6 +143,8 @@ class ExecutionComponent:
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
+        for task in list(self._requests):
+            await cancel_and_wait(task)
         await cancel_and_wait(self._timer)
         self._timer = None
         if self.outbox is not None:
@@ -158,12 +185,14 @@ class ExecutionComponent:
         coid = order.client_order_id
         if self.engine.knows(coid):
             self.stats["duplicates"] += 1
+            self.engine.controls.count(ReasonCode.DUPLICATE)
             return
         received = utc(self._now())
         if not await self.store.run(lambda: repo.insert_order(order, received_at=received)):
             stored = await self.store.run(lambda: repo.get_order(coid))
             if stored is None or stored.status is not None:
                 self.stats["duplicates"] += 1
+                self.engine.controls.count(ReasonCode.DUPLICATE)
                 log.info("order %s seen before: not executed again", coid)
                 return
             order = stored.order  # stored, never judged: the first version stands
@@ -181,8 +210,13 @@ class ExecutionComponent:
         self._commit(reports)
 
     async def _on_control(self, command: ControlCommand, envelope: Envelope) -> ControlReply:
-        if command.action is not ControlAction.STATUS:
-            raise Rejected("UNSUPPORTED_ACTION", f"execution answers status, not {command.action}")
+        action = command.action
+        if action in (ControlAction.HALT, ControlAction.RESUME):
+            await self._set_kill_switch(command)
+        elif action is not ControlAction.STATUS:
+            raise Rejected(
+                "UNSUPPORTED_ACTION", f"execution answers status, halt and resume, not {action}"
+            )
         engine = self.engine
         books: dict[str, Any] = {}
         for symbol in sorted(engine.venue.books):
@@ -200,9 +234,31 @@ class ExecutionComponent:
                 "unsaved_reports": unsaved,
                 "unpublished_reports": unpublished,
                 "books": books,
+                "controls": engine.controls.state(),
                 **{k: v for k, v in self.stats.items()},
             },
         )
+
+    async def _set_kill_switch(self, command: ControlCommand) -> None:
+        """`halt`: engage the kill switch; `resume`: release it. Stored before it acts."""
+        repo = self.repo
+        assert repo is not None
+        engaged = command.action is ControlAction.HALT
+        switch = Switch(KILL_SWITCH, engaged, command.reason, command.issued_by, utc(self._now()))
+        try:
+            await self.store.run(lambda: repo.set_switch(switch))
+        except Exception as error:
+            raise Rejected(
+                "STORE_UNAVAILABLE", f"the kill switch was not stored: {error}"
+            ) from error
+        if engaged:
+            log.warning(
+                "execution: kill switch engaged by %s: %s", command.issued_by, command.reason
+            )
+            self._commit(self.engine.engage_kill_switch(command.reason, self._now()))
+        else:
+            log.warning("execution: kill switch released by %s", command.issued_by)
+            self.engine.release_kill_switch()
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -213,11 +269,40 @@ class ExecutionComponent:
         return self._t
 
     def _commit(self, reports: list[ExecutionReport]) -> None:
-        """Store, then publish, what the engine reported; wake the timer (new due times)."""
+        """Store, then publish, what the engine reported; wake the timer (new due times); send
+        what a tripped control asks of the manager."""
         if reports:
             assert self.outbox is not None
             self.outbox.put(reports)
         self._kick.set()
+        for request in self.engine.controls.take_requests():
+            log.error("execution: %s: asking the manager to %s", request.text, request.action)
+            self.stats[f"requested_{request.action.value}"] += 1
+            task = asyncio.create_task(self._ask_manager(request), name="ask-manager")
+            self._requests.add(task)
+            task.add_done_callback(self._requests.discard)
+
+    async def _ask_manager(self, request: StateRequest) -> None:
+        """Send `request` to the manager until its leader accepts it (a standby refuses)."""
+        command = ControlCommand(
+            target=MANAGER_TARGET,
+            action=request.action,
+            issued_by=CONTROL_TARGET,
+            reason=f"{request.reason.value}: {request.text}",
+        )
+        for _ in range(_REQUEST_TRIES):
+            try:
+                reply = await self._bus.request(
+                    subjects.control(MANAGER_TARGET), command, ControlReply
+                )
+                if reply.ok:
+                    log.warning("execution: the manager accepted %s", request.action)
+                    return
+                log.warning("execution: the manager refused %s: %s", request.action, reply.reason)
+            except (NatsUnavailable, ValueError) as error:
+                log.warning("execution: %s not delivered to the manager: %s", request.action, error)
+            await asyncio.sleep(_REQUEST_RETRY_S)
+        log.error("execution: the manager never accepted %s", request.action)
 
     async def _run_timer(self) -> None:
         """Call `engine.on_time` when something falls due, and at least every refill interval

@@ -30,8 +30,10 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from hedgemesh.execution.config import ExecutionSettings
+from hedgemesh.execution.domain.controls import Controls
 from hedgemesh.execution.domain.marks import Marks
 from hedgemesh.execution.domain.reports import Fees, OrderRecord, utc
 from hedgemesh.venue.algos import ParentOrder, ParentUpdate
@@ -41,6 +43,9 @@ from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.instruments import Instrument
 from hedgemesh.wire.market import Surface, Tick
 from hedgemesh.wire.orders import ExecStatus, ExecutionReport, Order
+
+if TYPE_CHECKING:
+    from hedgemesh.store.execution import StoredOrder
 
 
 def next_close(now: float, close: time) -> float:
@@ -82,6 +87,8 @@ class Engine:
         self.fees = Fees(s.underlying_fee_bp, s.option_fee_per_contract)
         self.fence = 0
         """The highest manager epoch seen; orders from a lower one are refused."""
+        self.controls = Controls(s.control_limits())
+        """The pre-trade controls (`hedgemesh.execution.domain.controls`) and their counts."""
         self.orders: dict[str, OrderRecord] = {}
         """Orders not yet final: working at the venue or waiting for market data."""
         self._waiting: dict[str, OrderRecord] = {}
@@ -108,8 +115,13 @@ class Engine:
         record = self._record(order)
         if order.epoch < self.fence:
             text = f"epoch {order.epoch} is older than epoch {self.fence} already seen"
+            self.controls.count(ReasonCode.STALE_EPOCH)
             return [record.rejected(ReasonCode.STALE_EPOCH, text, now)]
         self.raise_fence(order.epoch)
+        self.check_loss(now)
+        denial = self.controls.on_arrival(now)
+        if denial is not None:
+            return [record.rejected(denial.reason, denial.text, now)]
         self.orders[order.client_order_id] = record
         return self._judge(record, now)
 
@@ -147,8 +159,57 @@ class Engine:
             "cum_notional_ticks": notional,
             "started_at": accepted_at.timestamp(),
         }
+        if self.controls.kill_switch is not None:  # engaged before the restart: never worked on
+            text = f"kill switch engaged: {self.controls.kill_switch}"
+            return [record.closed(ExecStatus.CANCELLED, ReasonCode.KILL_SWITCH, text, now)]
         self.orders[order.client_order_id] = record
         return self._judge(record, now)
+
+    # -- controls ----------------------------------------------------------------------------
+
+    def engage_kill_switch(self, reason: str, now: float) -> list[ExecutionReport]:
+        """Refuse every new order and cancel every working one (`KILL_SWITCH`)."""
+        self.controls.kill_switch = reason or "engaged"
+        text = f"kill switch engaged: {self.controls.kill_switch}"
+        reports: list[ExecutionReport] = []
+        for record in list(self.orders.values()):
+            if not self._open(record):
+                continue
+            if record.client_order_id in self._waiting:
+                self._waiting.pop(record.client_order_id)
+                self.orders.pop(record.client_order_id, None)
+                if record.resume is None:
+                    reports.append(record.rejected(ReasonCode.KILL_SWITCH, text, now))
+                else:
+                    reports.append(
+                        record.closed(ExecStatus.CANCELLED, ReasonCode.KILL_SWITCH, text, now)
+                    )
+                continue
+            updates = self.venue.cancel(record.client_order_id, now, ReasonCode.KILL_SWITCH)
+            reports += self._reports(updates, now)
+        return reports
+
+    def release_kill_switch(self) -> None:
+        self.controls.kill_switch = None
+
+    def replay_day(self, orders: Iterable[StoredOrder], reports: Iterable[ExecutionReport]) -> None:
+        """Rebuild the day's notional and P&L from stored orders and reports (at start-up)."""
+        stored = {o.client_order_id: o for o in orders}
+        for report in reports:
+            at = report.ts.timestamp()
+            order = stored.get(report.client_order_id)
+            if report.status is ExecStatus.ACCEPTED and order is not None:
+                price = order.order.limit_price or order.avg_price or 0.0
+                self.controls.on_accepted(order.order, price, at)
+            elif report.is_fill:
+                self.controls.on_fill(report, at)
+
+    def check_loss(self, now: float) -> bool:
+        """Mark the day's fills at fair value; True when the loss limit trips now."""
+        controls = self.controls
+        if not controls.day_positions and not controls.day_cash:
+            return False
+        return controls.check_loss(controls.day_pnl(self._fair_values()), now)
 
     # -- market data -------------------------------------------------------------------------
 
@@ -190,7 +251,9 @@ class Engine:
                 del self._waiting[record.client_order_id]
                 text = f"no market data for {underlying} within {limit:g} s"
                 reports += self._reject(record, ReasonCode.UNKNOWN_INSTRUMENT, text, now)
-        return reports + self._reports(self.venue.on_time(now), now)
+        reports += self._reports(self.venue.on_time(now), now)
+        self.check_loss(now)
+        return reports
 
     def next_wakeup(self) -> float | None:
         """The earliest time `on_time` has something due (besides depth refills)."""
@@ -241,6 +304,7 @@ class Engine:
             return self._reject(record, ReasonCode.UNKNOWN_INSTRUMENT, text, now)
         if record.resume is None and order.quantity > self.settings.max_order_quantity:
             text = f"{order.quantity} is over the maximum {self.settings.max_order_quantity}"
+            self.controls.count(ReasonCode.QUANTITY_EXCEEDS_MAXIMUM)
             return self._reject(record, ReasonCode.QUANTITY_EXCEEDS_MAXIMUM, text, now)
         if record.is_day and record.closes_at is None:  # from arrival, or the first acceptance
             started = (record.resume or {}).get("started_at", now)
@@ -257,6 +321,11 @@ class Engine:
             if record.resume is not None:
                 return self._close_waiting(record, *problem, now)
             return self._reject(record, *problem, now)
+        if record.resume is None:
+            fair = self._fair(instrument)
+            denial = None if fair is None else self.controls.on_judge(order, fair, record.tick_size)
+            if denial is not None:
+                return self._reject(record, denial.reason, denial.text, now)
         reports = self._open_book(instrument, now)
         resume = record.resume or {}
         parent = ParentOrder.from_wire(order, record.tick_size)
@@ -309,13 +378,39 @@ class Engine:
 
     def _reports(self, updates: list[ParentUpdate], now: float) -> list[ExecutionReport]:
         reports = []
+        controls = self.controls
         for update in updates:
             record = self.orders[update.parent_id]
             report = record.report(update, now, self.fees)
             if report.is_terminal:
                 del self.orders[update.parent_id]
+            if report.status is ExecStatus.ACCEPTED:
+                order = record.order
+                price = order.limit_price or self._fair(order.instrument) or 0.0
+                controls.on_accepted(order, price, now)
+            elif report.is_fill:
+                controls.on_fill(report, now)
             reports.append(report)
         return reports
+
+    def _fair(self, instrument: Instrument) -> float | None:
+        """Fair value (currency per unit): the spot, or the option's value on the surface."""
+        if not instrument.is_option:
+            return self.marks.spot(instrument.underlying)
+        values = self.marks.option_values([instrument])
+        if values is None:
+            return None
+        fair = float(values[0][0])
+        return fair if math.isfinite(fair) else None
+
+    def _fair_values(self) -> dict[str, float]:
+        """Fair values of the instruments the day's fills hold."""
+        fair: dict[str, float] = {}
+        for symbol, (instrument, held) in self.controls.day_positions.items():
+            value = self._fair(instrument) if held else None
+            if value is not None:
+                fair[symbol] = value
+        return fair
 
     def _open_book(self, instrument: Instrument, now: float) -> list[ExecutionReport]:
         """Give `instrument` a book, quoted at once, unless it has one."""

@@ -117,13 +117,17 @@ class OrderRecord:
 
     def expired(self, reason: ReasonCode, text: str, now: float) -> ExecutionReport:
         """EXPIRED without the venue (an order waiting for market data when its time ran out)."""
+        return self.closed(ExecStatus.EXPIRED, reason, text, now)
+
+    def closed(
+        self, status: ExecStatus, reason: ReasonCode, text: str, now: float
+    ) -> ExecutionReport:
+        """CANCELLED or EXPIRED without the venue, keeping what a resumed order had filled."""
         resume = self.resume or {}
         cum = int(resume.get("cum_quantity", 0))
         notional = float(resume.get("cum_notional_ticks", 0))
         avg = ticks_to_price(notional / cum, self.tick_size) if cum else None
-        return self._next(
-            ExecStatus.EXPIRED, now, cum=cum, leaves=0, avg_price=avg, reason=reason, text=text
-        )
+        return self._next(status, now, cum=cum, leaves=0, avg_price=avg, reason=reason, text=text)
 
     def _next(
         self,
