@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -508,10 +508,9 @@ async def test_given_a_cycle_decided_again_after_a_failover_then_jetstream_drops
     assert sorted(m for m, _ in after) == sorted(m for m, _ in before)
 
 
-async def test_given_orders_stored_but_never_published_then_the_new_leader_routes_them(
-    bus, nats_client, start_manager, database_url, eventually
-):
-    # A predecessor (epoch 1) stored a cycle and died before publishing it.
+def _store_unpublished_cycle(database_url: str, age_s: float = 0.0):
+    """A predecessor (epoch 1) stored a cycle `age_s` ago and died before publishing it: the
+    repository, its order and its decision."""
     migrate(database_url)
     pending = proposal([(CALL_7, 5)], cycle="SPX-9", pid="orphan")
     orphan = Order(
@@ -527,6 +526,7 @@ async def test_given_orders_stored_but_never_published_then_the_new_leader_route
         cycle_id="SPX-9",
         epoch=1,
         decision_ids=[decision_id("orphan")],
+        ts=datetime.now(UTC) - timedelta(seconds=age_s),
     )
     decision = Decision(
         id=decision_id("orphan"),
@@ -544,6 +544,14 @@ async def test_given_orders_stored_but_never_published_then_the_new_leader_route
     )  # fmt: skip
     repo = repository(database_url)
     assert repo.record_cycle(cycle_record, [DecisionRecord(decision, pending)], [orphan])
+    return repo, orphan, decision
+
+
+async def test_given_orders_stored_but_never_published_then_the_new_leader_routes_them(
+    bus, nats_client, start_manager, database_url, eventually
+):
+    # A predecessor (epoch 1) stored a cycle and died before publishing it.
+    repo, orphan, decision = _store_unpublished_cycle(database_url)
     capture = await Capture().attach(nats_client)
     manager = await start_manager()
     await eventually(lambda: capture.orders and capture.decisions)
@@ -552,6 +560,20 @@ async def test_given_orders_stored_but_never_published_then_the_new_leader_route
     assert routed.epoch == manager.service.epoch and routed.quantity == 5
     assert capture.decisions[0].id == decision.id
     await eventually(lambda: not repo.unpublished_orders() and not repo.unpublished_decisions())
+
+
+async def test_given_stored_orders_too_old_to_route_then_they_stay_unpublished_and_not_in_flight(
+    bus, nats_client, start_manager, database_url, eventually
+):
+    repo, orphan, decision = _store_unpublished_cycle(database_url, age_s=3600.0)
+    capture = await Capture().attach(nats_client)
+    manager = await start_manager()
+    await eventually(lambda: capture.decisions)  # the outbox ran: the decision is still news
+    assert capture.decisions[0].id == decision.id
+    assert orphan.client_order_id in manager.component._dropped
+    assert capture.orders == []
+    assert [o.client_order_id for o in repo.unpublished_orders()] == [orphan.client_order_id]
+    assert manager.component.engine.inflight.working("SPX") == {}
 
 
 async def test_given_a_budget_period_ends_then_the_leader_records_the_reallocation(

@@ -126,6 +126,9 @@ class ManagerComponent:
         self._inherited: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._unstored: list[tuple[CycleOutcome, datetime | None]] = []
+        #: Stored orders never published and too old to route: left unpublished in the store
+        #: (the truth), skipped by the outbox, not in flight.
+        self._dropped: set[str] = set()
         self._control_sub: Any = None
         self._leading = False
         self._started_at = 0.0
@@ -645,7 +648,7 @@ class ManagerComponent:
         assert repo is not None
         now = self.clock.now()
         max_age = timedelta(seconds=self.settings.outbox_max_age_s)
-        orders = await self.in_store(repo.unpublished_orders)
+        orders = await self._outbox_orders()
         fresh = [o for o in orders if now - o.ts <= max_age]
         stale = [o for o in orders if now - o.ts > max_age]
         restamped = [
@@ -660,15 +663,25 @@ class ManagerComponent:
             fresh = []
         if stale:
             log.warning("manager: %d stored orders too old to route; dropped", len(stale))
+            self._dropped.update(o.client_order_id for o in stale)
+            assert self.engine is not None
+            self.engine.inflight.forget(self._dropped)
         decisions = await self.in_store(repo.unpublished_decisions)
         sent = [d for d in decisions if await self._publish_decisions([d])]
-        coids = [o.client_order_id for o in fresh + stale]
+        coids = [o.client_order_id for o in fresh]
         await self.in_store(
             lambda: repo.mark_published(
                 decision_ids=[d.id for d in sent], client_order_ids=coids, at=now
             )
         )
         self.stats["republished_orders"] += len(fresh)
+
+    async def _outbox_orders(self, limit: int = 1000) -> list[Order]:
+        """Stored orders never published, oldest first, less those dropped as too old."""
+        repo = self.repo
+        assert repo is not None
+        orders = await self.in_store(lambda: repo.unpublished_orders(limit + len(self._dropped)))
+        return [o for o in orders if o.client_order_id not in self._dropped][:limit]
 
     async def _decide_inherited(self) -> None:
         """Cycles gathered while standing by that are due and not in the store: decide."""
@@ -718,7 +731,7 @@ class ManagerComponent:
         if self.is_leader:
             await self._apply_auto_state()
             await self._store_pending()
-            orders = await self.in_store(lambda: repo.unpublished_orders(1))
+            orders = await self._outbox_orders(1)
             decisions = await self.in_store(lambda: repo.unpublished_decisions(1))
             if orders or decisions:
                 await self._republish(self.service.epoch or 0)

@@ -107,6 +107,12 @@ class InFlight:
                 return
             book.unbooked.popitem(last=False)
 
+    def forget(self, client_order_ids: set[str]) -> None:
+        """Orders that will never be worked (dropped unpublished): no longer in flight."""
+        for book in self._by_underlying.values():
+            for coid in client_order_ids & set(book.working):
+                del book.working[coid]
+
     def expire(self, now: float) -> list[str]:
         """Drop orders silent for `timeout_s`; returns their client order ids."""
         gone = []
