@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +27,7 @@ from hedgemesh.wire import (
     subjects,
 )
 from hedgemesh.wire.market import Surface, SviSlice, Tick
-from hedgemesh.wire.ops import DeadLetter
+from hedgemesh.wire.ops import ControlAction, ControlCommand, DeadLetter
 
 SPX = Instrument.spot("SPX")
 SPOT = 5000.0
@@ -205,3 +210,61 @@ def made_reports(
         )
         reports.append(record.report(update, at.timestamp(), Fees()))
     return reports
+
+
+# -- a real process ------------------------------------------------------------------------------
+
+
+class Market:
+    """Ticks and surfaces every 50 ms until stopped, as marketdata would publish them."""
+
+    def __init__(self, bus) -> None:
+        self.bus = bus
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Market:
+        self.task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+    async def _run(self) -> None:
+        seq = 0
+        while True:
+            seq += 1
+            await self.bus.publish(subjects.tick("SPX"), tick(seq=seq))
+            await self.bus.publish(subjects.surface("SPX"), surface(seq=seq))
+            await asyncio.sleep(0.05)
+
+
+def start_process(server, database_url: str, tmp_path, **env: str) -> subprocess.Popen:
+    """`python -m hedgemesh.execution` on `server` and the store (`env`: more settings)."""
+    env = {
+        **os.environ,
+        "HEDGEMESH_NATS_URL": server.url,
+        "HEDGEMESH_DATABASE_URL": database_url,
+        "HEDGEMESH_INSTANCE": "execution-sub",
+        "HEDGEMESH_EXECUTION_RETRY_DELAY_S": "0.1",
+        "HEDGEMESH_EXECUTION_ACK_WAIT_S": "2",
+        "HEDGEMESH_EXECUTION_PRICE_COLLAR": "10",  # limits far through fair mean "marketable"
+        **env,
+    }
+    log = open(tmp_path / "execution.log", "ab")  # noqa: SIM115 (the process owns it)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hedgemesh.execution"], env=env, stdout=log, stderr=log
+    )
+
+
+async def ready(bus, eventually) -> None:
+    async def answers():
+        command = ControlCommand(target="execution", action=ControlAction.STATUS, issued_by="test")
+        with contextlib.suppress(Exception):
+            reply = await bus.command(command, timeout_s=0.5)
+            return reply.ok and reply.state["books"].get("SPX", {}).get("ask") is not None
+        return False
+
+    await eventually(answers, timeout=20)

@@ -3,16 +3,12 @@ order completes once, no report is lost and none is doubled on the stream."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
 from exec_examples import (
+    Market,
     check_report_chain,
     exec_reports,
     final_reports,
@@ -21,15 +17,14 @@ from exec_examples import (
     of,
     order,
     quoted,
+    ready,
     send,
-    surface,
-    tick,
+    start_process,
 )
 
 from hedgemesh.store.db import make_engine, migrate, session_factory
 from hedgemesh.store.execution import ExecutionRepository
 from hedgemesh.wire import ExecStatus, TimeInForce, Twap, subjects
-from hedgemesh.wire.ops import ControlAction, ControlCommand
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -141,59 +136,6 @@ async def test_given_a_fence_stored_then_a_restarted_service_still_refuses_older
 
 
 # -- a real process, killed with SIGKILL ---------------------------------------------------------
-
-
-class Market:
-    """Ticks and surfaces every 50 ms until stopped, as marketdata would publish them."""
-
-    def __init__(self, bus) -> None:
-        self.bus = bus
-        self.task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Market:
-        self.task = asyncio.create_task(self._run())
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        assert self.task is not None
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-
-    async def _run(self) -> None:
-        seq = 0
-        while True:
-            seq += 1
-            await self.bus.publish(subjects.tick("SPX"), tick(seq=seq))
-            await self.bus.publish(subjects.surface("SPX"), surface(seq=seq))
-            await asyncio.sleep(0.05)
-
-
-def start_process(server, database_url: str, tmp_path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "HEDGEMESH_NATS_URL": server.url,
-        "HEDGEMESH_DATABASE_URL": database_url,
-        "HEDGEMESH_INSTANCE": "execution-sub",
-        "HEDGEMESH_EXECUTION_RETRY_DELAY_S": "0.1",
-        "HEDGEMESH_EXECUTION_ACK_WAIT_S": "2",
-        "HEDGEMESH_EXECUTION_PRICE_COLLAR": "10",  # limits far through fair mean "marketable"
-    }
-    log = open(tmp_path / "execution.log", "ab")  # noqa: SIM115 (the process owns it)
-    return subprocess.Popen(
-        [sys.executable, "-m", "hedgemesh.execution"], env=env, stdout=log, stderr=log
-    )
-
-
-async def ready(bus, eventually) -> None:
-    async def answers():
-        command = ControlCommand(target="execution", action=ControlAction.STATUS, issued_by="test")
-        with contextlib.suppress(Exception):
-            reply = await bus.command(command, timeout_s=0.5)
-            return reply.ok and reply.state["books"].get("SPX", {}).get("ask") is not None
-        return False
-
-    await eventually(answers, timeout=20)
 
 
 async def test_given_execution_killed_mid_twap_then_the_restarted_process_completes_it_once(
