@@ -2,7 +2,8 @@
 
     report = await check_invariants(nats_url, database_url)   # counts and violations
     await assert_invariants(nats_url, database_url)           # fails listing every violation
-    await assert_invariants(*cluster_urls(launcher_home))     # a `hedgemesh up` cluster
+    await assert_invariants(*cluster_urls(home), clock_speed=cluster["clock"]["speed"])
+                                                              # a `hedgemesh up` cluster
 
 What is read: the order stream (`HEDGE_ORDERS`), the execution-report stream (`HEDGE_EXEC`),
 the client trades (`HEDGE_TRADES`), the trading-state history (KV `trading_state`, every
@@ -21,7 +22,9 @@ What must hold (each breach is one line in `InvariantReport.violations`):
    quantity; every client trade on the stream is booked once; each position is the sum of the
    trades and fills booked in it;
 4. nothing accepted while HALTED (desk-wide or for the order's underlying): no accepted order
-   that the manager made while halted, and no acceptance later than `halt_grace_s` into a halt;
+   that the manager made while halted, and no acceptance later than `halt_grace_s` (real
+   seconds: an order already on its way when the halt came) into a halt. Times are the
+   messages' own, on the cluster's clock: pass `clock_speed` for an accelerated cluster;
 5. nothing accepted from a fenced leader: no accepted order whose epoch is lower than that of
    an order execution had received before it;
 6. where the manager's store holds routed orders (`check_manager`): every order on the stream
@@ -139,7 +142,8 @@ async def check_invariants(
     database_url: str,
     *,
     check_manager: bool = True,
-    halt_grace_s: float = 1.0,
+    halt_grace_s: float = 2.0,
+    clock_speed: float = 1.0,
 ) -> InvariantReport:
     """Read the streams and the stores once and check every invariant (module docstring)."""
     nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=5)
@@ -155,7 +159,7 @@ async def check_invariants(
     return _check(
         _Streams(raw_orders, raw_reports, raw_trades, raw_states),
         facts,
-        halt_grace=timedelta(seconds=halt_grace_s),
+        halt_grace=timedelta(seconds=halt_grace_s * clock_speed),
     )
 
 
