@@ -4,6 +4,9 @@ service may say only what it needs, and a refusal is the server's permissions vi
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -193,3 +196,30 @@ def test_only_the_manager_may_publish_orders_and_write_trading_state() -> None:
 
 def test_password_env_names_are_shell_names() -> None:
     assert password_env("gamma-agent") == "HEDGEMESH_NATS_PASSWORD_GAMMA_AGENT"
+
+
+def _declare(server: NatsServer, user: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEMESH_")}
+    return subprocess.run(
+        [sys.executable, "-m", "hedgemesh.runtime.declare"],
+        env={
+            **clean,
+            "HEDGEMESH_NATS_URL": server.url,
+            "HEDGEMESH_NATS_USER": user,
+            "HEDGEMESH_NATS_PASSWORD": _password(user),
+            "HEDGEMESH_NATS_REQUEST_TIMEOUT_S": "0.5",
+            "HEDGEMESH_DECLARE_TIMEOUT_S": "5",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_given_declare_as_admin_then_streams_exist_and_a_service_may_not_create_them(
+    secured_server,
+):
+    refused = _declare(secured_server, "gamma-agent")
+    assert refused.returncode == 1 and "declaring streams failed" in refused.stderr
+    assert _declare(secured_server, ADMIN).returncode == 0
+    assert _declare(secured_server, "gamma-agent").returncode == 0  # all current: info suffices
