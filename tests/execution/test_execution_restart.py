@@ -115,6 +115,26 @@ async def test_given_an_order_stored_but_never_judged_then_a_start_works_it(
     assert reports[-1].status is ExecStatus.FILLED
 
 
+async def test_given_orders_stored_unjudged_across_a_new_epoch_then_each_meets_its_own_fence(
+    bus, start_execution, database_url, eventually
+):
+    # The store's thread had not written their reports when the process died: the older
+    # order arrived before any order of the newer epoch, so it was never stale.
+    repo = repository(database_url)
+    older = order("cycle-old-epoch", quantity=5, epoch=3)
+    newer = order("cycle-new-epoch", quantity=5, epoch=4)
+    assert repo.insert_order(older, received_at=later(0))
+    assert repo.insert_order(newer, received_at=later(1))
+
+    run = await start_execution()
+    await quoted(bus, run, eventually)
+
+    reports = await final_reports(bus, eventually, older, newer)
+    assert [r.status for r in of(reports, older)][-1] is ExecStatus.FILLED
+    assert [r.status for r in of(reports, newer)][-1] is ExecStatus.FILLED
+    assert run.component.engine.fence == 4
+
+
 async def test_given_a_fence_stored_then_a_restarted_service_still_refuses_older_epochs(
     bus, start_execution, eventually
 ):

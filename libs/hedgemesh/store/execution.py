@@ -199,10 +199,14 @@ class ExecutionRepository:
         with self._sessions() as session:
             return [_stored(row) for row in session.scalars(query)]
 
-    def max_epoch(self) -> int | None:
-        """The highest manager epoch of any stored order (execution refuses older ones)."""
+    def max_epoch(self, received_before: datetime | None = None) -> int | None:
+        """The highest manager epoch of any stored order (execution refuses older ones); of
+        those received before `received_before` when given (the fence an order met)."""
+        query = select(func.max(OrderRow.epoch))
+        if received_before is not None:
+            query = query.where(OrderRow.received_at < received_before)
         with self._sessions() as session:
-            return session.scalar(select(func.max(OrderRow.epoch)))
+            return session.scalar(query)
 
     def save_algo_state(self, client_order_id: str, state: dict[str, Any] | None) -> None:
         """Remember how far the algorithm has worked an order (JSON-serialisable)."""

@@ -160,6 +160,9 @@ class ExecutionComponent:
         for stored in working:
             reports = repo.reports(stored.client_order_id)
             accepted = next((r for r in reports if r.status is ExecStatus.ACCEPTED), None)
+            fence = None
+            if accepted is None:  # never judged: against the fence it met on arrival
+                fence = repo.max_epoch(received_before=stored.received_at) or 0
             try:
                 resumed = self.engine.resume(
                     stored.order,
@@ -167,6 +170,7 @@ class ExecutionComponent:
                     fills=[r for r in reports if r.is_fill],
                     accepted_at=None if accepted is None else accepted.ts,
                     now=self._now(),
+                    fence=fence,
                 )
             except Exception:  # one order the engine cannot take must not stop the venue
                 log.exception(

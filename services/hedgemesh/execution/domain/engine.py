@@ -110,11 +110,15 @@ class Engine:
     def raise_fence(self, epoch: int) -> None:
         self.fence = max(self.fence, epoch)
 
-    def receive(self, order: Order, now: float) -> list[ExecutionReport]:
-        """A new order: refused when its epoch is older than the fence, else judged."""
+    def receive(
+        self, order: Order, now: float, *, fence: int | None = None
+    ) -> list[ExecutionReport]:
+        """A new order: refused when its epoch is older than the fence (`fence`: the one it met
+        when it arrived, for an order judged after a restart), else judged."""
         record = self._record(order)
-        if order.epoch < self.fence:
-            text = f"epoch {order.epoch} is older than epoch {self.fence} already seen"
+        fence = self.fence if fence is None else fence
+        if order.epoch < fence:
+            text = f"epoch {order.epoch} is older than epoch {fence} already seen"
             self.controls.count(ReasonCode.STALE_EPOCH)
             return [record.rejected(ReasonCode.STALE_EPOCH, text, now)]
         self.raise_fence(order.epoch)
@@ -133,18 +137,20 @@ class Engine:
         fills: Iterable[ExecutionReport],
         accepted_at: datetime | None,
         now: float,
+        fence: int | None = None,
     ) -> list[ExecutionReport]:
         """An order the store holds as working after a restart.
 
         `seq` is its last stored report's, `fills` its stored fills, `accepted_at` the time of
         its ACCEPTED report (None when it was stored but never reported on: it is judged as a
-        new order, against the fence as it stood when it arrived, which is the stored maximum:
-        nothing was stored after it). Otherwise its algorithm restarts where the fills leave it:
-        a TWAP on its original schedule from `accepted_at`, catching up on slices that fell due
-        meanwhile; a marketable limit or iceberg with what is left.
+        new order, against `fence`, the fence as it stood when it arrived: the highest epoch
+        stored before it; orders stored after it may carry a higher one). Otherwise its
+        algorithm restarts where the fills leave it: a TWAP on its original schedule from
+        `accepted_at`, catching up on slices that fell due meanwhile; a marketable limit or
+        iceberg with what is left.
         """
         if accepted_at is None:
-            return self.receive(order, now)
+            return self.receive(order, now, fence=fence)
         record = self._record(order)
         record.seq = seq
         self.raise_fence(order.epoch)
