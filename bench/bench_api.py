@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -41,6 +42,8 @@ MEASURE_S = 3.0
 MAX_REQUESTS = 400_000
 N_POSITIONS = 20
 HERE = Path(__file__).resolve()
+#: The bearer token the load generator sends (the API's admin token; the baseline ignores it).
+TOKEN_ENV = "BENCH_API_TOKEN"
 ROOT = HERE.parent.parent
 
 
@@ -69,7 +72,9 @@ def serve_baseline(port: int, body_file: str) -> None:
 
 
 async def _load(port: int, target: str, seconds: float, warmup: float) -> dict[str, float]:
-    request = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    token = os.environ.get(TOKEN_ENV)
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    request = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}\r\n".encode()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     clock = time.perf_counter
@@ -124,12 +129,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for(url: str, ok: Any, timeout_s: float = 30.0) -> httpx.Response:
+def _wait_for(
+    url: str, ok: Any, timeout_s: float = 30.0, headers: dict[str, str] | None = None
+) -> httpx.Response:
     deadline = time.monotonic() + timeout_s
     last: object = None
     while time.monotonic() < deadline:
         try:
-            response = httpx.get(url, timeout=2.0)
+            response = httpx.get(url, timeout=2.0, headers=headers)
             if ok(response):
                 return response
             last = response.text[:200]
@@ -202,9 +209,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def _measure(port: int, target: str) -> dict[str, float]:
+def _measure(port: int, target: str, token: str) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, str(HERE), "load", str(port), target, str(MEASURE_S), str(WARMUP_S)],
+        env={**os.environ, TOKEN_ENV: token},
         capture_output=True,
         check=True,
         timeout=MEASURE_S + WARMUP_S + 60,
@@ -221,8 +229,13 @@ def run() -> dict[str, Any]:
     ):
         folder = Path(tmp)
         api_port, base_port = _free_port(), _free_port()
+        token = secrets.token_urlsafe(32)
         env = {
             **os.environ,
+            # Every request carries a bearer token; the rate limit runs but never refuses.
+            "HEDGEMESH_API_ADMIN_TOKEN": token,
+            "HEDGEMESH_API_RATE_LIMIT_PER_S": "1e9",
+            "HEDGEMESH_API_RATE_LIMIT_BURST": "1000000000",
             "HEDGEMESH_NATS_URL": server.url,
             "HEDGEMESH_API_PORT": str(api_port),
             "HEDGEMESH_HOME": str(folder),
@@ -237,7 +250,9 @@ def run() -> dict[str, Any]:
             _wait_for(f"{base_url}/health", lambda r: r.status_code == 200)
             asyncio.run(_publish_snapshot(server.url))
             response = _wait_for(
-                f"{base_url}/v1/positions", lambda r: r.json().get("count") == N_POSITIONS
+                f"{base_url}/v1/positions",
+                lambda r: r.json().get("count") == N_POSITIONS,
+                headers={"Authorization": f"Bearer {token}"},
             )
             body_file = folder / "positions.json"
             body_file.write_bytes(response.content)
@@ -247,10 +262,12 @@ def run() -> dict[str, Any]:
             base = _wait_for(f"http://127.0.0.1:{base_port}/v1/positions", lambda r: r.is_success)
             assert base.json() == response.json(), "the baseline must serve the same data"
             figures = {
-                "api_fast_path": _measure(api_port, "/v1/positions"),
-                "api_routed": _measure(api_port, "/v1/positions?underlying=SPX"),
-                "baseline_fastapi_default_json": _measure(base_port, "/v1/positions"),
-                "baseline_fastapi_response_model": _measure(base_port, "/v1/positions-typed"),
+                "api_fast_path": _measure(api_port, "/v1/positions", token),
+                "api_routed": _measure(api_port, "/v1/positions?underlying=SPX", token),
+                "baseline_fastapi_default_json": _measure(base_port, "/v1/positions", token),
+                "baseline_fastapi_response_model": _measure(
+                    base_port, "/v1/positions-typed", token
+                ),
             }
         finally:
             if baseline is not None:

@@ -25,6 +25,7 @@ from hedgemesh.scenario.testing import make_scenario, scenario_dict, underlying_
 from hedgemesh.store.db import make_engine, migrate, session_factory
 from hedgemesh.store.decisions import CycleRecord, DecisionRecord, DecisionRepository
 from hedgemesh.store.execution import ExecutionRepository
+from hedgemesh.wire import subjects
 from hedgemesh.wire.base import WireModel
 from hedgemesh.wire.book import Position, PositionSnapshot
 from hedgemesh.wire.codes import ReasonCode
@@ -188,6 +189,21 @@ def scratch_records(folder: Path) -> tuple[str, Records]:
     return url, Records(session_factory(make_engine(url)))
 
 
+#: A token per role (random, as `hedgemesh up` writes them), named after its holder.
+ADMIN_TOKEN = "tA9s-Qm2vX7kLp4Rz8Wc1Yb6Nd3Fh5Gj0Ue_Ko"
+OPERATOR_TOKEN = "oP3x_Vb8Hn2Jq6Ld9Ws4Ek1Ry7Tu5Ia0Mc-Zg"
+VIEWER_TOKEN = "vW7e-Rt2Yu9Io4Pa1Sd6Fg3Hj8Kl5Zx0Cv_Bn"
+TOKENS = (
+    {"name": "alice", "role": "admin", "token": ADMIN_TOKEN},
+    {"name": "olga", "role": "operator", "token": OPERATOR_TOKEN},
+    {"name": "dashboard", "role": "viewer", "token": VIEWER_TOKEN},
+)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 @dataclass
 class Harness:
     """The app on a fake desk, a stepped clock and a scratch store."""
@@ -201,10 +217,15 @@ class Harness:
     def model(self) -> ReadModel:
         return self.context.model
 
-    def client(self) -> httpx.AsyncClient:
-        """An HTTP client on the app in this process (ASGI transport, no server)."""
+    def client(self, token: str | None = ADMIN_TOKEN) -> httpx.AsyncClient:
+        """An HTTP client on the app in this process (ASGI transport, no server), sending
+        `token` (an admin's by default; None: no Authorization header)."""
         app = create_app(self.context.settings, context=self.context)
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test")
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://api.test",
+            headers=bearer(token) if token is not None else None,
+        )
 
 
 def harness(
@@ -218,12 +239,26 @@ def harness(
     clock = SteppedClock(ORIGIN)
     desk = desk or FakeDesk()
     context = ApiContext(
-        settings=ApiSettings(scenario=None, **settings),
+        settings=ApiSettings(scenario=None, **{"tokens": TOKENS, **settings}),
         model=ReadModel(underlyings, clock=clock),
         desk=desk,
         records=records,
     )
     return Harness(context, desk, clock, url)
+
+
+def desk_harness(folder: Path, **settings: Any) -> Harness:
+    """`harness` with SPX limits in KV and a manager that answers every command (HALTED)."""
+    h = harness(folder, **settings)
+    h.desk.put(subjects.KV_LIMITS, "SPX", risk_limits("SPX"))
+
+    async def manager(command: ControlCommand) -> ControlReply:
+        return ControlReply(
+            command_id=command.id, target="manager", ok=True, state={"trading_state": "HALTED"}
+        )
+
+    h.desk.manager = manager
+    return h
 
 
 # -- store rows ---------------------------------------------------------------------------------

@@ -25,7 +25,16 @@ SURFACE = {
     "/v1/control/halt": {"post"},
     "/v1/control/resume": {"post"},
     "/v1/control/reduce-only": {"post"},
+    "/v1/audit": {"get"},
     "/health": {"get"},
+}
+#: What needs more than a viewer's token (403 documented).
+RESTRICTED = {
+    ("put", "/v1/limits/{name}"),
+    ("post", "/v1/control/halt"),
+    ("post", "/v1/control/resume"),
+    ("post", "/v1/control/reduce-only"),
+    ("get", "/v1/audit"),
 }
 
 
@@ -64,10 +73,20 @@ async def test_given_the_openapi_document_then_it_lists_the_public_surface_consi
             assert "200" in responses, (method, path)
             assert responses["200"]["content"]["application/json"]["schema"], (method, path)
             if path != "/health":
-                error = responses["422"]["content"]["application/json"]["schema"]
-                assert error == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+                for status in ("401", "422", "429"):
+                    error = responses[status]["content"]["application/json"]["schema"]
+                    assert error == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+                assert operation["security"] == [{"bearer": []}], (method, path)
+            else:
+                assert "security" not in operation
+            assert ("403" in responses) == ((method, path) in RESTRICTED), (method, path)
             assert operation.get("description") or operation.get("summary"), (method, path)
     assert set(schemas["ErrorBody"]["required"]) == {"error", "message"}
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": document["components"]["securitySchemes"]["bearer"]["description"],
+    }
 
 
 BAD_REQUESTS: list[tuple[str, str, Any, int]] = [
@@ -105,6 +124,16 @@ BAD_REQUESTS: list[tuple[str, str, Any, int]] = [
     ("POST", "/v1/control/explode", None, 404),
     ("GET", "/v1/control/halt", None, 405),
     ("POST", "/health", None, 405),
+    ("GET", "/v1/orders?undelying=SPX", None, 422),  # unknown query parameters
+    ("GET", "/v1/positions?x=1", None, 422),
+    ("GET", "/health?verbose=1", None, 422),
+    ("GET", "/v1/audit?limit=0", None, 422),
+    ("GET", "/v1/audit?status=42", None, 422),
+    ("GET", "/v1/audit?method=GET", None, 422),
+    ("GET", "/v1/audit?path=v1", None, 422),
+    ("GET", "/v1/audit?before_id=0", None, 422),
+    ("GET", "/v1/audit?actor=a%20b", None, 422),
+    ("GET", "/v1/audit?since=2024-01-02", None, 422),
     ("GET", "/v2/positions", None, 404),
 ]
 

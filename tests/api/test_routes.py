@@ -233,7 +233,7 @@ async def test_given_a_change_then_kv_holds_it_and_the_limits_show_it(api) -> No
     changed = LimitChanged.model_validate_json(response.content)
     assert changed.previous == 1500.0 and changed.entry.limits["max_abs_delta"] == 900.0
     stored, revision = api.desk.entries[(subjects.KV_LIMITS, "SPX")]
-    assert stored.max_abs_delta == 900.0 and stored.changed_by == "api"
+    assert stored.max_abs_delta == 900.0 and stored.changed_by == "alice"
     assert revision == changed.entry.revision == 3
     view = LimitsResponse.model_validate_json((await get(api, "/v1/limits")).content)
     assert view.underlyings[0].limits["max_abs_delta"] == 900.0
@@ -506,7 +506,7 @@ async def test_given_a_control_command_then_the_manager_gets_it_and_its_state_is
     result = ControlResult.model_validate_json(response.content)
     command = api.desk.commands[-1]
     assert command.action is action and command.reason == "test drill"
-    assert command.target == "manager" and command.issued_by == "api"
+    assert command.target == "manager" and command.issued_by == "alice"
     assert result.ok and result.command_id == command.id
     assert result.state == {"trading_state": "HALTED", "action": action.value}
 

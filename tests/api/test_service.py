@@ -17,7 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from api_examples import (
+    ADMIN_TOKEN,
     ORIGIN,
+    TOKENS,
+    VIEWER_TOKEN,
+    bearer,
     chain,
     fill_reports,
     order,
@@ -29,7 +33,9 @@ from api_examples import (
     store_orders,
 )
 
+from hedgemesh.api.__main__ import STARTUP_REFUSED
 from hedgemesh.api.app import create_app
+from hedgemesh.api.auth import sha256_hex
 from hedgemesh.api.bootstrap import build_context
 from hedgemesh.api.config import ApiSettings
 from hedgemesh.api.context import ApiContext
@@ -55,7 +61,9 @@ async def limits_kv(bus) -> TypedKV[RiskLimits]:
 async def running(nats_server, tmp_path) -> AsyncIterator[ApiContext]:
     """The API's production wiring on the test's nats-server and a scratch SQLite store."""
     context = build_context(
-        ApiSettings(scenario=DEFAULT_SCENARIO, kv_poll_s=0.05, control_timeout_s=1.0),
+        ApiSettings(
+            scenario=DEFAULT_SCENARIO, kv_poll_s=0.05, control_timeout_s=1.0, tokens=TOKENS
+        ),
         store=StoreSettings(url=f"sqlite:///{tmp_path / 'store.db'}"),
         nats=NatsSettings(url=nats_server.url),
         runtime=RuntimeSettings(instance="api-test", heartbeat_interval_s=0.2),
@@ -70,7 +78,11 @@ async def running(nats_server, tmp_path) -> AsyncIterator[ApiContext]:
 
 def client_of(context: ApiContext) -> httpx.AsyncClient:
     app = create_app(context.settings, context=context)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://api.test",
+        headers=bearer(ADMIN_TOKEN),
+    )
 
 
 async def serve_manager(bus: Bus, *, ok: bool = True, reason: str = "", queue: str = "") -> list:
@@ -194,8 +206,15 @@ async def test_given_the_api_process_then_it_serves_the_desk_and_stops_on_sigter
     nats_server, bus, limits_kv, tmp_path: Path, eventually
 ) -> None:
     port, database = free_port(), f"sqlite:///{tmp_path / 'hedgemesh.db'}"
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text(
+        "tokens:\n"
+        f"  - {{name: alice, role: admin, sha256: {sha256_hex(ADMIN_TOKEN)}}}\n"
+        f"  - {{name: dashboard, role: viewer, token: {VIEWER_TOKEN}}}\n"
+    )
     env = {
         **os.environ,
+        "HEDGEMESH_API_TOKENS_FILE": str(tokens),
         "HEDGEMESH_NATS_URL": nats_server.url,
         "HEDGEMESH_DATABASE_URL": database,
         "HEDGEMESH_API_PORT": str(port),
@@ -207,7 +226,9 @@ async def test_given_the_api_process_then_it_serves_the_desk_and_stops_on_sigter
     process = subprocess.Popen([sys.executable, "-m", "hedgemesh.api"], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=5.0) as client:
+        async with httpx.AsyncClient(
+            base_url=base, timeout=5.0, headers=bearer(ADMIN_TOKEN)
+        ) as client:
 
             async def healthy() -> bool:
                 try:
@@ -215,7 +236,7 @@ async def test_given_the_api_process_then_it_serves_the_desk_and_stops_on_sigter
                 except httpx.HTTPError:
                     return False
 
-            await eventually(healthy, timeout=30)
+            await eventually(healthy, timeout=60)
             # Positions from NATS (SPX is in the default scenario the process reads).
             market = session("SPX")
             spx = chain(market)
@@ -224,7 +245,7 @@ async def test_given_the_api_process_then_it_serves_the_desk_and_stops_on_sigter
             async def positions() -> Any:
                 return (await client.get("/v1/positions")).json()["count"] == 1
 
-            await eventually(positions)
+            await eventually(positions, timeout=20)
             # Orders, fills and decisions from the store (migrated by the API at start).
             filled = order("SPX-9")
             store_orders(database, (filled, fill_reports(filled, [10], 5002.0, ORIGIN)))
@@ -241,12 +262,23 @@ async def test_given_the_api_process_then_it_serves_the_desk_and_stops_on_sigter
             async def limits_read() -> bool:
                 return bool((await client.get("/v1/limits")).json()["underlyings"])
 
-            await eventually(limits_read)
+            await eventually(limits_read, timeout=20)
             put = await client.put(
                 "/v1/limits/SPX.max_abs_delta", json={"value": 750.5, "revision": revision}
             )
             assert put.status_code == 200, put.text
             assert (await limits_kv.get("SPX")).value.max_abs_delta == 750.5
+            # ... audited in the store: who, what, before and after.
+            trail = await client.get("/v1/audit", params={"path": "/v1/limits/"})
+            (entry,) = trail.json()["entries"]
+            assert (entry["actor"], entry["status"]) == ("alice", 200)
+            assert entry["before"] == {"value": 1500.0, "revision": revision}
+            assert entry["after"] == {"value": 750.5, "revision": revision + 1}
+            # A viewer reads but may not change; no token gets nothing.
+            viewer = bearer(VIEWER_TOKEN)
+            assert (await client.get("/v1/positions", headers=viewer)).status_code == 200
+            assert (await client.post("/v1/control/halt", headers=viewer)).status_code == 403
+            assert (await httpx.AsyncClient(base_url=base).get("/v1/risk")).status_code == 401
             # Control through a manager on NATS.
             received = await serve_manager(bus)
             halted = await client.post("/v1/control/halt")
@@ -259,3 +291,24 @@ async def test_given_the_api_process_then_it_serves_the_desk_and_stops_on_sigter
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_given_no_tokens_then_the_api_process_refuses_to_start_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEMESH_")}
+    env["HEDGEMESH_API_PORT"] = str(free_port())
+    short = subprocess.run(
+        [sys.executable, "-m", "hedgemesh.api"],
+        env={**env, "HEDGEMESH_API_ADMIN_TOKEN": "s3cr3t"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    none = subprocess.run(
+        [sys.executable, "-m", "hedgemesh.api"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert short.returncode == none.returncode == STARTUP_REFUSED
+    assert "HEDGEMESH_API_ADMIN_TOKEN" in short.stderr and "32" in short.stderr
+    assert "HEDGEMESH_API_TOKENS_FILE" in none.stderr and "HEDGEMESH_DEV_MODE" in none.stderr
+    assert "Traceback" not in short.stderr + none.stderr

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import stat
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,14 @@ def launcher(tmp_path: Path) -> Iterator[Launcher]:
     if started.proc.poll() is None:
         started.proc.kill()
         started.proc.wait()
+
+
+def _http_status(url: str, headers: dict[str, str]) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def _pid_alive(pid: int) -> bool:
@@ -149,6 +158,15 @@ async def test_given_up_then_every_service_runs_as_its_own_user_without_a_permis
         )
     finally:
         await nc.close()
+    # The API's tokens: one per role, only the owner may read them, said where they are.
+    tokens_file = Path(cluster["api_tokens_file"])
+    assert tokens_file.parent == home and stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
+    roles = [t["role"] for t in json.loads(tokens_file.read_text())["tokens"]]
+    assert roles == ["viewer", "operator", "admin"]
+    assert any(f"API tokens (admin, operator, viewer) in {tokens_file}" in s for s in launcher.seen)
+    positions = f"{cluster['api_url']}/v1/positions"
+    assert _http_status(positions, {}) == 401
+    assert _http_status(positions, launcher.api_headers("viewer")) == 200
     logs = [home / "nats" / "nats-server.log", *(home / "logs").glob("*.log")]
     violations = [
         f"{log.name}: {line}"

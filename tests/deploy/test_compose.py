@@ -82,10 +82,13 @@ def _compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
 def test_docker_compose_accepts_the_file_with_the_secrets_and_refuses_it_without() -> None:
     passwords = {permissions.password_env(user): f"pw-{user}" for user in permissions.GRANTS}
-    result = _compose_config(passwords)
+    tokens = {name: f"token-{name}" for name in compose.API_TOKENS}
+    result = _compose_config(passwords | tokens)
     assert result.returncode == 0, result.stderr
     refused = _compose_config({})
     assert refused.returncode != 0 and "HEDGEMESH_NATS_PASSWORD_" in refused.stderr
+    no_tokens = _compose_config(passwords)
+    assert no_tokens.returncode != 0 and "HEDGEMESH_API_" in no_tokens.stderr
 
 
 def test_checked_in_nats_conf_is_the_one_the_permissions_render() -> None:

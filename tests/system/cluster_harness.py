@@ -61,6 +61,12 @@ class Launcher:
     def cluster(self) -> dict[str, Any]:
         return json.loads((self.home / "cluster.json").read_text())
 
+    def api_headers(self, role: str = "admin") -> dict[str, str]:
+        """The `Authorization` header of the API token `up` wrote for `role`."""
+        tokens = json.loads(Path(self.cluster()["api_tokens_file"]).read_text())["tokens"]
+        token = next(t["token"] for t in tokens if t["role"] == role)
+        return {"Authorization": f"Bearer {token}"}
+
     def stop(self, sig: int = signal.SIGINT, timeout: float = 15.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)

@@ -146,7 +146,8 @@ async def test_given_the_default_scenario_then_the_book_is_hedged_inside_its_lim
     await nc.subscribe(subjects.ALL_PROPOSALS, cb=on_proposal)
     await nc.subscribe(subjects.ALL_HEARTBEATS, cb=on_heartbeat)
     try:
-        async with httpx.AsyncClient(base_url=api, timeout=5) as http:
+        headers = launcher.api_headers("operator")  # reads, halt and resume
+        async with httpx.AsyncClient(base_url=api, timeout=5, headers=headers) as http:
 
             async def healthy() -> bool:
                 try:

@@ -16,10 +16,13 @@ from collections.abc import Iterator
 import uvicorn
 
 from hedgemesh.api.app import create_app
+from hedgemesh.api.auth import AuthConfigError
 from hedgemesh.api.config import ApiSettings
 
 #: uvicorn's exit code when the server could not start (port taken, lifespan failed).
 STARTUP_FAILURE = 3
+#: The exit code when the settings are refused (no tokens, an unsafe one): fix, then start.
+STARTUP_REFUSED = 2
 
 
 class Server(uvicorn.Server):
@@ -45,8 +48,13 @@ def main() -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     settings = ApiSettings()
+    try:
+        app = create_app(settings)
+    except AuthConfigError as error:
+        print(f"hedgemesh.api: {error}", file=sys.stderr)
+        return STARTUP_REFUSED
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         loop="auto",  # uvloop when installed

@@ -11,16 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from starlette.concurrency import run_in_threadpool
 
+from hedgemesh.api.audit import AuditTrail
+from hedgemesh.api.auth import token_table
 from hedgemesh.api.config import ApiSettings
 from hedgemesh.api.context import ApiContext
+from hedgemesh.api.deps import known_query, needs_viewer
 from hedgemesh.api.errors import install_error_handlers
 from hedgemesh.api.fastpath import FastPath
-from hedgemesh.api.routes import ROUTERS
+from hedgemesh.api.gate import Gate
+from hedgemesh.api.ratelimit import RateLimiter
+from hedgemesh.api.routes import ROUTERS, health
 from hedgemesh.runtime.tasks import cancel_and_wait
+from hedgemesh.store.audit import AuditEntry
 
 __all__ = ["create_app"]
 
@@ -29,7 +36,10 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """\
 The desk's positions, risk against limits, limits (read and change), orders, fills, the
 manager's decisions, the agents, P&L with its attribution, and the controls (halt, resume,
-reduce-only). Errors are JSON: `{"error": CODE, "message": ..., "detail": ...}`.
+reduce-only), and the audit trail of every change. Every endpoint but `/health` needs a bearer
+token (`Authorization: Bearer <token>`) whose role allows it: viewer (every GET), operator
+(control, the audit trail), admin (limits). Errors are JSON:
+`{"error": CODE, "message": ..., "detail": ...}`.
 """
 
 
@@ -42,6 +52,7 @@ def create_app(
 
         context = build_context(settings or ApiSettings())
     ctx = context
+    tokens = token_table(ctx.settings)  # AuthConfigError: missing or unsafe tokens
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +80,12 @@ def create_app(
     app.state.context = ctx
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        guards = [Depends(known_query)]
+        if router is not health.router:
+            guards.append(Depends(needs_viewer))
+        app.include_router(router, dependencies=guards)
+    # Middleware added last runs first: Gate, then FastPath, then AuditTrail, then routing.
+    app.add_middleware(AuditTrail, record=_recorder(ctx))
     if ctx.settings.fast_path:
         model = ctx.model
         app.add_middleware(
@@ -80,4 +96,13 @@ def create_app(
                 "/v1/risk": model.risk_json,
             },
         )
+    limiter = RateLimiter(ctx.settings.rate_limit_per_s, ctx.settings.rate_limit_burst)
+    app.add_middleware(Gate, tokens=tokens, limiter=limiter)
     return app
+
+
+def _recorder(context: ApiContext) -> Callable[[AuditEntry], Awaitable[None]]:
+    async def record(entry: AuditEntry) -> None:
+        await run_in_threadpool(context.records.record_audit, entry)
+
+    return record

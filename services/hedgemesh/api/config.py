@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hedgemesh.api.auth import TokenSpec
 from hedgemesh.scenario import DEFAULT_SCENARIO
-from hedgemesh.wire.base import Id
 
 
 class ApiSettings(BaseSettings):
-    """Where the API listens and how it reads the cluster."""
+    """Where the API listens, who may call it, and how it reads the cluster."""
 
     model_config = SettingsConfigDict(
         env_prefix="HEDGEMESH_API_", frozen=True, extra="ignore", populate_by_name=True
@@ -25,8 +25,28 @@ class ApiSettings(BaseSettings):
         validation_alias=AliasChoices("scenario", "HEDGEMESH_API_SCENARIO", "HEDGEMESH_SCENARIO"),
         description="Scenario file: the underlyings the desk trades (also `HEDGEMESH_SCENARIO`).",
     )
-    operator: Id = Field(
-        default="api", description="Who the API says changed a limit or sent a command."
+    tokens_file: Path | None = Field(
+        default=None,
+        description="JSON or YAML list of tokens: {name, role, token or sha256} each "
+        "(`hedgemesh up` writes one per role).",
+    )
+    tokens: tuple[TokenSpec, ...] = Field(
+        default=(), description="Tokens as JSON, the same entries as the file's."
+    )
+    admin_token: SecretStr | None = Field(default=None, description="A token named admin.")
+    operator_token: SecretStr | None = Field(default=None, description="A token named operator.")
+    viewer_token: SecretStr | None = Field(default=None, description="A token named viewer.")
+    dev_mode: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("dev_mode", "HEDGEMESH_API_DEV_MODE", "HEDGEMESH_DEV_MODE"),
+        description="Development: weak tokens are warned about, and with none the API is open "
+        "(also `HEDGEMESH_DEV_MODE`).",
+    )
+    rate_limit_per_s: float = Field(
+        default=100.0, gt=0, le=1e9, description="Requests per second per token, sustained."
+    )
+    rate_limit_burst: int = Field(
+        default=200, ge=1, le=10**9, description="Requests per token at once, above the rate."
     )
     control_timeout_s: float = Field(
         default=2.0, gt=0, le=60, description="How long to wait for the manager's reply."

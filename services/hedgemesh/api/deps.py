@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
+from hedgemesh.api.audit import CHANGE, Change
+from hedgemesh.api.auth import Caller, Role
 from hedgemesh.api.context import ApiContext
 from hedgemesh.api.desk import Desk
 from hedgemesh.api.errors import ApiError
+from hedgemesh.api.gate import caller_of
 from hedgemesh.api.readmodel import ReadModel
 from hedgemesh.api.records import Records, StoreUnavailable
 
@@ -46,15 +52,90 @@ async def _records(context: Context) -> Records:
     return context.records
 
 
-async def _operator(context: Context) -> str:
-    """Who is asking: the configured operator until requests are authenticated."""
-    return context.settings.operator
-
-
 Model = Annotated[ReadModel, Depends(_model)]
 DeskPort = Annotated[Desk, Depends(_desk)]
 Store = Annotated[Records, Depends(_records)]
-Operator = Annotated[str, Depends(_operator)]
+
+#: Declares the bearer scheme in the OpenAPI document; `Gate` has checked the token already.
+bearer = HTTPBearer(
+    scheme_name="bearer",
+    description="A token of the API (`HEDGEMESH_API_TOKENS_FILE`; `hedgemesh up` writes one "
+    "per role): `Authorization: Bearer <token>`.",
+    auto_error=False,
+)
+
+
+async def _caller(
+    request: Request, _token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+) -> Caller:
+    caller = caller_of(request.scope)
+    if caller is None:  # only when the app runs without its Gate
+        raise ApiError(401, "this endpoint needs a bearer token")
+    return caller
+
+
+def needs(role: Role) -> Callable[[Caller], Awaitable[Caller]]:
+    """A dependency: the caller, or 403 unless its role allows what `role` may do."""
+
+    async def check(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+        if not caller.role.allows(role):
+            raise ApiError(
+                403,
+                f"{caller.name} holds a {caller.role.value} token: this needs {role.value} "
+                f"or above ({', '.join(r.value for r in Role if r.allows(role))})",
+            )
+        return caller
+
+    check.__name__ = f"needs_{role.value}"
+    return check
+
+
+needs_viewer = needs(Role.VIEWER)
+needs_operator = needs(Role.OPERATOR)
+needs_admin = needs(Role.ADMIN)
+#: Any token (every GET), an operator's or an admin's, an admin's.
+ViewerCaller = Annotated[Caller, Depends(needs_viewer)]
+OperatorCaller = Annotated[Caller, Depends(needs_operator)]
+AdminCaller = Annotated[Caller, Depends(needs_admin)]
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    """Every query parameter a route (and its dependencies) declares."""
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+_KNOWN_QUERIES: dict[int, frozenset[str]] = {}
+
+
+async def known_query(request: Request) -> None:
+    """422 for a query parameter the route does not declare (a typo such as `?underlyng=SPX`
+    would otherwise be ignored and answered with everything)."""
+    route = request.scope.get("route")
+    if not request.query_params or not isinstance(route, APIRoute):
+        return
+    known = _KNOWN_QUERIES.get(id(route))
+    if known is None:
+        known = _KNOWN_QUERIES[id(route)] = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise ApiError(
+            422,
+            f"unknown query parameter {', '.join(map(repr, unknown[:5]))}; "
+            f"{request.url.path} takes {', '.join(sorted(known)) or 'none'}",
+        )
+
+
+async def _change(request: Request) -> Change:
+    change = Change()
+    request.scope.setdefault("state", {})[CHANGE] = change
+    return change
+
+
+#: What a mutating route changed, for the audit trail (set `before` and `after`).
+Audit = Annotated[Change, Depends(_change)]
 
 
 def known_underlying(model: ReadModel, underlying: str) -> str:

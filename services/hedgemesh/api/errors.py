@@ -18,8 +18,10 @@ from starlette.exceptions import HTTPException
 from hedgemesh.api.views import ErrorBody
 
 __all__ = [
+    "BAD_BODY",
     "CONFLICT",
     "ERROR_RESPONSES",
+    "FORBIDDEN",
     "NOT_FOUND",
     "UNAVAILABLE",
     "ApiError",
@@ -44,7 +46,21 @@ _CODES = {
 
 #: What every route may answer besides its success (for the OpenAPI document).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorBody,
+        "description": "No bearer token, or not one of the API's (`WWW-Authenticate: Bearer`).",
+    },
     422: {"model": ErrorBody, "description": "Invalid path, query or body."},
+    429: {
+        "model": ErrorBody,
+        "description": "Over the token's rate limit; `Retry-After` says when to retry (s).",
+    },
+}
+BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not JSON (cannot be parsed)."}
+}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorBody, "description": "The token's role may not do this."}
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "Unknown underlying (or limit)."}
@@ -68,9 +84,15 @@ class ApiError(Exception):
         self.detail = detail
 
 
-def error_response(status: int, code: str, message: str, detail: Any = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    detail: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = ErrorBody(error=code, message=message, detail=jsonable_encoder(detail))
-    return JSONResponse(body.model_dump(mode="json"), status_code=status)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
 def _where(loc: tuple[Any, ...]) -> str:

@@ -1,5 +1,6 @@
-"""Read-only queries on the store for the API: execution's orders and fills, the manager's
-decisions (`hedgemesh.store.decisions.DecisionRepository`), and a liveness ping.
+"""The API's queries on the store: execution's orders and fills, the manager's decisions
+(`hedgemesh.store.decisions.DecisionRepository`), the audit trail (`hedgemesh.store.audit`,
+the one thing the API writes), and a liveness ping.
 
 Blocking (SQLAlchemy): the routes call these in a worker thread. Any database error comes
 back as `StoreUnavailable`, which the API answers with 503.
@@ -16,7 +17,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hedgemesh.api.views import DecisionView, FillView, OrderView
+from hedgemesh.api.views import AuditView, DecisionView, FillView, OrderView
+from hedgemesh.store.audit import AuditEntry, AuditRepository
 from hedgemesh.store.decisions import DecisionRecord, DecisionRepository
 from hedgemesh.store.models import OrderRow, ReportRow
 from hedgemesh.wire.hedging import DecisionOutcome
@@ -99,13 +101,14 @@ class Records:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
         self._decisions = DecisionRepository(sessions)
+        self._audit = AuditRepository(sessions)
 
-    def _run(self, what: str, query: Callable[[], T]) -> T:
+    def _run(self, what: str, query: Callable[[], T], verb: str = "read") -> T:
         try:
             return query()
         except SQLAlchemyError as error:
             reason = str(error.__cause__ or error).splitlines()[0][:300]
-            raise StoreUnavailable(f"the store could not read {what}: {reason}") from error
+            raise StoreUnavailable(f"the store could not {verb} {what}: {reason}") from error
 
     def ping(self) -> None:
         """Raise `StoreUnavailable` unless the database answers `SELECT 1`."""
@@ -218,6 +221,49 @@ class Records:
                     cycle_id=cycle_id,
                     outcome=outcome,
                     since=since,
+                    limit=limit,
+                )
+            ],
+        )
+
+    def record_audit(self, entry: AuditEntry) -> int:
+        """Append `entry` to the audit trail; its id."""
+        return self._run("the audit entry", lambda: self._audit.record(entry), verb="write")
+
+    def audit(
+        self,
+        *,
+        actor: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        since: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditView]:
+        """The audit trail, newest first (`path`: a prefix; `before_id`: the next page back)."""
+        return self._run(
+            "the audit trail",
+            lambda: [
+                AuditView(
+                    id=e.id,
+                    at=e.at,
+                    actor=e.actor,
+                    role=e.role,
+                    method=e.method,
+                    path=e.path,
+                    status=e.status,
+                    body=e.body,
+                    before=e.before,
+                    after=e.after,
+                )
+                for e in self._audit.entries(
+                    actor=actor,
+                    method=method,
+                    path=path,
+                    status=status,
+                    since=since,
+                    before_id=before_id,
                     limit=limit,
                 )
             ],

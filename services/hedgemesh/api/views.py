@@ -230,6 +230,28 @@ class DecisionsResponse(View):
     decisions: list[DecisionView] = Field(description="Newest first.")
 
 
+# -- audit -------------------------------------------------------------------------------------
+
+
+class AuditView(View):
+    """One mutating call: who, what, the state before and after, when, the answer."""
+
+    id: int = Field(description="Increasing; page back with `before_id`.")
+    at: datetime = Field(description="When it was answered (UTC, real time).")
+    actor: str = Field(description="The token's name.")
+    role: str = Field(description="The token's role: viewer, operator or admin.")
+    method: str
+    path: str
+    status: int = Field(description="The HTTP status it was answered with.")
+    body: Any = Field(default=None, description="The request body (its JSON, else its text).")
+    before: Any = Field(default=None, description="What it was to change, before.")
+    after: Any = Field(default=None, description="The same, after (null: nothing changed).")
+
+
+class AuditResponse(View):
+    entries: list[AuditView] = Field(description="Newest first.")
+
+
 # -- agents ------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,9 @@ NATS runs with permissions on (`hedgemesh.runtime.permissions`): every `up` draw
 password per user into `$HEDGEMESH_HOME/nats/credentials.json` (0600), writes them into the
 server's config (0600), and hands each service its own user and password through
 `HEDGEMESH_NATS_USER` / `HEDGEMESH_NATS_PASSWORD`. `cluster.json` (in the 0700 home) carries
-the admin URL for the operator's tools and tests.
+the admin URL for the operator's tools and tests. The REST API gets a random bearer token per
+role in `$HEDGEMESH_HOME/api-tokens.json` (0600; `HEDGEMESH_API_TOKENS_FILE` to bring your own),
+whose path and a curl example are printed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from hedgemesh.api.auth import Role
 from hedgemesh.launcher import catalog, state
 from hedgemesh.launcher.supervisor import Supervisor
 from hedgemesh.runtime import (
@@ -49,6 +52,7 @@ from hedgemesh.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, load_s
 DEFAULT_NATS_PORT = 4222
 PORT_ENV = "HEDGEMESH_NATS_PORT"
 HOME_ENV = state.HOME_ENV
+API_TOKENS_ENV = "HEDGEMESH_API_TOKENS_FILE"
 
 #: JetStream settings of the local server; deploy/nats/nats.conf carries the same for compose.
 LOCAL_NATS_CONFIG = """\
@@ -74,6 +78,32 @@ def new_credentials(store: Path) -> dict[str, str]:
     passwords = {user: secrets.token_urlsafe(24) for user in permissions.GRANTS}
     _write_private(store / "credentials.json", json.dumps(passwords, indent=2) + "\n")
     return passwords
+
+
+def api_tokens(home: Path) -> Path:
+    """The API's tokens file: `$HEDGEMESH_API_TOKENS_FILE` when set, else a fresh random token
+    per role (admin, operator, viewer, each named after it) in `home/api-tokens.json` (0600)."""
+    given = os.environ.get(API_TOKENS_ENV)
+    if given:
+        return Path(given)
+    path = home / "api-tokens.json"
+    tokens = [
+        {"name": role.value, "role": role.value, "token": secrets.token_urlsafe(32)}
+        for role in Role
+    ]
+    _write_private(path, json.dumps({"tokens": tokens}, indent=2) + "\n")
+    return path
+
+
+def api_token_lines(path: Path, api_url: str | None) -> list[str]:
+    """How to call the API with a token of `path`."""
+    token = f"$(jq -r '.tokens[] | select(.role==\"viewer\").token' {path})"
+    return [
+        f"API tokens (admin, operator, viewer) in {path}; send one as "
+        "`Authorization: Bearer <token>`, e.g.",
+        f'  curl -H "Authorization: Bearer {token}" {api_url or "http://127.0.0.1:8000"}'
+        "/v1/positions",
+    ]
 
 
 def local_nats_config(passwords: dict[str, str]) -> str:
@@ -263,6 +293,8 @@ def run(args: argparse.Namespace) -> int:
     service_env, http_lines = http_env(env)
     for name, credentials in nats_env(passwords).items():
         service_env[name] = {**service_env.get(name, {}), **credentials}
+    tokens_file = api_tokens(home)
+    service_env["api"] = {**service_env.get("api", {}), API_TOKENS_ENV: str(tokens_file)}
     admin_url = with_user(server.url, permissions.ADMIN, passwords[permissions.ADMIN])
     supervisor = Supervisor(
         catalog.instances(),
@@ -279,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
         _write_state(home, server, supervisor, admin_url)
         names = ", ".join(supervisor.children) or "no services yet (only the bus)"
         print(f"hedgemesh: scenario {scenario.name} ({scenario_path})", flush=True)
-        for line in http_lines:
+        for line in [*http_lines, *api_token_lines(tokens_file, _api_url(supervisor))]:
             print(f"hedgemesh: {line}", flush=True)
         print(f"hedgemesh: running {names}; logs in {home / 'logs'}. Ctrl-C stops.", flush=True)
         return _watch(home, server, supervisor, admin_url)
@@ -316,6 +348,7 @@ def _write_state(home: Path, server: NatsServer, supervisor: Supervisor, admin_u
             "launcher_pid": os.getpid(),
             "home": str(home),
             "api_url": _api_url(supervisor),
+            "api_tokens_file": supervisor.service_env.get("api", {}).get(API_TOKENS_ENV),
             "instances": supervisor.snapshot(),
         },
     )

@@ -7,7 +7,8 @@ run the same services with the same commands.
 `deploy/nats/nats.conf` is rendered here too (`python -m hedgemesh.launcher.compose` writes
 both files), its users and permissions from `hedgemesh.runtime.permissions` as the local
 launcher's: every password is an environment reference (`$HEDGEMESH_NATS_PASSWORD_<USER>`) that
-compose fills from the operator's environment and refuses to start without (`${VAR:?}`).
+compose fills from the operator's environment and refuses to start without (`${VAR:?}`); so
+are the API's bearer tokens (`HEDGEMESH_API_ADMIN_TOKEN`, `_OPERATOR_TOKEN`, `_VIEWER_TOKEN`).
 """
 
 from __future__ import annotations
@@ -68,6 +69,19 @@ def _secret(user: str) -> str:
 
 def _credentials(user: str) -> dict[str, str]:
     return {"HEDGEMESH_NATS_USER": user, "HEDGEMESH_NATS_PASSWORD": _secret(user)}
+
+
+#: The REST API's bearer tokens, one per role (named after it): from the operator's environment.
+API_TOKENS = (
+    "HEDGEMESH_API_ADMIN_TOKEN",
+    "HEDGEMESH_API_OPERATOR_TOKEN",
+    "HEDGEMESH_API_VIEWER_TOKEN",
+)
+
+
+def _api_tokens() -> dict[str, str]:
+    """`${HEDGEMESH_API_<ROLE>_TOKEN:?...}` each: compose refuses to start without them."""
+    return {name: f"${{{name}:?required}}" for name in API_TOKENS}
 
 
 HEADER = """\
@@ -159,6 +173,8 @@ def _service(spec: ServiceSpec, instance: str) -> dict[str, Any]:
         depends["postgres"] = {"condition": "service_healthy"}
     service: dict[str, Any] = {"image": IMAGE}
     health = ["CMD", "python", "-m", "hedgemesh.runtime.healthcheck", HEALTH_FILE]
+    if spec.name == "api":
+        env |= _api_tokens()
     if spec.http is not None:
         port = spec.http.default_port
         env |= {spec.http.host_env: "0.0.0.0", spec.http.port_env: str(port)}

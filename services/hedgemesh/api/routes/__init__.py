@@ -2,6 +2,7 @@
 
 from hedgemesh.api.routes import (
     agents,
+    audit,
     book,
     control,
     decisions,
@@ -19,5 +20,6 @@ ROUTERS = (
     agents.router,
     pnl.router,
     control.router,
+    audit.router,
     health.router,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hedgemesh.api.deps import Context, Operator
+from hedgemesh.api.deps import Context, ViewerCaller
 from hedgemesh.api.desk import MANAGER, DeskUnavailable
 from hedgemesh.api.errors import ERROR_RESPONSES
 from hedgemesh.api.views import AgentsResponse
@@ -37,9 +37,9 @@ async def refresh_manager_status(context: Context, operator: str) -> None:
 
 
 @router.get("/v1/agents", response_model=AgentsResponse)
-async def agents(context: Context, operator: Operator) -> AgentsResponse:
+async def agents(context: Context, caller: ViewerCaller) -> AgentsResponse:
     """Agents and services as their heartbeats show them (role, state, age), each agent's
     last proposal, and its budget as the manager reports it (`manager.available` false, with
     the reason, when the manager does not answer)."""
-    await refresh_manager_status(context, operator)
+    await refresh_manager_status(context, caller.name)
     return context.model.agents_view()

@@ -1,7 +1,7 @@
 """POST /v1/control/halt, /resume and /reduce-only: commands to the manager (request/reply).
 
-The reply's state is echoed. 503 when no manager answers (or none in time), 409 when it
-refuses the command (with its reason code).
+Each needs an operator (or admin) token and is audited. The reply's state is echoed. 503 when
+no manager answers (or none in time), 409 when it refuses the command (with its reason code).
 """
 
 from __future__ import annotations
@@ -10,18 +10,37 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter
 
-from hedgemesh.api.deps import Context, Operator
+from hedgemesh.api.audit import Change
+from hedgemesh.api.deps import Audit, Context, OperatorCaller
 from hedgemesh.api.desk import MANAGER, DeskUnavailable
-from hedgemesh.api.errors import CONFLICT, ERROR_RESPONSES, UNAVAILABLE, ApiError
+from hedgemesh.api.errors import (
+    BAD_BODY,
+    CONFLICT,
+    ERROR_RESPONSES,
+    FORBIDDEN,
+    UNAVAILABLE,
+    ApiError,
+)
 from hedgemesh.api.views import ControlRequest, ControlResult
 from hedgemesh.wire.ops import ControlAction, ControlCommand
 
-router = APIRouter(tags=["control"], responses={**ERROR_RESPONSES, **CONFLICT, **UNAVAILABLE})
+router = APIRouter(
+    tags=["control"],
+    responses={**ERROR_RESPONSES, **BAD_BODY, **FORBIDDEN, **CONFLICT, **UNAVAILABLE},
+)
 
 
 async def send(
-    context: Context, operator: str, action: ControlAction, body: ControlRequest | None
+    context: Context,
+    operator: str,
+    action: ControlAction,
+    body: ControlRequest | None,
+    audit: Change,
 ) -> ControlResult:
+    """Send `action` to the manager as `operator`; the trading state before and after go to
+    the audit trail."""
+    state = context.model.trading_state
+    audit.before = {"trading_state": None if state is None else state.value}
     command = ControlCommand(
         target=MANAGER,
         action=action,
@@ -33,6 +52,7 @@ async def send(
         reply = await context.desk.command(command)
     except DeskUnavailable as error:
         raise ApiError(503, str(error)) from None
+    audit.after = dict(reply.state)
     if not reply.ok:
         raise ApiError(
             409,
@@ -50,14 +70,16 @@ async def send(
     )
 
 
-Endpoint = Callable[[Context, Operator, ControlRequest | None], Awaitable[ControlResult]]
+Endpoint = Callable[
+    [Context, OperatorCaller, Audit, ControlRequest | None], Awaitable[ControlResult]
+]
 
 
 def _endpoint(action: ControlAction, doc: str) -> Endpoint:
     async def endpoint(
-        context: Context, operator: Operator, body: ControlRequest | None = None
+        context: Context, caller: OperatorCaller, audit: Audit, body: ControlRequest | None = None
     ) -> ControlResult:
-        return await send(context, operator, action, body)
+        return await send(context, caller.name, action, body, audit)
 
     endpoint.__doc__ = doc
     endpoint.__name__ = f"control_{action.value}"

@@ -15,9 +15,17 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from pydantic import ValidationError
 
-from hedgemesh.api.deps import DeskPort, Model, Operator
+from hedgemesh.api.deps import AdminCaller, Audit, DeskPort, Model
 from hedgemesh.api.desk import CasConflict, DeskUnavailable
-from hedgemesh.api.errors import CONFLICT, ERROR_RESPONSES, NOT_FOUND, UNAVAILABLE, ApiError
+from hedgemesh.api.errors import (
+    BAD_BODY,
+    CONFLICT,
+    ERROR_RESPONSES,
+    FORBIDDEN,
+    NOT_FOUND,
+    UNAVAILABLE,
+    ApiError,
+)
 from hedgemesh.api.render import limit_names
 from hedgemesh.api.views import LimitChange, LimitChanged, LimitsResponse
 from hedgemesh.wire import subjects
@@ -26,6 +34,8 @@ from hedgemesh.wire.state import FIRM_LIMITS_KEY, FirmLimits, RiskLimits
 
 router = APIRouter(tags=["limits"], responses=ERROR_RESPONSES)
 
+#: `<UNDERLYING>.<limit>` or `firm.<limit>`.
+NAME_PATTERN = r"^(firm|[A-Z][A-Z0-9_]{0,31})\.[a-z][a-z0-9_]{0,63}$"
 _NAME = re.compile(r"^(?P<key>firm|[A-Z][A-Z0-9_]{0,31})\.(?P<limit>[a-z][a-z0-9_]{0,63})$")
 
 
@@ -39,13 +49,14 @@ async def get_limits(model: Model) -> Response:
 @router.put(
     "/v1/limits/{name}",
     response_model=LimitChanged,
-    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
+    responses={**BAD_BODY, **FORBIDDEN, **NOT_FOUND, **CONFLICT, **UNAVAILABLE},
 )
 async def put_limit(
     name: Annotated[
         str,
         Path(
             max_length=100,
+            pattern=NAME_PATTERN,
             description="`<UNDERLYING>.<limit>` (e.g. SPX.max_abs_delta) or `firm.<limit>` "
             "(e.g. firm.max_abs_dollar_delta).",
         ),
@@ -53,9 +64,11 @@ async def put_limit(
     change: LimitChange,
     model: Model,
     desk: DeskPort,
-    operator: Operator,
+    caller: AdminCaller,
+    audit: Audit,
 ) -> LimitChanged:
-    """Change one limit (compare-and-set on KV `limits`); the manager picks it up live."""
+    """Change one limit (compare-and-set on KV `limits`); the manager picks it up live. Needs
+    an admin token; audited (`GET /v1/audit`) with the value and revision before and after."""
     match = _NAME.fullmatch(name)
     if match is None:
         raise ApiError(
@@ -73,6 +86,8 @@ async def put_limit(
         raise ApiError(503, str(error)) from None
     if current is None:
         raise ApiError(404, f"no limits for {key} in KV {subjects.KV_LIMITS}")
+    previous = float(getattr(current.value, limit))
+    audit.before = {"value": previous, "revision": current.revision}
     if change.revision is not None and change.revision != current.revision:
         raise ApiError(
             409,
@@ -83,7 +98,7 @@ async def put_limit(
     try:
         updated = current.value.evolve(
             **{limit: change.value},
-            changed_by=operator,
+            changed_by=caller.name,
             causation_id=None,
             id=new_id(),
             ts=model.clock.now(),
@@ -103,6 +118,5 @@ async def put_limit(
     except DeskUnavailable as error:
         raise ApiError(503, str(error)) from None
     model.on_limits(key, updated, revision)
-    return LimitChanged(
-        name=name, previous=float(getattr(current.value, limit)), entry=model.limits_entry(key)
-    )
+    audit.after = {"value": float(getattr(updated, limit)), "revision": revision}
+    return LimitChanged(name=name, previous=previous, entry=model.limits_entry(key))
