@@ -58,9 +58,8 @@ class Gate:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
-        if self.tokens is None:
-            caller: Caller | None = DEV_CALLER
-        else:
+        caller: Caller | None = DEV_CALLER
+        if self.tokens is not None:
             token = _bearer(scope)
             if token is None:
                 await error_response(
@@ -79,6 +78,7 @@ class Gate:
                     headers={"WWW-Authenticate": f'{_REALM}, error="invalid_token"'},
                 )(scope, receive, send)
                 return
+        assert caller is not None
         wait_s = self.limiter.take(caller.name)
         if wait_s > 0:
             retry_after_s = max(1, math.ceil(wait_s))
