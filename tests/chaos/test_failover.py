@@ -1,0 +1,208 @@
+"""Fail-over under a moving market, on one `hedgemesh up` cluster shared by the scenarios of this
+module (the supervisor restarts what a scenario kills; each scenario first waits until every
+instance is live and ready again).
+
+1. kill -9 the gamma-agent leader: the standby leads and proposals resume within 3 s.
+2. kill -9 the manager leader: a new leader within 4 s, orders from it within 5 s.
+3. SIGSTOP the manager leader past its lease, SIGCONT: nothing it sends after waking is
+   accepted (execution refuses its epoch, STALE_EPOCH) and it stands by.
+4. both vega-agents down: the manager goes REDUCING on its own, keeps hedging delta with the
+   underlying and says why on the API; ACTIVE once they are back.
+
+Every scenario ends with the observer's checks and the end-to-end invariants (`invariants.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from chaos_checks import assert_no_duplicate_orders, assert_no_order_accepted_from
+from chaos_harness import ChaosCluster, Heard, Observer, all_live, take_over
+from invariants import assert_invariants, cluster_urls
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosCluster]:
+    started = ChaosCluster(tmp_path_factory.mktemp("chaos") / "var")
+    try:
+        yield started.wait_running()
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+async def observer(cluster: ChaosCluster, eventually) -> AsyncIterator[Observer]:
+    watching = await Observer().start(cluster.nats_url)
+    try:
+        await eventually(all_live(watching, list(cluster.instances())), timeout=60)
+        yield watching
+    finally:
+        await watching.close()
+
+
+async def _flowing(eventually, heard: list[Heard], within_s: float = 3.0, **where: Any) -> None:
+    """Wait for two messages of `heard` (whose fields equal `where`'s) within `within_s`: a
+    steady flow to interrupt."""
+
+    def flowing() -> bool:
+        since = time.monotonic() - within_s
+        recent = [
+            h
+            for h in heard
+            if h.at > since and all(getattr(h.message, k) == v for k, v in where.items())
+        ]
+        return len(recent) >= 2
+
+    await eventually(flowing, timeout=30)
+
+
+async def _invariants(
+    cluster: ChaosCluster, observer: Observer, eventually, *, check_manager: bool = True
+) -> None:
+    """The end-to-end invariants, on a quiet desk: marketdata stopped (SIGSTOP: no ticks, so no
+    new cycles, and no client trades) until every order in flight is final and booked; then it
+    goes on (SIGCONT) for the next scenario, catching up to the present."""
+    orders = assert_no_duplicate_orders(observer)
+    cluster.signal("marketdata", signal.SIGSTOP)
+    try:
+        quiet_from = time.monotonic() + 1.0  # what was decided before the stop is routed
+
+        def no_order_for_a_second() -> bool:
+            last = max((h.at for h in observer.orders), default=0.0)
+            return time.monotonic() > max(last, quiet_from) + 1.0
+
+        await eventually(no_order_for_a_second, timeout=20)
+        report = await assert_invariants(
+            *cluster_urls(cluster.home), settle_s=30, check_manager=check_manager
+        )
+    finally:
+        cluster.signal("marketdata", signal.SIGCONT)
+    print(f"{orders} orders heard; {report.summary()}")
+
+
+async def test_given_the_gamma_leader_is_killed_then_the_standby_proposes_within_3_s(
+    cluster: ChaosCluster, observer: Observer, eventually
+) -> None:
+    took = await take_over(cluster, observer, "gamma-agent", eventually)
+    print(f"gamma-agent fail-over: {took}")
+    assert took.acts_s <= 3.0
+    await _invariants(cluster, observer, eventually)
+
+
+async def test_given_the_manager_leader_is_killed_then_a_new_leader_routes_within_5_s(
+    cluster: ChaosCluster, observer: Observer, eventually
+) -> None:
+    took = await take_over(cluster, observer, "manager", eventually)
+    print(f"manager fail-over: {took}")
+    assert took.leads_s <= 4.0
+    assert took.acts_s <= 5.0
+    await _invariants(cluster, observer, eventually)
+
+
+async def test_given_the_manager_leader_wakes_after_its_lease_then_nothing_it_sends_is_accepted(
+    cluster: ChaosCluster, observer: Observer, eventually
+) -> None:
+    await _flowing(eventually, observer.orders)
+    old = observer.leader("manager")
+    assert old is not None and old.epoch is not None
+    cluster.signal(old.instance, signal.SIGSTOP)
+    stopped_at = time.monotonic()
+    try:
+        # Past its lease: another replica leads and has routed an order.
+        def successor_routed() -> bool:
+            return any(h.at > stopped_at and h.message.epoch > old.epoch for h in observer.orders)
+
+        await eventually(successor_routed, timeout=15)
+    finally:
+        cluster.signal(old.instance, signal.SIGCONT)
+    woke_at = time.monotonic()
+
+    def woken_one_stands_by() -> bool:
+        beat = observer.first_beat("manager", woke_at, instance=old.instance)
+        return beat is not None and beat.message.role.value == "standby"
+
+    await eventually(woken_one_stands_by, timeout=5)
+    await _flowing(eventually, observer.orders)
+    late = assert_no_order_accepted_from(observer, old.epoch, woke_at)
+    print(f"woken manager: {late} orders with its epoch after waking, none accepted")
+    leader = observer.leader("manager")
+    assert leader is not None and leader.instance != old.instance
+    await _invariants(cluster, observer, eventually)
+
+
+async def test_given_no_live_vega_agent_then_the_manager_reduces_and_hedges_delta_itself(
+    cluster: ChaosCluster, observer: Observer, eventually
+) -> None:
+    """Both vega-agents killed, and killed again each time the supervisor restarts one (its
+    back-off doubles from 0.25 s), until the manager says REDUCING; then left alone."""
+    vega = [name for name, i in cluster.instances().items() if i["service"] == "vega-agent"]
+    assert len(vega) == 2
+    killed: set[int] = set()
+
+    async def reducing_with_vega_down() -> dict[str, Any] | None:
+        for name in vega:
+            pid = cluster.pid(name)
+            if pid and pid not in killed:
+                killed.add(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        view = await cluster.get("/v1/agents")
+        return view if view["trading_state"] == "REDUCING" else None
+
+    view = await eventually(reducing_with_vega_down, timeout=20, interval=0.1)
+    reducing_at = time.monotonic()
+    manager = view["manager"]["state"]
+    assert "vega-agent" in manager["trading_state"]["reason"], manager["trading_state"]
+    assert manager["slices"]["vega-agent"]["live"] is False
+
+    async def active_again() -> bool:
+        return (await cluster.get("/v1/agents"))["trading_state"] == "ACTIVE"
+
+    await eventually(active_again, timeout=40, interval=0.1)
+    active_at = time.monotonic()
+    own_delta = [
+        h
+        for h in observer.orders
+        if reducing_at <= h.at <= active_at and not h.message.instrument.is_option
+    ]
+    print(f"REDUCING for {active_at - reducing_at:.1f} s; {len(own_delta)} delta hedges in it")
+    assert own_delta, "the manager hedged no delta while REDUCING"
+    await _invariants(cluster, observer, eventually)
+
+
+async def test_given_one_underlyings_ticks_stop_then_hedging_it_stops_and_resumes_after_fresh_ticks(
+    cluster: ChaosCluster, observer: Observer, eventually
+) -> None:
+    """SPX's feed halted: no SPX proposal nor order 2.5 s on (the tick ages past the limits'
+    max_tick_age_s), while NDX is still hedged; resumed: SPX is hedged again."""
+
+    def hedging(underlying: str, since: float) -> list[Heard]:
+        proposals = [h for h in observer.proposals if h.message.underlying == underlying]
+        orders = [h for h in observer.orders if h.message.instrument.underlying == underlying]
+        return [h for h in proposals + orders if h.at > since]
+
+    await _flowing(eventually, observer.orders)
+    await observer.feed("halt", "SPX")
+    halted_at = time.monotonic()
+
+    def ndx_hedged_while_spx_paused() -> bool:
+        return time.monotonic() > halted_at + 6.0 and bool(hedging("NDX", halted_at))
+
+    await eventually(ndx_hedged_while_spx_paused, timeout=30)
+    stopped = hedging("SPX", halted_at + 2.5)
+    last_spx = max((h.at - halted_at for h in hedging("SPX", halted_at)), default=0.0)
+    resumed = (await observer.feed("resume", "SPX"))["paused"] == []
+    resumed_at = time.monotonic()
+    print(f"SPX feed halted: last SPX proposal or order {last_spx:.2f} s after the halt")
+    assert resumed
+    assert not stopped, f"SPX hedged on stale data: {[h.message for h in stopped]}"
+    await eventually(lambda: hedging("SPX", resumed_at), timeout=15)
+    await _invariants(cluster, observer, eventually)
