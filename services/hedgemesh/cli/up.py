@@ -259,6 +259,7 @@ def cluster_env(
         "HEDGEMESH_CLOCK_START": start.astimezone(UTC).isoformat(),
         "HEDGEMESH_CLOCK_ANCHOR": repr(time.time()),
         **edge_env(tuple(scenario.symbols)),  # the bus's edge checks: docs/wire.md
+        **{k: v for k, v in os.environ.items() if k.startswith("HEDGEMESH_EDGE_")},  # overrides
     }
 
 
