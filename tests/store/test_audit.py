@@ -86,3 +86,10 @@ def test_given_a_path_longer_than_the_column_then_it_is_cut(repo) -> None:
 def test_given_a_limit_outside_the_range_then_value_error(repo) -> None:
     with pytest.raises(ValueError, match="limit"):
         repo.entries(limit=0)
+
+
+def test_given_a_text_body_with_any_characters_then_it_is_kept(repo) -> None:
+    text = 'not JSON: \x00 \ufffd é "quoted" \\ {'
+    repo.record(entry(1, body=text, before="x", after=[None]))
+    (read,) = repo.entries()
+    assert (read.body, read.before, read.after) == (text, "x", [None])
