@@ -137,17 +137,23 @@ class Supervisor:
             _signal(child, signal.SIGTERM)
         deadline = signalled + timeout_s
         stopped: dict[str, Stopped] = {}
-        for child in children:
+        waiting = list(children)
+        while waiting and time.monotonic() < deadline:
+            for child in list(waiting):
+                assert child.process is not None
+                code = child.process.poll()
+                if code is not None:
+                    stopped[child.instance.name] = Stopped(code, time.monotonic() - signalled)
+                    waiting.remove(child)
+            time.sleep(0.01 if waiting else 0)
+        for child in waiting:
             assert child.process is not None
-            try:
-                code = child.process.wait(max(deadline - time.monotonic(), 0.01))
-                took_s = time.monotonic() - signalled
-            except subprocess.TimeoutExpired:
-                log.warning("%s ignored SIGTERM; killing it", child.instance.name)
-                _signal(child, signal.SIGKILL)
-                code, took_s = child.process.wait(), time.monotonic() - signalled
-            child.exits.append(code)
-            stopped[child.instance.name] = Stopped(code, took_s)
+            log.warning("%s ignored SIGTERM; killing it", child.instance.name)
+            _signal(child, signal.SIGKILL)
+            code = child.process.wait()
+            stopped[child.instance.name] = Stopped(code, time.monotonic() - signalled)
+        for child in children:
+            child.exits.append(stopped[child.instance.name].code)
         for child in self.children.values():
             child.restart_at = None
             if child.log_file is not None:
