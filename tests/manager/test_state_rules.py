@@ -151,6 +151,13 @@ def test_given_a_slice_down_then_active_goes_reducing_and_back_when_it_returns()
     assert up is not None and up.state is TradingState.ACTIVE
 
 
+def test_given_a_predecessors_own_reducing_then_the_new_leader_undoes_it():
+    down = auto_state(status(TradingState.ACTIVE), {"vega-agent"}, "mgr-1")
+    assert down is not None
+    up = auto_state(down, set(), "mgr-2")  # mgr-1 died while REDUCING; mgr-2 leads now
+    assert up is not None and up.state is TradingState.ACTIVE and up.changed_by == "mgr-2"
+
+
 def test_given_an_operators_state_then_the_manager_never_overrides_it():
     assert auto_state(status(TradingState.HALTED), {"vega-agent"}, "mgr-1") is None
     assert auto_state(status(TradingState.HALTED), set(), "mgr-1") is None

@@ -7,8 +7,9 @@
 
 The manager's own rule (`auto_state`): while a specialist slice it expects has no live leader
 (no leader heartbeat within the timeout) it moves ACTIVE → REDUCING, saying which slices are
-down, and back to ACTIVE once they are live again — but only undoing its own change: a state an
-operator set (HALTED, or REDUCING by hand) is never touched.
+down, and back to ACTIVE once they are live again — but only undoing its own change (its reason
+says so, whichever replica made it: a leader that took over undoes its predecessor's): a state
+an operator set (HALTED, or REDUCING by hand) is never touched.
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ def auto_state(current: TradingStatus, down: Iterable[str], manager: str) -> Tra
     """The state the manager's own rule wants, or None to leave `current` as it is.
 
     `down`: the specialist slices with no live leader; `manager`: who sets it (changed_by).
+    A REDUCING whose reason starts with `AUTO_REASON_PREFIX` is the manager's own, whichever
+    replica set it.
     """
     missing = sorted(set(down))
-    own = current.changed_by == manager and current.reason.startswith(AUTO_REASON_PREFIX)
+    own = current.reason.startswith(AUTO_REASON_PREFIX)
     if missing:
         reason = AUTO_REASON_PREFIX + ", ".join(missing)
         if current.state is TradingState.ACTIVE or (
