@@ -2,8 +2,7 @@
 
     report = await check_invariants(nats_url, database_url)   # counts and violations
     await assert_invariants(nats_url, database_url)           # fails listing every violation
-    await assert_invariants(*cluster_urls(home), clock_speed=cluster["clock"]["speed"])
-                                                              # a `hedgemesh up` cluster
+    await assert_invariants(*cluster_urls(home))              # a `hedgemesh up` cluster
 
 What is read: the order stream (`HEDGE_ORDERS`), the execution-report stream (`HEDGE_EXEC`),
 the client trades (`HEDGE_TRADES`), the trading-state history (KV `trading_state`, every
@@ -22,9 +21,10 @@ What must hold (each breach is one line in `InvariantReport.violations`):
    quantity; every client trade on the stream is booked once; each position is the sum of the
    trades and fills booked in it;
 4. nothing accepted while HALTED (desk-wide or for the order's underlying): no accepted order
-   that the manager made while halted, and no acceptance later than `halt_grace_s` (real
-   seconds: an order already on its way when the halt came) into a halt. Times are the
-   messages' own, on the cluster's clock: pass `clock_speed` for an accelerated cluster;
+   that the manager published while halted, and no acceptance published later than
+   `halt_grace_s` into a halt (an order already on its way when the halt came). Times are
+   when JetStream stored each message (the one nats-server's clock, real time): the messages'
+   own `ts` follow each service's clock, which may be accelerated or start in the past;
 5. nothing accepted from a fenced leader: no accepted order whose epoch is lower than that of
    an order execution had received before it;
 6. where the manager's store holds routed orders (`check_manager`): every order on the stream
@@ -143,7 +143,6 @@ async def check_invariants(
     *,
     check_manager: bool = True,
     halt_grace_s: float = 2.0,
-    clock_speed: float = 1.0,
 ) -> InvariantReport:
     """Read the streams and the stores once and check every invariant (module docstring)."""
     nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=5)
@@ -159,7 +158,7 @@ async def check_invariants(
     return _check(
         _Streams(raw_orders, raw_reports, raw_trades, raw_states),
         facts,
-        halt_grace=timedelta(seconds=halt_grace_s * clock_speed),
+        halt_grace=timedelta(seconds=halt_grace_s),
     )
 
 
@@ -170,6 +169,7 @@ async def check_invariants(
 class _Msg:
     subject: str
     data: bytes
+    stored_at: datetime  # when JetStream stored it (the server's clock)
 
 
 async def _stream(js: Any, stream: str) -> list[_Msg]:
@@ -187,7 +187,7 @@ async def _stream(js: Any, stream: str) -> list[_Msg]:
         while seq < state.last_seq:
             msg = await sub.next_msg(timeout=5)
             seq = msg.metadata.sequence.stream
-            out.append(_Msg(msg.subject, bytes(msg.data)))
+            out.append(_Msg(msg.subject, bytes(msg.data), msg.metadata.timestamp))
     finally:
         await sub.unsubscribe()
     return out
@@ -242,11 +242,14 @@ def _read_store(url: str, check_manager: bool) -> _Store:
         engine.dispose()
 
 
-def _decode(messages: Iterable[_Msg], model: Any, report: InvariantReport) -> list[Any]:
+def _decode(
+    messages: Iterable[_Msg], model: Any, report: InvariantReport
+) -> list[tuple[Any, datetime]]:
+    """The messages that decode, each with when it was stored."""
     out = []
     for msg in messages:
         try:
-            out.append(model.from_json(msg.data))
+            out.append((model.from_json(msg.data), msg.stored_at))
         except (ValidationError, ValueError):
             report.undecodable += 1  # dead-lettered by the consumer: not an order or a fill
     return out
@@ -257,9 +260,11 @@ def _decode(messages: Iterable[_Msg], model: Any, report: InvariantReport) -> li
 
 def _check(streams: _Streams, store: _Store, *, halt_grace: timedelta) -> InvariantReport:
     report = InvariantReport()
-    orders: list[Order] = _decode(streams.orders, Order, report)
-    reports: list[ExecutionReport] = _decode(streams.reports, ExecutionReport, report)
-    trades: list[ClientTrade] = _decode(streams.trades, ClientTrade, report)
+    timed_orders = _decode(streams.orders, Order, report)
+    timed_reports = _decode(streams.reports, ExecutionReport, report)
+    orders: list[Order] = [o for o, _ in timed_orders]
+    reports: list[ExecutionReport] = [r for r, _ in timed_reports]
+    trades: list[ClientTrade] = [t for t, _ in _decode(streams.trades, ClientTrade, report)]
     report.orders_on_stream = len(orders)
     report.orders_stored = len(store.orders)
     report.orders_open = sum(1 for o in store.orders if not o.final)
@@ -276,7 +281,7 @@ def _check(streams: _Streams, store: _Store, *, halt_grace: timedelta) -> Invari
     _check_fills(reports, store, found)
     _check_positions(trades, store, found)
     halts = _halts(streams.states, report)
-    _check_halts(store, halts, halt_grace, found)
+    _check_halts(timed_orders, timed_reports, halts, halt_grace, found)
     _check_fence(store, found)
     _check_manager(orders, store, found)
     for kind, lines in found.items():
@@ -403,7 +408,7 @@ _Interval = tuple[datetime, datetime | None]  # [start, end); end None: still ha
 
 
 def _halts(states: list[_Msg], report: InvariantReport) -> dict[str, list[_Interval]]:
-    """HALTED intervals per KV key (`desk` or an underlying), by the statuses' own times."""
+    """HALTED intervals per KV key (`desk` or an underlying), by when each status was stored."""
     changes: dict[str, list[tuple[datetime, bool]]] = defaultdict(list)
     prefix = f"$KV.{subjects.KV_TRADING_STATE}."
     for msg in states:
@@ -416,7 +421,7 @@ def _halts(states: list[_Msg], report: InvariantReport) -> dict[str, list[_Inter
             report.undecodable += 1
             continue
         report.trading_state_changes += 1
-        changes[key].append((status.ts, status.state is TradingState.HALTED))
+        changes[key].append((msg.stored_at, status.state is TradingState.HALTED))
     intervals: dict[str, list[_Interval]] = {}
     for key, seq in changes.items():
         seq.sort(key=lambda c: c[0])
@@ -446,26 +451,29 @@ def _halted_since(
 
 
 def _check_halts(
-    store: _Store,
+    orders: list[tuple[Order, datetime]],
+    reports: list[tuple[ExecutionReport, datetime]],
     halts: dict[str, list[_Interval]],
     grace: timedelta,
     found: dict[str, list[str]],
 ) -> None:
     if not halts:
         return
-    orders = {o.client_order_id: o.order for o in store.orders}
-    for r in store.reports:
+    published: dict[str, datetime] = {}
+    for order, at in orders:
+        published.setdefault(order.client_order_id, at)
+    for r, at in reports:
         if r.status is not ExecStatus.ACCEPTED:
             continue
-        order = orders.get(r.client_order_id)
-        underlying = r.instrument.underlying
-        if order is not None and _halted_since(halts, underlying, order.ts) is not None:
-            found["order made while HALTED was accepted"].append(r.client_order_id)
+        coid, underlying = r.client_order_id, r.instrument.underlying
+        sent = published.get(coid)
+        if sent is not None and _halted_since(halts, underlying, sent) is not None:
+            found["order published while HALTED was accepted"].append(coid)
             continue
-        began = _halted_since(halts, underlying, r.ts)
-        if began is not None and r.ts - began > grace:
+        began = _halted_since(halts, underlying, at)
+        if began is not None and at - began > grace:
             found["order accepted while HALTED"].append(
-                f"{r.client_order_id} at {r.ts.isoformat()} (halted since {began.isoformat()})"
+                f"{coid} at {at.isoformat()} (halted since {began.isoformat()})"
             )
 
 
