@@ -14,9 +14,13 @@ Every scenario ends with the observer's checks and the end-to-end invariants (`i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -136,6 +140,49 @@ async def test_given_the_manager_leader_wakes_after_its_lease_then_nothing_it_se
     leader = observer.leader("manager")
     assert leader is not None and leader.instance != old.instance
     await _invariants(cluster, observer, eventually)
+
+
+async def _cli(cluster: ChaosCluster, *args: str) -> str:
+    """`python -m hedgemesh.cli ARGS --home HOME`, as an operator runs it; its stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEMESH_")}
+    command = [sys.executable, "-m", "hedgemesh.cli", *args, "--home", str(cluster.home)]
+    done = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def test_given_hedgemesh_status_then_it_shows_leaders_standbys_and_heartbeat_ages(
+    cluster: ChaosCluster, observer: Observer
+) -> None:
+    rows = json.loads(await _cli(cluster, "status", "--json"))["instances"]
+    assert {r["instance"] for r in rows} == set(cluster.instances())
+    for service in ("gamma-agent", "vega-agent", "manager"):
+        roles = sorted(r["role"] for r in rows if r["service"] == service)
+        assert roles == ["leader", "standby"], (service, roles)
+    assert {r["role"] for r in rows if r["service"] in ("marketdata", "execution")} == {"single"}
+    for r in rows:
+        assert r["alive"] and r["state"] == "ready", r
+        assert 0 <= r["heartbeat_age_s"] < 3.0, r  # heartbeats every half second
+    table = await _cli(cluster, "status")
+    assert "leader" in table and "standby" in table and "heartbeat" in table
+
+
+async def test_given_hedgemesh_kill_a_service_then_its_leader_dies_and_the_standby_leads(
+    cluster: ChaosCluster, observer: Observer, eventually
+) -> None:
+    old = observer.leader("gamma-agent")
+    assert old is not None and old.epoch is not None
+    said = await _cli(cluster, "kill", "gamma-agent")
+    assert f"SIGKILL to {old.instance} (pid {old.pid})" in said
+
+    def new_leader() -> bool:
+        leader = observer.leader("gamma-agent")
+        return leader is not None and (leader.epoch or 0) > old.epoch
+
+    await eventually(new_leader, timeout=10)
+    assert observer.leader("gamma-agent").instance != old.instance
 
 
 async def test_given_no_live_vega_agent_then_the_manager_reduces_and_hedges_delta_itself(
