@@ -201,3 +201,19 @@ def test_given_any_flow_then_filled_and_working_children_stay_within_the_parent(
         venue_algo = e.venue.working.get(o.client_order_id)
         if venue_algo is not None:
             assert venue_algo.cum_quantity + sum(venue_algo.working.values()) <= quantity
+
+
+def test_given_the_days_option_fills_replayed_before_any_surface_then_no_loss_is_judged():
+    e = engine(max_daily_loss=10_000.0)
+    limit = round(e._fair(CALL) * 1.1, 2)
+    fills = [
+        r for r in e.receive(order("opt", CALL, quantity=10, limit_price=limit), T0) if r.is_fill
+    ]
+    assert fills
+    restarted = Engine(ExecutionSettings(max_daily_loss=10_000.0))  # no market data yet
+    restarted.replay_day([], fills)
+    assert restarted.controls.day_cash < -10_000.0  # the premium paid: cash alone looks a loss
+    assert not restarted.check_loss(T0 + 1) and restarted.controls.requests == []
+    restarted.on_tick(tick(), T0 + 2)
+    restarted.on_surface(surface(), T0 + 2)
+    assert not restarted.check_loss(T0 + 3)  # marked: about what it cost

@@ -211,11 +211,17 @@ class Engine:
                 self.controls.on_fill(report, at)
 
     def check_loss(self, now: float) -> bool:
-        """Mark the day's fills at fair value; True when the loss limit trips now."""
+        """Mark the day's fills at fair value; True when the loss limit trips now. Not judged
+        while a position has no fair value (no market data yet, after a restart): a position
+        marked at nothing would look like a loss of all it cost."""
         controls = self.controls
         if not controls.day_positions and not controls.day_cash:
             return False
-        return controls.check_loss(controls.day_pnl(self._fair_values()), now)
+        fair = self._fair_values()
+        held = {symbol for symbol, (_, quantity) in controls.day_positions.items() if quantity}
+        if not held <= fair.keys():
+            return False
+        return controls.check_loss(controls.day_pnl(fair), now)
 
     # -- market data -------------------------------------------------------------------------
 
