@@ -217,3 +217,11 @@ def test_given_the_days_option_fills_replayed_before_any_surface_then_no_loss_is
     restarted.on_tick(tick(), T0 + 2)
     restarted.on_surface(surface(), T0 + 2)
     assert not restarted.check_loss(T0 + 3)  # marked: about what it cost
+
+
+def test_given_no_fair_value_for_an_option_then_it_is_refused_as_uncheckable():
+    e = engine()
+    e._fair = lambda instrument: None  # a surface the pricer cannot value it on
+    reports = e.receive(order("nofair", CALL, quantity=1, limit_price=100.0), T0)
+    assert refused(reports, ReasonCode.PRICE_COLLAR)
+    assert "cannot be checked" in reports[0].text

@@ -98,9 +98,14 @@ class Controls:
             return self._deny(ReasonCode.DAILY_LOSS_LIMIT, text)
         return self._throttle(now)
 
-    def on_judge(self, order: Order, fair: float, tick_size: float) -> Denial | None:
-        """An order with market data: its notional, its price against fair, the day's total."""
+    def on_judge(self, order: Order, fair: float | None, tick_size: float) -> Denial | None:
+        """An order with market data: its notional, its price against fair, the day's total.
+        Without a fair value (a surface the pricer cannot value the option on) nothing can be
+        checked, and the order is refused `PRICE_COLLAR`."""
         limits = self.limits
+        if fair is None:
+            text = f"no fair value for {order.instrument}: the collar cannot be checked"
+            return self._deny(ReasonCode.PRICE_COLLAR, text)
         price = order.limit_price if order.limit_price is not None else fair
         notional = order_notional(order, price)
         if notional > limits.max_order_notional:

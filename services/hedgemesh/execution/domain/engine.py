@@ -334,8 +334,7 @@ class Engine:
                 return self._close_waiting(record, *problem, now)
             return self._reject(record, *problem, now)
         if record.resume is None:
-            fair = self._fair(instrument)
-            denial = None if fair is None else self.controls.on_judge(order, fair, record.tick_size)
+            denial = self.controls.on_judge(order, self._fair(instrument), record.tick_size)
             if denial is not None:
                 return self._reject(record, denial.reason, denial.text, now)
         reports = self._open_book(instrument, now)
