@@ -2,12 +2,17 @@
 module (the supervisor restarts what a scenario kills; each scenario first waits until every
 instance is live and ready again).
 
-1. kill -9 the gamma-agent leader: the standby leads and proposals resume within 3 s.
-2. kill -9 the manager leader: a new leader within 4 s, orders from it within 5 s.
-3. SIGSTOP the manager leader past its lease, SIGCONT: nothing it sends after waking is
-   accepted (execution refuses its epoch, STALE_EPOCH) and it stands by.
-4. both vega-agents down: the manager goes REDUCING on its own, keeps hedging delta with the
-   underlying and says why on the API; ACTIVE once they are back.
+In order (the manager's kill last: see its test):
+- kill -9 the gamma-agent leader: the standby leads and proposals resume within 3 s;
+- SIGSTOP the manager leader past its lease, SIGCONT: nothing it sends after waking is
+  accepted (execution refuses its epoch, STALE_EPOCH) and it stands by;
+- `hedgemesh status` shows leaders, standbys and heartbeat ages; `hedgemesh kill <service>`
+  kills the leader by pid;
+- both vega-agents down: the manager goes REDUCING on its own, keeps hedging delta with the
+  underlying and says why on the API; ACTIVE once they are back;
+- one underlying's feed halted: hedging it stops within 2.5 s (stale data), resumes after
+  fresh ticks;
+- kill -9 the manager leader: a new leader within 4 s, orders from it within 5 s.
 
 Every scenario ends with the observer's checks and the end-to-end invariants (`invariants.py`).
 """
@@ -98,16 +103,6 @@ async def test_given_the_gamma_leader_is_killed_then_the_standby_proposes_within
     took = await take_over(cluster, observer, "gamma-agent", eventually)
     print(f"gamma-agent fail-over: {took}")
     assert took.acts_s <= 3.0
-    await _invariants(cluster, observer, eventually)
-
-
-async def test_given_the_manager_leader_is_killed_then_a_new_leader_routes_within_5_s(
-    cluster: ChaosCluster, observer: Observer, eventually
-) -> None:
-    took = await take_over(cluster, observer, "manager", eventually)
-    print(f"manager fail-over: {took}")
-    assert took.leads_s <= 4.0
-    assert took.acts_s <= 5.0
     await _invariants(cluster, observer, eventually)
 
 
@@ -253,3 +248,18 @@ async def test_given_one_underlyings_ticks_stop_then_hedging_it_stops_and_resume
     assert not stopped, f"SPX hedged on stale data: {[h.message for h in stopped]}"
     await eventually(lambda: hedging("SPX", resumed_at), timeout=15)
     await _invariants(cluster, observer, eventually)
+
+
+async def test_given_the_manager_leader_is_killed_then_a_new_leader_routes_within_5_s(
+    cluster: ChaosCluster, observer: Observer, eventually
+) -> None:
+    took = await take_over(cluster, observer, "manager", eventually)
+    print(f"manager fail-over: {took}")
+    assert took.leads_s <= 4.0
+    assert took.acts_s <= 5.0
+    # Last in the module (the invariants are checked over the whole run of the shared cluster).
+    # Not the manager's store against the stream: the leader publishes a cycle's orders, then
+    # stores the cycle in the background (off the path of the next tick), so a kill -9 between
+    # the two leaves an order on the stream with no mgr_orders row (docs/redundancy.md, known
+    # gaps). Everything execution and the ledger did is checked.
+    await _invariants(cluster, observer, eventually, check_manager=False)
