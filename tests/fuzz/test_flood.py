@@ -200,6 +200,7 @@ async def test_given_1000_malformed_messages_then_execution_dead_letters_each_on
     with process(
         "hedgemesh.execution", "execution-fuzz", nats_server.url, tmp_path,
         HEDGEMESH_DATABASE_URL=database,
+        HEDGEMESH_EXECUTION_MARKET_DATA_WAIT_S="0",  # judge the valid order at once
     ):  # fmt: skip
         await eventually(watch.ready, timeout=60, interval=0.05)
         tick = subjects.tick("SPX")

@@ -188,6 +188,7 @@ def test_only_the_manager_may_publish_orders_and_write_trading_state() -> None:
     assert may_publish(f"$KV.{subjects.KV_LIMITS}.>") == {"manager", "api"}
     assert may_publish(subjects.ALL_EXEC_REPORTS) == {"execution"}
     assert may_publish(subjects.ALL_CONTROL) == {"api"}
+    assert may_publish(subjects.control("manager")) == {"execution"}  # tripped controls
     for user, grant in GRANTS.items():
         if user != ADMIN:
             assert not any(s.startswith(("$JS.API.STREAM.CREATE", "$JS.API.STREAM.UPDATE", ">"))

@@ -7,7 +7,8 @@ compose config (`deploy/nats/nats.conf`) are rendered; Kubernetes takes the comp
 - only the manager publishes orders (`hedge.v1.order.>`) and writes KV `trading_state`;
 - only execution publishes execution reports (`hedge.v1.exec.>`);
 - only the api sends control commands (`hedge.v1.control.>`) and, with the manager, writes KV
-  `limits`;
+  `limits`; execution may ask the manager alone (`hedge.v1.control.manager`: a tripped
+  pre-trade control asks for REDUCING or HALTED);
 - an agent publishes only its own proposals, heartbeats and dead letters, and writes only its
   own lease key.
 
@@ -114,7 +115,10 @@ GRANTS: dict[str, Grant] = {
     ),
     "execution": Grant(
         publish=_service(
-            "execution", subjects.ALL_EXEC_REPORTS, *_consumes(subjects.STREAM_ORDERS)
+            "execution",
+            subjects.ALL_EXEC_REPORTS,
+            *_consumes(subjects.STREAM_ORDERS),
+            subjects.control("manager"),  # a tripped pre-trade control asks for REDUCING/HALTED
         ),
         subscribe=(INBOX, *_MARKET, subjects.control("execution")),
         allow_responses=True,
