@@ -589,6 +589,38 @@ async def test_given_a_budget_period_ends_then_the_leader_records_the_reallocati
     assert manager.service.is_leader
 
 
+async def test_given_a_leader_dies_before_storing_a_published_cycle_then_its_successor_stores_it(
+    bus, nats_client, start_manager, database_url, eventually
+):
+    capture = await Capture().attach(nats_client)
+    first = await start_manager("mgr-1")
+    await eventually(lambda: first.service.is_leader)
+    second = await start_manager("mgr-2")
+    await seed(bus)
+    await ready(first, eventually)
+    await ready(second, eventually)
+
+    def never_stored(*args, **kwargs):
+        raise RuntimeError("killed before the store")
+
+    first.component.repo.record_cycle = never_stored  # as a kill -9 after publishing
+    p = await send(bus, proposal([(CALL_7, 10)], cycle="SPX-0"))
+    await eventually(lambda: capture.orders and capture.decisions)
+    await eventually(lambda: "SPX-0" in second.component.heard.cycle_ids())
+    repo = repository(database_url)
+    assert not repo.has_cycle("SPX-0")
+    old_epoch = first.service.epoch
+    await first.service.stop()  # its store still fails: as a crash, the cycle is not stored
+    await eventually(lambda: second.component.is_leader, timeout=5)
+    await eventually(lambda: repo.has_cycle("SPX-0"))
+    (cycle,) = [c for c in repo.cycles() if c.cycle_id == "SPX-0"]
+    assert cycle.trigger == "recorded_by_successor" and cycle.epoch == old_epoch
+    assert cycle.orders == len(capture.orders) and cycle.proposals == 1
+    assert repo.decided([p.id]) == {p.id}
+    assert repo.unpublished_orders() == []
+    assert second.component.stats["predecessor_cycles"] == 1
+
+
 async def test_given_the_leader_stops_mid_cycle_then_the_warm_standby_decides_it(
     bus, nats_client, start_manager, eventually
 ):

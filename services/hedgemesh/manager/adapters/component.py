@@ -49,6 +49,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine as DbEngine
 
 from hedgemesh.manager.adapters.control import ControlHandler
+from hedgemesh.manager.adapters.heard import PredecessorLog
 from hedgemesh.manager.config import ManagerSettings
 from hedgemesh.manager.domain.budgets import Budgets, period_start
 from hedgemesh.manager.domain.engine import CycleOutcome, DecisionEngine, DecisionParams
@@ -129,6 +130,8 @@ class ManagerComponent:
         #: Stored orders never published and too old to route: left unpublished in the store
         #: (the truth), skipped by the outbox, not in flight.
         self._dropped: set[str] = set()
+        #: What this replica heard the leader publish while standing by (`heard`).
+        self.heard = PredecessorLog()
         self._control_sub: Any = None
         self._leading = False
         self._started_at = 0.0
@@ -243,6 +246,7 @@ class ManagerComponent:
         log.info("manager: leading with epoch %d", epoch)
         try:
             await self._restore_from_store()
+            await self._record_predecessors(epoch)
             await self._republish(epoch)
         except Exception:
             log.exception("manager: take-over recovery failed; carrying on")
@@ -449,11 +453,15 @@ class ManagerComponent:
     async def _on_order(self, order: Order, envelope: Envelope) -> None:
         assert self.engine is not None
         self.engine.inflight.on_order(order, _real())
+        if not self.is_leader:
+            self.heard.on_order(order)
 
     async def _on_decision(self, decision: Decision, envelope: Envelope) -> None:
         """Another replica decided this cycle: a standby closes it."""
-        if not self.is_leader and decision.cycle_id in self.gatherer.open:
-            self.gatherer.close(decision.cycle_id)
+        if not self.is_leader:
+            self.heard.on_decision(decision)
+            if decision.cycle_id in self.gatherer.open:
+                self.gatherer.close(decision.cycle_id)
 
     async def _on_heartbeat(self, heartbeat: Heartbeat, envelope: Envelope) -> None:
         if heartbeat.service not in self.settings.agents:
@@ -476,6 +484,7 @@ class ManagerComponent:
 
     async def _on_proposal(self, proposal: Proposal, envelope: Envelope) -> None:
         self.stats["proposals"] += 1
+        self.heard.on_proposal(proposal)
         if self.gatherer.seen(proposal.id):
             self.stats["duplicate_proposals"] += 1
             return
@@ -675,6 +684,21 @@ class ManagerComponent:
             )
         )
         self.stats["republished_orders"] += len(fresh)
+
+    async def _record_predecessors(self, epoch: int) -> None:
+        """Store the cycles a predecessor published but did not store (`heard`)."""
+        repo, engine = self.repo, self.engine
+        assert repo is not None and engine is not None
+        heard = self.heard.cycle_ids()
+        stored = await self.in_store(lambda: {c for c in heard if repo.has_cycle(c)})
+        unstored = self.heard.unstored(epoch, stored.__contains__, engine.trading.state.value)
+        now = self.clock.now()
+        record = functools.partial(repo.record_cycle, published_at=now)
+        for c in unstored:
+            await self.in_store(functools.partial(record, c.cycle, c.decisions, c.orders))
+        if unstored:
+            log.warning("manager: stored %d cycles its predecessor published", len(unstored))
+        self.stats["predecessor_cycles"] += len(unstored)
 
     async def _outbox_orders(self, limit: int = 1000) -> list[Order]:
         """Stored orders never published, oldest first, less those dropped as too old."""
