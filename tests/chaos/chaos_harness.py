@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 from cluster_harness import Launcher, free_port
+from invariants import InvariantReport, assert_invariants, cluster_urls
 
 from hedgemesh.cli import up
 from hedgemesh.launcher import catalog
@@ -306,13 +307,41 @@ async def take_over(
         return first[0].at - killed_at if first else None
 
     def new_leader_beat() -> float | None:
-        beat = observer.first_beat(service, killed_at, role="leader")
-        new = beat is not None and (beat.message.epoch or 0) > old.epoch
-        return beat.at - killed_at if beat is not None and new else None
+        beats = (
+            h
+            for h in observer.beats
+            if h.at > killed_at
+            and h.message.service == service
+            and h.message.role.value == "leader"
+            and (h.message.epoch or 0) > old.epoch
+        )
+        return next((h.at - killed_at for h in beats), None)
 
     acts_s = await eventually(new_leader_acted, timeout=timeout_s)
     leads_s = await eventually(new_leader_beat, timeout=1.0)
     return TakeOver(service, old.instance, leads_s, acts_s)
+
+
+async def settled_invariants(
+    cluster: ChaosCluster,
+    observer: Observer,
+    eventually: Callable[..., Awaitable[Any]],
+) -> InvariantReport:
+    """`invariants.assert_invariants` on a quiet desk: marketdata stopped (SIGSTOP: no ticks,
+    so no new cycles, and no client trades) until no order came for a second and the orders in
+    flight are final and booked; then it goes on (SIGCONT), catching up to the present."""
+    cluster.signal("marketdata", signal.SIGSTOP)
+    try:
+        quiet_from = time.monotonic() + 1.0  # what was decided before the stop is routed
+
+        def no_order_for_a_second() -> bool:
+            last = max((h.at for h in observer.orders), default=0.0)
+            return time.monotonic() > max(last, quiet_from) + 1.0
+
+        await eventually(no_order_for_a_second, timeout=20)
+        return await assert_invariants(*cluster_urls(cluster.home), settle_s=60)
+    finally:
+        cluster.signal("marketdata", signal.SIGCONT)
 
 
 def kill_9(cluster: ChaosCluster, instance: str) -> float:
