@@ -240,9 +240,11 @@ async def test_given_the_api_process_then_it_serves_the_desk_and_stops_on_sigter
             # Positions from NATS (SPX is in the default scenario the process reads).
             market = session("SPX")
             spx = chain(market)
-            await bus.publish(subjects.positions("SPX"), snapshot("SPX", [(spx[0], 7)], seq=4))
+            held = snapshot("SPX", [(spx[0], 7)], seq=4)
 
             async def positions() -> Any:
+                # Healthy is connected, not yet subscribed: publish until the API has it.
+                await bus.publish(subjects.positions("SPX"), held)
                 return (await client.get("/v1/positions")).json()["count"] == 1
 
             await eventually(positions, timeout=20)
