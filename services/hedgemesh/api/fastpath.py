@@ -5,7 +5,8 @@ request to an in-memory view (about 7,500 requests/s here against over 20,000 fo
 answer). `FastPath` is an ASGI middleware that answers a `GET` of one of its paths, with no
 query string, by sending the bytes the read model has encoded (the same bytes the routed
 endpoint returns); anything else — another method or path, a query, a HEAD — goes on to the
-application. Once requests are authenticated, a request this layer cannot check must go on too.
+application. It sits behind `gate.Gate`, so only an authenticated request within its token's
+rate reaches it (any role may read).
 """
 
 from __future__ import annotations
