@@ -12,9 +12,11 @@ from hedgemesh.wire.orders import ExecStatus
 
 
 def assert_no_duplicate_orders(observer: Observer) -> int:
-    """No client order id accepted twice by execution, and an id sent again (a new leader's
-    or an outbox's retry, de-duplicated by JetStream) is the same order each time. Returns the
-    number of orders checked."""
+    """No client order id accepted twice by execution, and an id one leader sends again (its
+    outbox's retry, de-duplicated by JetStream) is the same order each time. Two leaders may
+    send one id with different contents (a deposed leader finishing the cycle its successor
+    decided again): the stream keeps the first and execution fences the older epoch. Returns
+    the number of orders checked."""
     accepted = Counter(
         h.message.client_order_id
         for h in observer.reports
@@ -22,14 +24,14 @@ def assert_no_duplicate_orders(observer: Observer) -> int:
     )
     twice = {coid: n for coid, n in accepted.items() if n > 1}
     assert not twice, f"orders accepted more than once: {twice}"
-    first: dict[str, tuple] = {}
+    first: dict[tuple[str, int], tuple] = {}
     for h in observer.orders:
         o = h.message
         key = (o.instrument, o.side, o.quantity, o.limit_price, o.cycle_id)
-        assert first.setdefault(o.client_order_id, key) == key, (
-            f"{o.client_order_id} sent twice with different contents"
+        assert first.setdefault((o.client_order_id, o.epoch), key) == key, (
+            f"{o.client_order_id} sent twice by epoch {o.epoch} with different contents"
         )
-    return len(first)
+    return len({coid for coid, _ in first})
 
 
 def assert_no_order_accepted_from(observer: Observer, epoch: int, after: float) -> int:
