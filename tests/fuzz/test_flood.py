@@ -178,6 +178,8 @@ async def test_given_1000_malformed_messages_then_the_agent_dead_letters_each_an
         await eventually(lambda: len(watch.letters) >= FLOOD, timeout=10, interval=0.005)
         at, last = watch.letters[-1]
         assert last.payload == marker.decode()
+        print(f"agent: {FLOOD} dead-lettered; the valid tick after them served within "
+              f"{1e3 * (at - sent):.1f} ms")  # fmt: skip
         assert at - sent < 0.1, f"the valid tick took {1e3 * (at - sent):.0f} ms to serve"
         await eventually(lambda: watch.beat_after(flooded), timeout=5)
         await eventually(lambda: _stored_letters(admin, "gamma-agent"), timeout=10)
@@ -214,7 +216,9 @@ async def test_given_1000_malformed_messages_then_execution_dead_letters_each_on
         status = ControlCommand(target="execution", action=ControlAction.STATUS, issued_by="fuzz")
         sent = time.monotonic()
         reply = await admin.command(status, timeout_s=2.0)
-        assert reply.ok and time.monotonic() - sent < 0.1
+        answered_s = time.monotonic() - sent
+        print(f"execution: {FLOOD} dead-lettered; status answered in {1e3 * answered_s:.1f} ms")
+        assert reply.ok and answered_s < 0.1
 
         order = valid("order", datetime.now(UTC), random.Random(SEED))
         await admin.js.publish(ORDER_TARGET.subject, Order.model_validate(order).to_json())
