@@ -415,12 +415,24 @@ class Engine:
         return fair if math.isfinite(fair) else None
 
     def _fair_values(self) -> dict[str, float]:
-        """Fair values of the instruments the day's fills hold."""
+        """Fair values of the instruments the day's fills hold: one vectorised pricing per
+        underlying (this runs on every timer pass and order)."""
         fair: dict[str, float] = {}
+        options: dict[str, list[Instrument]] = {}
         for symbol, (instrument, held) in self.controls.day_positions.items():
-            value = self._fair(instrument) if held else None
-            if value is not None:
-                fair[symbol] = value
+            if not held:
+                continue
+            if instrument.is_option:
+                options.setdefault(instrument.underlying, []).append(instrument)
+            elif (spot := self.marks.spot(instrument.underlying)) is not None:
+                fair[symbol] = spot
+        for listed in options.values():
+            values = self.marks.option_values(listed)
+            if values is None:
+                continue
+            for instrument, value in zip(listed, values[0].tolist(), strict=True):
+                if math.isfinite(value):
+                    fair[instrument.symbol] = value
         return fair
 
     def _open_book(self, instrument: Instrument, now: float) -> list[ExecutionReport]:
