@@ -200,3 +200,36 @@ def test_each_service_gets_its_own_user_and_password() -> None:
         up.with_user("nats://127.0.0.1:4222", "admin", "a-B_9")
         == "nats://admin:a-B_9@127.0.0.1:4222"
     )
+
+
+async def test_given_nats_killed_9_then_up_restarts_it_and_every_service_is_heard_again(
+    launcher: Launcher, tmp_path: Path, eventually
+) -> None:
+    launcher.wait_for_line("hedgemesh: running", timeout=60)
+    home = tmp_path / "var"
+    cluster = json.loads((home / "cluster.json").read_text())
+    expected = {i.name for i in catalog.instances()}
+    heard: dict[str, str] = {}
+
+    async def on_heartbeat(msg: Any) -> None:
+        beat = Heartbeat.from_json(msg.data)
+        heard[beat.instance] = beat.state.value
+
+    def all_ready() -> bool:
+        return all(heard.get(name) == "ready" for name in expected)
+
+    nc = await connect(NatsSettings(url=cluster["nats_url"], name="probe"), initial_timeout_s=5.0)
+    try:
+        await nc.subscribe(subjects.ALL_HEARTBEATS, cb=on_heartbeat)
+        await eventually(all_ready, timeout=90, interval=0.2)
+
+        os.kill(cluster["nats_pid"], signal.SIGKILL)
+        launcher.wait_for_line("hedgemesh: nats-server restarted", timeout=30)
+        heard.clear()  # from now on: heard through the new server
+        await eventually(all_ready, timeout=30, interval=0.2)
+    finally:
+        await nc.close()
+    restarted = json.loads((home / "cluster.json").read_text())
+    assert restarted["nats_pid"] != cluster["nats_pid"] and _pid_alive(restarted["nats_pid"])
+    assert restarted["nats_url"] == cluster["nats_url"]  # the same port
+    assert launcher.stop(signal.SIGINT) == 0

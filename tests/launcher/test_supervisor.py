@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -140,3 +142,37 @@ def test_given_an_accelerated_cluster_then_heartbeat_ages_are_in_real_seconds() 
     )  # fmt: skip
     [row] = ops.status_rows(cluster, {"ledger": beat})
     assert 1.5 < row["heartbeat_age_s"] < 3.0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_given_the_launcher_killed_9_then_nats_and_the_services_do_not_outlive_it(
+    tmp_path: Path,
+) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("orphan_parent.py")), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    children: list[int] = []
+    try:
+        assert parent.stdout is not None
+        children = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(children) == 2 and all(_alive(pid) for pid in children)
+        parent.kill()  # SIGKILL: no chance to stop anything itself
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in children), "children outlived the launcher"
+    finally:
+        parent.kill()
+        for pid in filter(_alive, children):  # the test failed: leave nothing running
+            os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

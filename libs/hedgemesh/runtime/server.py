@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from hedgemesh.runtime.errors import NatsServerError, PortInUse
+from hedgemesh.runtime.process import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,11 @@ class NatsServer:
         self._monitor_url = None
         self._log_file = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(),  # no orphaned server if its owner is killed -9
         )
         try:
             self._wait_ready(run_dir / f"{BINARY_NAME}_{self._process.pid}.ports")

@@ -46,6 +46,7 @@ from hedgemesh.runtime import (
     permissions,
 )
 from hedgemesh.runtime.edge import edge_env
+from hedgemesh.runtime.errors import NatsServerError
 from hedgemesh.runtime.server import port_is_free
 from hedgemesh.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, load_scenario
 
@@ -360,15 +361,35 @@ def _api_url(supervisor: Supervisor) -> str | None:
     return f"http://127.0.0.1:{port}" if port else None
 
 
+#: How often nats-server may die within `NATS_RESTART_WINDOW_S` before `up` gives up.
+NATS_RESTARTS = 3
+NATS_RESTART_WINDOW_S = 60.0
+
+
 def _watch(home: Path, server: NatsServer, supervisor: Supervisor, admin_url: str) -> int:
-    """Until SIGINT/SIGTERM (0) or the server dying (1): restart services that exit."""
+    """Until SIGINT/SIGTERM (0): restart services that exit, and nats-server on its own port
+    and store (the services reconnect and their durable consumers resume); 1 when the server
+    keeps dying or will not start."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    deaths: list[float] = []
     while not stop.wait(0.1):
         if not server.running:
-            print(f"hedgemesh: nats-server exited; see {server.log_path}", file=sys.stderr)
-            return 1
+            now = time.monotonic()
+            deaths = [t for t in deaths if now - t < NATS_RESTART_WINDOW_S] + [now]
+            if len(deaths) > NATS_RESTARTS:
+                log_path = server.log_path
+                print(f"hedgemesh: nats-server keeps exiting; see {log_path}", file=sys.stderr)
+                return 1
+            print("hedgemesh: nats-server exited; restarting it on the same port", flush=True)
+            try:
+                server.restart()
+            except NatsServerError as error:
+                print(f"hedgemesh: nats-server did not restart: {error}", file=sys.stderr)
+                return 1
+            print(f"hedgemesh: nats-server restarted (pid {server.pid})", flush=True)
+            _write_state(home, server, supervisor, admin_url)
         events = supervisor.poll()
         for event in events:
             print(f"hedgemesh: {event}", flush=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from hedgemesh.launcher.catalog import Instance
+from hedgemesh.runtime.process import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class Supervisor:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            preexec_fn=die_with_parent(),  # no orphans if the launcher is killed -9
         )
         child.started = time.monotonic()
         child.restart_at = None
