@@ -56,6 +56,7 @@ def test_given_a_bad_setting_then_the_service_stops_at_start_naming_it(
     result = _start(spec.module, tmp_path, **{variable: value})
     assert result.returncode != 0
     assert key in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr  # one clear line, not a stack
 
 
 @pytest.mark.parametrize("name", READ_THE_SCENARIO)

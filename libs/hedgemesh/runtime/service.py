@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NoReturn, Protocol
 
 from nats.js.kv import KeyValue
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hedgemesh.runtime.bus import Bus, M
@@ -347,6 +347,22 @@ def run_service(factory: Callable[[], Service]) -> NoReturn:
         )
 
     async def main() -> int:
-        return await factory().run()
+        try:
+            service = factory()
+        except ValidationError as error:  # a bad setting: one line per key, no traceback
+            print(config_error_message(error), file=sys.stderr)
+            return 2
+        return await service.run()
 
     sys.exit(asyncio.run(main()))
+
+
+def config_error_message(error: ValidationError) -> str:
+    """`bad configuration (RuntimeSettings): heartbeat_interval_s: Input should be greater than
+    0 (got '-1')`, a line per key."""
+    lines = [f"bad configuration ({error.title}):"]
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "(whole)"
+        got = f" (got {problem['input']!r})" if "input" in problem else ""
+        lines.append(f"  {key}: {problem['msg']}{got}")
+    return "\n".join(lines)

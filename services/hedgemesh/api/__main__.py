@@ -14,10 +14,12 @@ import threading
 from collections.abc import Iterator
 
 import uvicorn
+from pydantic import ValidationError
 
 from hedgemesh.api.app import create_app
 from hedgemesh.api.auth import AuthConfigError
 from hedgemesh.api.config import ApiSettings
+from hedgemesh.runtime.service import config_error_message
 
 #: uvicorn's exit code when the server could not start (port taken, lifespan failed).
 STARTUP_FAILURE = 3
@@ -47,11 +49,14 @@ def main() -> int:
         level=os.environ.get("HEDGEMESH_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    settings = ApiSettings()
     try:
+        settings = ApiSettings()
         app = create_app(settings)
     except AuthConfigError as error:
         print(f"hedgemesh.api: {error}", file=sys.stderr)
+        return STARTUP_REFUSED
+    except ValidationError as error:  # a bad setting: named, without a stack
+        print(f"hedgemesh.api: {config_error_message(error)}", file=sys.stderr)
         return STARTUP_REFUSED
     config = uvicorn.Config(
         app,
