@@ -25,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=_schema)
 
     compose = commands.add_parser("compose", help="print docker-compose.yml from the catalog")
-    compose.add_argument("--write", action="store_true", help="rewrite ./docker-compose.yml")
+    compose.add_argument(
+        "--write", action="store_true", help="rewrite docker-compose.yml and deploy/nats/nats.conf"
+    )
     compose.set_defaults(func=_compose)
 
     version = commands.add_parser("version", help="print the version")
@@ -40,16 +42,11 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _compose(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from hedgemesh.launcher import compose
 
-    text = compose.render()
-    if args.write:
-        Path("docker-compose.yml").write_text(text)
-        print("wrote docker-compose.yml")
-    else:
-        print(text, end="")
+    if args.write:  # the compose file and the NATS config it mounts, from one catalog
+        return compose.main()
+    print(compose.render(), end="")
     return 0
 
 
