@@ -25,6 +25,7 @@ from hedgemesh.runtime.streams import ensure_streams
 from hedgemesh.wire import subjects
 from hedgemesh.wire.ops import ControlAction, ControlCommand, ControlReply
 from hedgemesh.wire.orders import Order
+from hedgemesh.wire.params import AgentParams
 from hedgemesh.wire.state import TradingState, TradingStatus
 
 pytestmark = pytest.mark.timeout(30)
@@ -186,6 +187,7 @@ def test_only_the_manager_may_publish_orders_and_write_trading_state() -> None:
     assert may_publish(subjects.ALL_ORDERS) == {"manager"}
     assert may_publish(f"$KV.{subjects.KV_TRADING_STATE}.>") == {"manager"}
     assert may_publish(f"$KV.{subjects.KV_LIMITS}.>") == {"manager", "api"}
+    assert may_publish(f"$KV.{subjects.KV_AGENT_PARAMS}.>") == {"api"}
     assert may_publish(subjects.ALL_EXEC_REPORTS) == {"execution"}
     assert may_publish(subjects.ALL_CONTROL) == {"api"}
     assert may_publish(subjects.control("manager")) == {"execution"}  # tripped controls
@@ -224,3 +226,24 @@ async def test_given_declare_as_admin_then_streams_exist_and_a_service_may_not_c
     assert refused.returncode == 1 and "declaring streams failed" in refused.stderr
     assert _declare(secured_server, ADMIN).returncode == 0
     assert _declare(secured_server, "gamma-agent").returncode == 0  # all current: info suffices
+
+
+async def test_given_agent_params_then_the_api_writes_them_and_each_agent_reads_only_its_own(
+    secured_server, admin, eventually
+):
+    api, agent = await _as(secured_server, "api"), await _as(secured_server, "gamma-agent")
+    written = await api.nc.jetstream().key_value(subjects.KV_AGENT_PARAMS)
+    for name in ("gamma-agent", "vega-agent"):
+        params = AgentParams(agent=name, enabled=False, changed_by="ops")
+        await written.put(name, params.to_json())
+    kv = await agent.nc.jetstream().key_value(subjects.KV_AGENT_PARAMS)
+    own = await kv.get("gamma-agent")
+    assert AgentParams.from_json(own.value or b"").enabled is False
+    with pytest.raises(TimeoutError):  # another agent's key: the direct get is refused
+        await kv.get("vega-agent")
+    with pytest.raises(TimeoutError):
+        await kv.put("gamma-agent", AgentParams(agent="gamma-agent", changed_by="x").to_json())
+    await eventually(lambda: agent.refused(f"$KV.{subjects.KV_AGENT_PARAMS}.gamma-agent"))
+    assert await _stored(admin, f"KV_{subjects.KV_AGENT_PARAMS}") == 2
+    for client in (api, agent):
+        await client.nc.close()

@@ -224,6 +224,14 @@ FIELDS: dict[str, dict[str, object]] = {
         "underlying": "SPX",
         "requested_by": "gamma-agent",
     },
+    "agent_params": {
+        "agent": "gamma-agent",
+        "enabled": True,
+        "band_fraction": 0.4,
+        "target_fraction": 0.2,
+        "max_legs": 4,
+        "changed_by": "operator-ann",
+    },
 }
 
 

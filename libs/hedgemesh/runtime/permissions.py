@@ -9,8 +9,9 @@ compose config (`deploy/nats/nats.conf`) are rendered; Kubernetes takes the comp
 - only the api sends control commands (`hedge.v1.control.>`) and, with the manager, writes KV
   `limits`; execution may ask the manager alone (`hedge.v1.control.manager`: a tripped
   pre-trade control asks for REDUCING or HALTED);
-- an agent publishes only its own proposals, heartbeats and dead letters, and writes only its
-  own lease key.
+- only the api writes KV `agent_params`;
+- an agent publishes only its own proposals, heartbeats and dead letters, writes only its
+  own lease key and reads only its own key of KV `agent_params`.
 
 JetStream: publishing into a stream is a publish on the stream's subject (the grants above
 apply); the JetStream API is granted per use: stream and bucket info to all, consumer creation,
@@ -68,6 +69,12 @@ def _reads_kv(bucket: str) -> tuple[str, ...]:
     )
 
 
+def _reads_kv_key(bucket: str, key: str) -> tuple[str, ...]:
+    """Read one key of `bucket` (direct get by subject; the message get names no key, so it
+    is not granted)."""
+    return (f"{_JS}.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{key}",)
+
+
 def _writes_kv(bucket: str, key: str = ">") -> tuple[str, ...]:
     return (*_reads_kv(bucket), f"$KV.{bucket}.{key}")
 
@@ -94,6 +101,7 @@ def _agent(name: str) -> Grant:
             subjects.POSITIONS_SNAPSHOT,
             *_reads_kv(subjects.KV_LIMITS),
             *_reads_kv(subjects.KV_TRADING_STATE),
+            *_reads_kv_key(subjects.KV_AGENT_PARAMS, name),
             *_writes_kv(subjects.KV_LEASES, name),
         ),
         subscribe=(
@@ -165,6 +173,7 @@ GRANTS: dict[str, Grant] = {
             subjects.POSITIONS_SNAPSHOT,
             *_writes_kv(subjects.KV_LIMITS),
             *_reads_kv(subjects.KV_TRADING_STATE),
+            *_writes_kv(subjects.KV_AGENT_PARAMS),
         ),
         subscribe=(
             INBOX,

@@ -75,6 +75,9 @@ class BucketSpec:
     description: str
     history: int = 16
     max_value_size: int = 64 * 1024
+    direct: bool = False
+    """Direct gets (`$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`): a read names its key
+    in the subject, so a permission can grant one key alone."""
 
 
 STREAMS: tuple[StreamSpec, ...] = (
@@ -110,6 +113,7 @@ BUCKETS: tuple[BucketSpec, ...] = (
     BucketSpec(subjects.KV_LEASES, "Leadership leases with fencing epochs.", history=8),
     BucketSpec(subjects.KV_LIMITS, "Live risk limits per underlying."),
     BucketSpec(subjects.KV_TRADING_STATE, "ACTIVE / REDUCING / HALTED, desk-wide or per name."),
+    BucketSpec(subjects.KV_AGENT_PARAMS, "Live agent parameters per agent.", direct=True),
 )
 
 
@@ -159,6 +163,7 @@ def _bucket_is_current(config: api.StreamConfig, spec: BucketSpec, replicas: int
         and config.max_msgs_per_subject == spec.history
         and config.max_msg_size == spec.max_value_size
         and config.num_replicas == replicas
+        and bool(config.allow_direct) == spec.direct
     )
 
 
@@ -175,6 +180,7 @@ async def _ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int) 
                 max_value_size=spec.max_value_size,
                 storage=api.StorageType.FILE,
                 replicas=replicas,
+                direct=spec.direct,
             )
         except nats.js.errors.BadRequestError as error:
             if error.err_code != _STREAM_CONFIG_CONFLICT:
@@ -185,6 +191,7 @@ async def _ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int) 
         config.description = spec.description
         config.max_msgs_per_subject = spec.history
         config.max_msg_size = spec.max_value_size
+        config.allow_direct = spec.direct
         await js.update_stream(config)
         return await js.key_value(spec.name)
 

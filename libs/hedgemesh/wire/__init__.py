@@ -82,6 +82,7 @@ from hedgemesh.wire.orders import (
     Twap,
     client_order_id,
 )
+from hedgemesh.wire.params import AgentParams
 from hedgemesh.wire.registry import MESSAGES, UnknownKind, decode
 from hedgemesh.wire.state import FIRM_LIMITS_KEY, FirmLimits, RiskLimits, TradingStatus
 
@@ -89,6 +90,7 @@ __all__ = [
     "FIRM_LIMITS_KEY",
     "MAX_PAYLOAD_BYTES",
     "MESSAGES",
+    "AgentParams",
     "Algo",
     "ClientTrade",
     "ControlAction",

@@ -8,6 +8,7 @@ from hedgemesh.wire.hedging import Decision, Proposal
 from hedgemesh.wire.market import Surface, Tick
 from hedgemesh.wire.ops import ControlCommand, ControlReply, DeadLetter, Heartbeat
 from hedgemesh.wire.orders import ExecutionReport, Order
+from hedgemesh.wire.params import AgentParams
 from hedgemesh.wire.state import FirmLimits, RiskLimits, TradingStatus
 
 _ALL: tuple[type[WireModel], ...] = (
@@ -27,6 +28,7 @@ _ALL: tuple[type[WireModel], ...] = (
     TradingStatus,
     RiskLimits,
     FirmLimits,
+    AgentParams,
 )
 
 MESSAGES: dict[str, type[WireModel]] = {cls.kind: cls for cls in _ALL}
