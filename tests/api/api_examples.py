@@ -168,7 +168,7 @@ class FakeDesk:
         if not self.connected:
             raise DeskUnavailable("not connected")
         entry = self.entries.get((bucket, key))
-        if entry is None or entry[1] != last:
+        if (0 if entry is None else entry[1]) != last:  # 0: only if absent, as JetStream
             raise CasConflict(bucket, key, f"not at revision {last}")
         return self.put(bucket, key, value)
 

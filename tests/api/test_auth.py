@@ -94,13 +94,17 @@ async def test_given_no_token_then_health_and_the_api_description_still_answer(
 
 # -- roles --------------------------------------------------------------------------------------
 
-READS = ["/v1/positions", "/v1/risk", "/v1/limits", "/v1/orders", "/v1/fills", "/v1/pnl"]
+READS = [
+    "/v1/positions", "/v1/risk", "/v1/limits", "/v1/orders", "/v1/fills", "/v1/pnl",
+    "/v1/agents/gamma-agent/params",
+]  # fmt: skip
 #: (method, path, body) → the least role that may.
 ACTIONS: list[tuple[str, str, Any, Role]] = [
     ("PUT", "/v1/limits/SPX.max_abs_delta", {"value": 1200}, Role.ADMIN),
     ("POST", "/v1/control/halt", {"reason": "drill"}, Role.OPERATOR),
     ("POST", "/v1/control/resume", None, Role.OPERATOR),
     ("POST", "/v1/control/reduce-only", None, Role.OPERATOR),
+    ("PUT", "/v1/agents/gamma-agent/params", {"max_legs": 3}, Role.OPERATOR),
     ("GET", "/v1/audit", None, Role.OPERATOR),
 ]
 HOLDERS = {Role.VIEWER: VIEWER_TOKEN, Role.OPERATOR: OPERATOR_TOKEN, Role.ADMIN: ADMIN_TOKEN}

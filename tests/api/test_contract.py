@@ -26,6 +26,7 @@ SURFACE = {
     "/v1/control/resume": {"post"},
     "/v1/control/reduce-only": {"post"},
     "/v1/audit": {"get"},
+    "/v1/agents/{agent}/params": {"get", "put"},
     "/health": {"get"},
 }
 #: What needs more than a viewer's token (403 documented).
@@ -35,6 +36,7 @@ RESTRICTED = {
     ("post", "/v1/control/resume"),
     ("post", "/v1/control/reduce-only"),
     ("get", "/v1/audit"),
+    ("put", "/v1/agents/{agent}/params"),
 }
 
 

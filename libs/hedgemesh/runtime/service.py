@@ -133,6 +133,8 @@ class Service:
         self.state = ServiceState.STARTING
         self.lag_ms = 0.0
         """Set by the components: how far behind their input they are (milliseconds)."""
+        self.params_revision: int | None = None
+        """Set by an agent: the KV revision of the live parameters it runs with."""
         self.started_at = self.clock.now()
         self._bus: Bus | None = None
         self._buckets: dict[str, KeyValue] = {}
@@ -317,6 +319,7 @@ class Service:
             pid=os.getpid(),
             lag_ms=max(self.lag_ms, 0.0),
             epoch=self.epoch,
+            params_revision=self.params_revision,
             ts=self.clock.now(),
         )
         try:

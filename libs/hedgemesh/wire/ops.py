@@ -48,6 +48,11 @@ class Heartbeat(WireModel):
     epoch: Seq | None = Field(
         default=None, description="Leader fencing token (the lease's KV revision) when leading."
     )
+    params_revision: Seq | None = Field(
+        default=None,
+        description="An agent's live parameters in force: their KV `agent_params` revision "
+        "(None: its environment's settings alone).",
+    )
 
     @property
     def publish_subject(self) -> str:

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Self
 
-from pydantic import Field, StrictBool, model_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 
-from hedgemesh.wire.base import Id, Token, WireModel
+from hedgemesh.wire.base import Id, Token, WireModel, WireValue
 
 #: The agent services whose parameters live in KV `agent_params`.
 AGENTS = ("gamma-agent", "vega-agent")
 
 
-class AgentParams(WireModel):
-    """The value of KV `agent_params` for one agent (key: the agent)."""
+def whole(value: Any) -> Any:
+    """`3.0` as 3: a JSON Schema integer may be written so; strict mode would refuse it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
-    kind: ClassVar[str] = "agent_params"
 
-    agent: Token = Field(description="The agent service these parameters are for.")
+class ParamValues(WireValue):
+    """The parameters alone, each None where the environment's setting stays in force."""
+
     enabled: StrictBool | None = Field(
         default=None, description="False: the agent proposes nothing (its cycles still run)."
     )
@@ -49,6 +51,24 @@ class AgentParams(WireModel):
     collar_fraction: float | None = Field(
         default=None, gt=0, le=1, description="Share of the limits' price collar a leg may use."
     )
+
+    _whole_legs = field_validator("max_legs", mode="before")(whole)
+
+    def overrides(self) -> dict[str, Any]:
+        """The settings this value changes, by name (the fields that are set)."""
+        return {name: value for name in PARAMETERS if (value := getattr(self, name)) is not None}
+
+
+#: The parameter fields, in their order.
+PARAMETERS: tuple[str, ...] = tuple(ParamValues.model_fields)
+
+
+class AgentParams(WireModel, ParamValues):
+    """The value of KV `agent_params` for one agent (key: the agent)."""
+
+    kind: ClassVar[str] = "agent_params"
+
+    agent: Token = Field(description="The agent service these parameters are for.")
     changed_by: Id = Field(description="The operator or service that set them.")
 
     @model_validator(mode="after")
@@ -59,13 +79,3 @@ class AgentParams(WireModel):
         if band is not None and target is not None and target > band:
             raise ValueError("target_fraction must not exceed band_fraction")
         return self
-
-    def overrides(self) -> dict[str, Any]:
-        """The settings this value changes, by name (the fields that are set)."""
-        return {name: value for name in PARAMETERS if (value := getattr(self, name)) is not None}
-
-
-#: The parameter fields (everything but the envelope, the agent and who changed them).
-PARAMETERS: tuple[str, ...] = tuple(
-    name for name in AgentParams.model_fields if name not in {"id", "ts", "agent", "changed_by"}
-)

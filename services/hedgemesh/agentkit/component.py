@@ -5,11 +5,12 @@ In: ticks, surfaces and position snapshots of every underlying (core NATS; the c
 snapshots are also asked of the ledger at start-up, retried until it answers), the manager's
 decisions on this agent's proposals, the leader's proposals (a standby mirrors their hold),
 the manager's heartbeats (no proposal until a manager leader is ready to decide it), and KV
-`limits` and `trading_state`, re-read every `kv_poll_s`. Every tick that is newer than
-the one held runs a cycle for its underlying; a timer runs one for every underlying every
-`timer_poll_s` of clock time. Out: each cycle's `Proposal` on `hedge.v1.proposal.<agent>`,
-stamped with the lease epoch, from the leader only; standbys run the same cycles on the same
-inputs (warm) and publish nothing.
+`limits`, `trading_state` and its own key of `agent_params` (the live parameters, applied
+from the next cycle on, by leader and standbys alike), re-read every `kv_poll_s`. Every
+tick that is newer than the one held runs a cycle for its underlying; a timer runs one for
+every underlying every `timer_poll_s` of clock time. Out: each cycle's `Proposal` on
+`hedge.v1.proposal.<agent>`, stamped with the lease epoch, from the leader only; standbys run
+the same cycles on the same inputs (warm) and publish nothing.
 
 Handlers log and continue (the `Bus` dead-letters undecodable input before it gets here).
 """
@@ -33,6 +34,7 @@ from hedgemesh.wire.book import PositionSnapshot, PositionSnapshotRequest
 from hedgemesh.wire.hedging import Decision, Proposal
 from hedgemesh.wire.market import Surface, Tick
 from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
+from hedgemesh.wire.params import AgentParams
 from hedgemesh.wire.state import RiskLimits, TradingStatus
 
 if TYPE_CHECKING:
@@ -67,6 +69,8 @@ class AgentComponent:
         self._service: Service | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._snapshots_due: set[str] = set()
+        self._params_seen: int | None = None
+        """The last revision of the live parameters looked at (applied or refused)."""
         self._manager: tuple[str, float] | None = None
         """The manager leader's instance and when it last said it was ready (real time)."""
 
@@ -149,8 +153,10 @@ class AgentComponent:
         return seen is not None and self._real_time() - seen[1] <= settings.manager_timeout_s
 
     async def _read_desk(self) -> None:
-        """Re-read the limits and trading state of every known underlying (and the desk's)."""
+        """Re-read the limits and trading state of every known underlying (and the desk's),
+        and the agent's live parameters."""
         service = self.service
+        await self._read_params()
         limits = service.kv(subjects.KV_LIMITS, RiskLimits)
         states = service.kv(subjects.KV_TRADING_STATE, TradingStatus)
         core = self.core
@@ -168,6 +174,31 @@ class AgentComponent:
                     core.trading.pop(key, None)
                 else:
                     core.trading[key] = state.value
+
+    async def _read_params(self) -> None:
+        """Apply the live parameters when their revision changed (gone: the environment's
+        settings again); an invalid value is logged and the parameters in force are kept."""
+        service, core = self.service, self.core
+        try:
+            entry = await service.kv(subjects.KV_AGENT_PARAMS, AgentParams).get(core.agent)
+        except CorruptValue as error:
+            if self._params_seen != error.revision:
+                self._params_seen = error.revision
+                log.error("%s: live parameters not applied: %s", core.agent, error)
+            return
+        revision = entry.revision if entry is not None else None
+        if revision == self._params_seen:
+            return
+        self._params_seen = revision
+        try:
+            core.apply_params(entry.value if entry is not None else None, revision)
+        except ValueError as error:
+            log.error("%s: live parameters of revision %s not applied: %s", core.agent,
+                      revision, error)  # fmt: skip
+            return
+        service.params_revision = revision
+        log.info("%s: live parameters of revision %s in force: %s", core.agent, revision,
+                 core.params.overrides() if core.params else "the environment's")  # fmt: skip
 
     async def _poll_desk(self) -> None:
         while True:

@@ -68,6 +68,7 @@ from hedgemesh.wire.hedging import (
 from hedgemesh.wire.instruments import Instrument
 from hedgemesh.wire.market import Surface, Tick
 from hedgemesh.wire.orders import client_order_id
+from hedgemesh.wire.params import AgentParams
 from hedgemesh.wire.state import RiskLimits, TradingStatus
 
 __all__ = [
@@ -102,6 +103,7 @@ class Skip(StrEnum):
     PENDING = "pending"
     INSIDE_BAND = "inside_band"
     NOT_REDUCING = "not_reducing"
+    DISABLED = "disabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +309,11 @@ class AgentCore:
     memory: dict[str, _Memory] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.environment = self.settings
+        """The settings from the environment: the live parameters override some of them."""
+        self.params: AgentParams | None = None
+        self.params_revision: int | None = None
+        """KV revision of the live parameters in force; None: the environment's alone."""
         self.costs = self.settings.costs.model()
         self.listings = Listings()
         self.taken = TakenDepth(self.costs)
@@ -316,6 +323,22 @@ class AgentCore:
         return self.specialist.agent
 
     # -- desk state --------------------------------------------------------------------------
+
+    @property
+    def enabled(self) -> bool:
+        """False while the live parameters switch the agent off (it proposes nothing)."""
+        return self.params is None or self.params.enabled is not False
+
+    def apply_params(self, params: AgentParams | None, revision: int | None) -> None:
+        """Run with the environment's settings overridden by `params` (None: the environment's
+        alone) from the next cycle on. Every value `AgentParams` accepts applies (same ranges,
+        the two band fractions set together), so this cannot fail on a valid message."""
+        if params is not None and params.agent != self.agent:
+            raise ValueError(f"parameters for {params.agent!r} are not {self.agent!r}'s")
+        overrides = params.overrides() if params is not None else {}
+        overrides.pop("enabled", None)
+        self.settings = self.environment.model_copy(update=overrides)
+        self.params, self.params_revision = params, revision
 
     def trading_state(self, underlying: str) -> TradingState:
         """The stricter of the desk's state and the underlying's own (ACTIVE when neither)."""
@@ -383,6 +406,8 @@ class AgentCore:
         limits = self.limits.get(underlying)
         if limits is None:
             return Evaluation(underlying, skipped=Skip.NO_LIMITS)
+        if not self.enabled:
+            return Evaluation(underlying, skipped=Skip.DISABLED)
         if not manager_ready:
             return Evaluation(underlying, skipped=Skip.NO_MANAGER)
         state = self.trading_state(underlying)

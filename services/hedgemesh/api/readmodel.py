@@ -260,6 +260,7 @@ class ReadModel:
                     epoch=beat.epoch,
                     pid=beat.pid,
                     lag_ms=beat.lag_ms,
+                    params_revision=beat.params_revision,
                 )
             )
         names = sorted({*by_service, *self._proposals, *budgets})

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hedgemesh.wire.codes import ReasonCode, TradingState
 from hedgemesh.wire.hedging import DecisionOutcome
 from hedgemesh.wire.instruments import InstrumentKind, Side
 from hedgemesh.wire.ops import Role, ServiceState
 from hedgemesh.wire.orders import ExecStatus
+from hedgemesh.wire.params import ParamValues, whole
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -157,6 +158,33 @@ class LimitChanged(View):
     entry: LimitsEntry
 
 
+# -- agent parameters --------------------------------------------------------------------------
+
+
+class AgentParamsChange(ParamValues):
+    """Body of PUT /v1/agents/{agent}/params: the parameters to change (a field left out keeps
+    its value; null: back to the agent's environment setting)."""
+
+    model_config = ConfigDict(strict=True)
+
+    revision: int | None = Field(
+        default=None,
+        ge=0,
+        description="The revision read from GET /v1/agents/{agent}/params (0: none stored "
+        "yet): refused with 409 if they changed since. Omit to change whatever is current.",
+    )
+
+    _whole_revision = field_validator("revision", mode="before")(whole)
+
+
+class AgentParamsEntry(View):
+    agent: str
+    revision: int | None = Field(description="KV agent_params revision; null: none stored.")
+    params: ParamValues = Field(description="Null: the agent's environment setting applies.")
+    changed_by: str | None
+    changed_at: datetime | None
+
+
 # -- orders, fills, decisions ------------------------------------------------------------------
 
 
@@ -264,6 +292,11 @@ class InstanceView(View):
     epoch: int | None
     pid: int
     lag_ms: float
+    params_revision: int | None = Field(
+        default=None,
+        description="An agent's live parameters in force (KV agent_params revision; None: its "
+        "environment's settings).",
+    )
 
 
 class ProposalSummary(View):

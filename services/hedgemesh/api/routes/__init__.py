@@ -9,6 +9,7 @@ from hedgemesh.api.routes import (
     health,
     limits,
     orders,
+    params,
     pnl,
 )
 
@@ -18,6 +19,7 @@ ROUTERS = (
     orders.router,
     decisions.router,
     agents.router,
+    params.router,
     pnl.router,
     control.router,
     audit.router,

@@ -15,8 +15,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from pydantic import ValidationError
 
+from hedgemesh.api.cas import refuse_stale, store_if_unchanged
 from hedgemesh.api.deps import AdminCaller, Audit, DeskPort, Model
-from hedgemesh.api.desk import CasConflict, DeskUnavailable
+from hedgemesh.api.desk import DeskUnavailable
 from hedgemesh.api.errors import (
     BAD_BODY,
     CONFLICT,
@@ -88,13 +89,7 @@ async def put_limit(
         raise ApiError(404, f"no limits for {key} in KV {subjects.KV_LIMITS}")
     previous = float(getattr(current.value, limit))
     audit.before = {"value": previous, "revision": current.revision}
-    if change.revision is not None and change.revision != current.revision:
-        raise ApiError(
-            409,
-            f"the limits of {key} are at revision {current.revision}, not {change.revision}: "
-            "read them again and retry",
-            code="STALE_REVISION",
-        )
+    refuse_stale(f"the limits of {key}", current.revision, change.revision)
     try:
         updated = current.value.evolve(
             **{limit: change.value},
@@ -106,17 +101,9 @@ async def put_limit(
     except ValidationError as error:
         reasons = "; ".join(e["msg"] for e in error.errors())
         raise ApiError(422, f"{name} = {change.value!r} is refused: {reasons}") from None
-    try:
-        revision = await desk.update(subjects.KV_LIMITS, key, updated, last=current.revision)
-    except CasConflict:
-        raise ApiError(
-            409,
-            f"the limits of {key} changed concurrently (were at revision {current.revision}): "
-            "read them again and retry",
-            code="CONCURRENT_CHANGE",
-        ) from None
-    except DeskUnavailable as error:
-        raise ApiError(503, str(error)) from None
+    revision = await store_if_unchanged(
+        desk, subjects.KV_LIMITS, key, updated, last=current.revision, what=f"the limits of {key}"
+    )
     model.on_limits(key, updated, revision)
     audit.after = {"value": float(getattr(updated, limit)), "revision": revision}
     return LimitChanged(name=name, previous=previous, entry=model.limits_entry(key))
