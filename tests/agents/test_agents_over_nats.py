@@ -1,6 +1,7 @@
 """The agents over a real nats-server: marketdata in-process on a fast clock, a stand-in
 ledger answering the snapshot request, limits in KV; proposals from the leader only, cycle ids
-from the tick seqs, a standby taking over when the leader dies, live limits and trading state."""
+from the tick seqs, a standby taking over when the leader dies, live limits and trading state,
+live parameters put through the API."""
 
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import httpx
 import pytest
+from api_examples import OPERATOR_TOKEN, TOKENS, bearer
 
+from hedgemesh.api.app import create_app
+from hedgemesh.api.bootstrap import build_context
+from hedgemesh.api.config import ApiSettings
 from hedgemesh.gamma_agent.bootstrap import build as build_gamma
 from hedgemesh.gamma_agent.config import GammaAgentSettings
 from hedgemesh.marketdata.bootstrap import build as build_marketdata
@@ -21,6 +27,7 @@ from hedgemesh.runtime import AcceleratedClock, NatsSettings, Service
 from hedgemesh.runtime.kv import TypedKV
 from hedgemesh.runtime.service import RuntimeSettings
 from hedgemesh.scenario.testing import make_scenario, scenario_dict, underlying_dict
+from hedgemesh.store.db import StoreSettings
 from hedgemesh.vega_agent.bootstrap import build as build_vega
 from hedgemesh.vega_agent.config import VegaAgentSettings
 from hedgemesh.wire import subjects
@@ -232,3 +239,61 @@ async def test_given_live_limits_and_trading_state_then_the_agents_follow_them(
         await limits.put("SPX", wide)
         await eventually(lambda: component(gamma).evaluations["no_trigger"] > 0)
         await eventually(lambda: component(vega).evaluations["no_trigger"] > 0)
+
+
+@asynccontextmanager
+async def api_client(nats_server, folder) -> AsyncIterator[httpx.AsyncClient]:
+    """The API's production wiring on the test's nats-server, an operator's HTTP client on it."""
+    context = build_context(
+        ApiSettings(scenario=None, kv_poll_s=0.05, tokens=TOKENS),
+        store=StoreSettings(url=f"sqlite:///{folder / 'store.db'}"),
+        nats=NatsSettings(url=nats_server.url),
+        runtime=RuntimeSettings(instance="api-test", heartbeat_interval_s=60.0),
+    )
+    assert context.lifecycle is not None
+    await context.lifecycle.start()
+    app = create_app(context.settings, context=context)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api.test", headers=bearer(OPERATOR_TOKEN)
+        ) as client:
+            yield client
+    finally:
+        await context.lifecycle.stop()
+
+
+async def test_given_params_put_through_the_api_then_both_replicas_apply_them_at_once(
+    nats_server, bus, eventually, tmp_path
+):
+    async with (
+        cluster(nats_server, bus) as (desk, stack, make),
+        api_client(nats_server, tmp_path) as api,
+    ):
+        first = await _start(make["gamma"]("g1"), stack)
+        second = await _start(make["gamma"]("g2"), stack)
+        leader, standby = (first, second) if first.is_leader else (second, first)
+        await eventually(lambda: len(desk.proposals) >= 1, timeout=10.0)
+        off = await api.put("/v1/agents/gamma-agent/params", json={"enabled": False})
+        assert off.status_code == 200, off.text
+        revision = off.json()["revision"]
+        for replica in (leader, standby):  # the standby too: it takes over with them
+            await eventually(lambda r=replica: component(r).core.params_revision == revision)
+            assert replica.params_revision == revision  # what its heartbeats say
+        disabled = component(leader).evaluations["disabled"]
+        await eventually(lambda: component(leader).evaluations["disabled"] > disabled + 5)
+        seen = len(desk.proposals)
+        disabled = component(leader).evaluations["disabled"]
+        await eventually(lambda: component(leader).evaluations["disabled"] > disabled + 5)
+        assert len(desk.proposals) == seen  # nothing while disabled
+        on = await api.put(
+            "/v1/agents/gamma-agent/params",
+            json={"enabled": True, "max_legs": 1, "revision": revision},
+        )
+        assert on.status_code == 200, on.text
+        await eventually(lambda: len(desk.proposals) > seen, timeout=10.0)
+        assert component(standby).core.settings.max_legs == 1
+        assert all(len(p.legs) == 1 for p in desk.proposals[seen:])
+        refused = await api.put("/v1/agents/gamma-agent/params", json={"max_legs": 99})
+        assert refused.status_code == 422
+        assert component(leader).core.params_revision == on.json()["revision"]
