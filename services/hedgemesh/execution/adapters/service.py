@@ -320,7 +320,7 @@ class ExecutionComponent:
             due = self.engine.next_wakeup()
             target = next_refill if due is None else min(due, next_refill)
             if target > now:
-                await self._sleep(target - now)
+                await self._sleep_until(target)
                 if self._now() < target:
                     continue  # kicked: work out the next due time again
             now = self._now()
@@ -334,10 +334,16 @@ class ExecutionComponent:
             if due is not None and due <= now:  # nothing moved it: do not spin
                 await asyncio.sleep(_MIN_TIMER_S)
 
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep `seconds` of clock time, or until kicked."""
-        assert self._clock is not None
-        sleeping = asyncio.ensure_future(self._clock.sleep(seconds))
+    async def _sleep_until(self, target: float) -> None:
+        """Sleep until clock time `target`, or until kicked. What is left is read when the sleep
+        begins: a clock moved on in between (a stepped clock in a test) is not overslept."""
+        clock = self._clock
+        assert clock is not None
+
+        async def until() -> None:
+            await clock.sleep(target - self._now())
+
+        sleeping = asyncio.ensure_future(until())
         kicked = asyncio.ensure_future(self._kick.wait())
         try:
             await asyncio.wait({sleeping, kicked}, return_when=asyncio.FIRST_COMPLETED)
