@@ -62,7 +62,7 @@ async def running(nats_server, tmp_path) -> AsyncIterator[ApiContext]:
     """The API's production wiring on the test's nats-server and a scratch SQLite store."""
     context = build_context(
         ApiSettings(
-            scenario=DEFAULT_SCENARIO, kv_poll_s=0.05, control_timeout_s=1.0, tokens=TOKENS
+            scenario=DEFAULT_SCENARIO, kv_poll_s=0.05, control_timeout_s=3.0, tokens=TOKENS
         ),
         store=StoreSettings(url=f"sqlite:///{tmp_path / 'store.db'}"),
         nats=NatsSettings(url=nats_server.url),
