@@ -21,6 +21,10 @@ from exec_examples import (
     tick,
 )
 
+from hedgemesh.runtime.clock import SteppedClock
+from hedgemesh.runtime.kv import TypedKV
+from hedgemesh.runtime.lease import Lease, LeaseRecord
+from hedgemesh.runtime.streams import ensure_streams
 from hedgemesh.wire import ExecStatus, Iceberg, ReasonCode, Side, TimeInForce, Twap, subjects
 
 pytestmark = pytest.mark.timeout(60)
@@ -181,6 +185,34 @@ async def test_given_an_order_from_an_older_epoch_then_it_is_refused_stale_epoch
     (refused,) = of(reports, old_leader)
     assert refused.status is ExecStatus.REJECTED and refused.reason_code is ReasonCode.STALE_EPOCH
     assert run.component.engine.fence == 9
+
+
+async def test_given_the_manager_lease_changes_hands_then_the_old_leaders_order_is_refused_first(
+    bus, start_execution, eventually
+):
+    """The deposed leader's order arrives before any order of its successor: the fence already
+    follows the lease in KV, so it is refused."""
+    buckets = await ensure_streams(bus.js)
+    leases = TypedKV(buckets[subjects.KV_LEASES], LeaseRecord, subjects.KV_LEASES)
+    clock = SteppedClock()
+    old = Lease(leases, "manager", "manager-1", 2.0, clock=clock)
+    new = Lease(leases, "manager", "manager-2", 2.0, clock=clock)
+    assert await old.step()
+    old_epoch = old.epoch
+    assert old_epoch is not None
+    run = await start_execution(lease_poll_real_s=0.02)
+    await quoted(bus, run, eventually)
+    await eventually(lambda: run.component.stats["lease_polls"] > 0)
+
+    clock.advance(3.0)  # the old leader paused past its lease; the standby takes it
+    assert await new.step()
+    await eventually(lambda: run.component.engine.fence > old_epoch)
+    late = order("cycle-late", quantity=1, epoch=old_epoch)
+    await send(bus, late)
+
+    (refused,) = of(await final_reports(bus, eventually, late), late)
+    assert refused.status is ExecStatus.REJECTED and refused.reason_code is ReasonCode.STALE_EPOCH
+    assert new.epoch is not None and run.component.engine.fence <= new.epoch  # it may trade
 
 
 async def test_given_an_unknown_instrument_then_it_is_rejected_with_the_reason(

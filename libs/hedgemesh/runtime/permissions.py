@@ -127,6 +127,7 @@ GRANTS: dict[str, Grant] = {
             subjects.ALL_EXEC_REPORTS,
             *_consumes(subjects.STREAM_ORDERS),
             subjects.control("manager"),  # a tripped pre-trade control asks for REDUCING/HALTED
+            *_reads_kv(subjects.KV_LEASES),  # the fence follows the manager's lease
         ),
         subscribe=(INBOX, *_MARKET, subjects.control("execution")),
         allow_responses=True,

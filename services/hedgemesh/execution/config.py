@@ -70,6 +70,15 @@ class ExecutionSettings(BaseSettings):
 
     # -- intake --------------------------------------------------------------------------------
     orders_durable: Token = Field(default="execution-orders", description="Consumer on orders.")
+    manager_lease: Token | None = Field(
+        default="manager",
+        description="The manager's lease in KV `leases`: when it changes hands the fence rises "
+        "past the last revision of the old holder, before any order of the new one arrives. "
+        "None: fence on the epochs of orders only.",
+    )
+    lease_poll_real_s: float = Field(
+        default=0.2, gt=0, le=60, description="How often the lease is read (real seconds)."
+    )
     max_deliver: int = Field(
         default=10, ge=1, le=1000, description="Tries per order message before dead-lettering."
     )

@@ -38,7 +38,9 @@ from hedgemesh.execution.domain.engine import Engine
 from hedgemesh.execution.domain.reports import utc
 from hedgemesh.runtime.bus import Envelope
 from hedgemesh.runtime.clock import Clock
-from hedgemesh.runtime.errors import NatsUnavailable, Rejected
+from hedgemesh.runtime.errors import CorruptValue, NatsUnavailable, Rejected
+from hedgemesh.runtime.kv import TypedKV
+from hedgemesh.runtime.lease import LeaseRecord
 from hedgemesh.runtime.streams import DurableConsumer
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
@@ -84,6 +86,7 @@ class ExecutionComponent:
         self._clock: Clock | None = None
         self._consumer: DurableConsumer[Order] | None = None
         self._timer: asyncio.Task[None] | None = None
+        self._lease_watch: asyncio.Task[None] | None = None
         self._kick = asyncio.Event()
         self._t = 0.0
         self._bus: Any = None
@@ -138,6 +141,11 @@ class ExecutionComponent:
         )
         await self._consumer.start()
         self._timer = asyncio.create_task(self._run_timer(), name="execution-timer")
+        if s.manager_lease is not None:
+            leases = service.kv(subjects.KV_LEASES, LeaseRecord)
+            self._lease_watch = asyncio.create_task(
+                self._watch_lease(leases, s.manager_lease), name="execution-lease-watch"
+            )
         self.ready.set()
 
     async def stop(self) -> None:
@@ -147,12 +155,48 @@ class ExecutionComponent:
             await cancel_and_wait(task)
         await cancel_and_wait(self._timer)
         self._timer = None
+        await cancel_and_wait(self._lease_watch)
+        self._lease_watch = None
         if self.outbox is not None:
             await self.outbox.stop()
         self.store.close()
         if self._db is not None:
             self._db.dispose()
             self._db = None
+
+    async def _watch_lease(self, leases: TypedKV[LeaseRecord], name: str) -> None:
+        """Fence on the manager's lease itself, not only on the epochs of the orders seen.
+
+        A leader's epoch is the KV revision that gave it the lease, so a new holder's epoch is
+        above every revision of the record under the old one. When the holder changes, the
+        fence rises to the old holder's last revision seen + 1: an order from the deposed leader
+        (paused past its lease, then woken) is refused even when it arrives before any order of
+        its successor.
+        """
+        holder: str | None = None
+        revision = 0
+        while True:
+            try:
+                entry = await leases.get(name)
+            except (NatsUnavailable, CorruptValue) as error:
+                log.debug("execution: lease %s unreadable: %s", name, error)
+                entry = None
+            self.stats["lease_polls"] += 1
+            if entry is not None:
+                if holder is not None and entry.value.holder != holder:
+                    before = self.engine.fence
+                    self.engine.raise_fence(revision + 1)
+                    if self.engine.fence > before:
+                        self.stats["lease_fence_raised"] += 1
+                        log.info(
+                            "execution: %s passed from %s to %s: fence %d",
+                            name,
+                            holder,
+                            entry.value.holder,
+                            self.engine.fence,
+                        )
+                holder, revision = entry.value.holder, entry.revision
+            await asyncio.sleep(self.settings.lease_poll_real_s)
 
     def _recover(self, repo: ExecutionRepository) -> int:
         """Resume every order the store holds as working; returns how many."""
