@@ -245,18 +245,7 @@ class Records:
         return self._run(
             "the audit trail",
             lambda: [
-                AuditView(
-                    id=e.id,
-                    at=e.at,
-                    actor=e.actor,
-                    role=e.role,
-                    method=e.method,
-                    path=e.path,
-                    status=e.status,
-                    body=e.body,
-                    before=e.before,
-                    after=e.after,
-                )
+                AuditView.model_validate(e, from_attributes=True)
                 for e in self._audit.entries(
                     actor=actor,
                     method=method,
