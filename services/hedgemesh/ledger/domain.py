@@ -23,7 +23,7 @@ from datetime import datetime
 
 import numpy as np
 
-from hedgemesh.store.ledger import EventKind, LedgerAccount, LedgerEvent, LedgerPosition
+from hedgemesh.records.ledger import EventKind, LedgerAccount, LedgerEvent, LedgerPosition
 from hedgemesh.wire.book import MAX_POSITIONS, Position, PositionSnapshot
 from hedgemesh.wire.instruments import Instrument
 

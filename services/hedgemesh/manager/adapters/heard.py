@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hedgemesh.store.decisions import CycleRecord, DecisionRecord
+from hedgemesh.records.decisions import CycleRecord, DecisionRecord
 from hedgemesh.wire.hedging import Decision, Proposal
 from hedgemesh.wire.orders import Order
 
