@@ -76,7 +76,9 @@ def core(
 ) -> AgentCore:
     """A core fed with the start's market, `holdings` (default: the scenario's book) and the
     scenario's limits."""
-    agent = AgentCore(specialist, settings, {u.symbol: u.chain for u in scenario().underlyings})
+    agent = AgentCore(
+        specialist, settings.rules(), {u.symbol: u.chain for u in scenario().underlyings}
+    )
     batch = start()
     for message in (*batch.surfaces, *batch.ticks):
         agent.book.apply(message)

@@ -11,6 +11,7 @@ from agent_examples import ORIGIN, book_holdings, gamma_core, limits, moved, tic
 from hedgemesh.agentkit.core import Skip
 from hedgemesh.gamma_agent.domain import GammaSpecialist, book_for_policy
 from hedgemesh.policies.selection import LadderCost
+from hedgemesh.venue.spec import VENUE
 from hedgemesh.wire.codes import TradingState
 from hedgemesh.wire.hedging import HedgeTrigger, Proposal
 from hedgemesh.wire.state import TradingStatus
@@ -64,7 +65,7 @@ def test_given_the_legs_then_they_are_near_the_money_short_dated_within_depth_an
     spot = tick("SPX").price
     values = core.book.fair_values([leg.instrument for leg in proposal.legs])
     unit = core.book.greeks_per_unit([leg.instrument for leg in proposal.legs], ORIGIN)
-    depth = LadderCost().depth(values, unit.vol)
+    depth = LadderCost.of(VENUE.option).depth(values, unit.vol)
     for leg, fair, vol, shown in zip(proposal.legs, values, unit.vol, depth, strict=True):
         days = (leg.instrument.expiry - ORIGIN).total_seconds() / 86400
         assert 2 <= days <= 45
@@ -83,7 +84,7 @@ def test_given_the_choice_then_the_first_leg_is_the_cheapest_gamma_per_unit_of_c
     pool = listed_candidates(core.book, "SPX", core.chains["SPX"], ORIGIN)
     pool = pool.take(pool.near_the_money(2, 45, 1.0))
     wanted = proposal.expected_change.gamma
-    costs = LadderCost()
+    costs = LadderCost.of(VENUE.option)
     cap = np.minimum(costs.depth(pool.fair, pool.unit.vol), 1000)
     q = np.clip(np.rint(wanted / pool.unit.gamma), -cap, cap)
     score = costs.cost(q, pool.fair, pool.unit.vol, pool.multiplier) / np.abs(q * pool.unit.gamma)
@@ -117,7 +118,7 @@ def _context(core):
     risk = core.book.risk(ORIGIN)
     return PlanContext(
         "SPX", ORIGIN, HedgeTrigger.BAND_BREACH, core.book.tick("SPX"), core.book.surface("SPX"),
-        core.book, risk, core.book.index("SPX"), limits("SPX"), core.settings, core.costs,
+        core.book, risk, core.book.index("SPX"), limits("SPX"), core.rules, core.costs,
         core.chains["SPX"],
     )  # fmt: skip
 
@@ -199,5 +200,5 @@ def test_given_the_specialist_then_the_band_is_a_fraction_of_the_live_limit():
     risk = core.book.risk(ORIGIN)
     row = core.book.index("SPX")
     specialist = GammaSpecialist()
-    assert specialist.breached(risk, row, limits("SPX"), core.settings)
-    assert not specialist.breached(risk, row, limits("SPX", max_abs_gamma=500.0), core.settings)
+    assert specialist.breached(risk, row, limits("SPX"), core.rules)
+    assert not specialist.breached(risk, row, limits("SPX", max_abs_gamma=500.0), core.rules)

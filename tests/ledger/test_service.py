@@ -199,6 +199,7 @@ async def test_given_tick_and_surface_then_snapshot_marks_at_fair_value(
         assert by_symbol[CALL.symbol].mark_price == pytest.approx(call_mark, rel=1e-6)
         call_pnl = (call_mark - 200.0) * -10 * 100
         assert snap.unrealised_pnl == pytest.approx(100 * 50.0 + call_pnl, rel=1e-6)
-        assert snap.cash + 100 * 5050.0 - 10 * call_mark * 100 == pytest.approx(
+        marked = by_symbol[CALL.symbol].mark_price  # the snapshot's own mark: the clock moved
+        assert snap.cash + 100 * 5050.0 - 10 * marked * 100 == pytest.approx(
             snap.realised_pnl + snap.unrealised_pnl, rel=1e-9
         )

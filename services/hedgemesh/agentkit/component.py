@@ -25,6 +25,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from hedgemesh.agentkit.config import AgentSettings
 from hedgemesh.agentkit.core import DESK, AgentCore, Evaluation
 from hedgemesh.runtime.bus import Envelope
 from hedgemesh.runtime.errors import CorruptValue, NatsUnavailable
@@ -54,11 +55,14 @@ class AgentComponent:
     def __init__(
         self,
         core: AgentCore,
+        settings: AgentSettings,
         underlyings: tuple[str, ...] = (),
         *,
         real_time: Callable[[], float] = time.monotonic,
     ) -> None:
         self.core = core
+        self.settings = settings
+        """The environment's settings: the adapter's own (manager, polling, timer)."""
         self.underlyings = underlyings
         """Underlyings whose snapshots, limits and trading state are read at start."""
         self.evaluations: Counter[str] = Counter()
@@ -94,7 +98,7 @@ class AgentComponent:
         await bus.subscribe(subjects.ALL_POSITIONS, PositionSnapshot, self._on_positions)
         await bus.subscribe(subjects.decision(self.core.agent), Decision, self._on_decision)
         await bus.subscribe(subjects.proposal(self.core.agent), Proposal, self._on_peer_proposal)
-        manager = self.core.settings.manager
+        manager = self.settings.manager
         if manager is not None:
             heartbeats = f"{subjects.PREFIX}.heartbeat.{subjects.token(manager)}.*"
             await bus.subscribe(heartbeats, Heartbeat, self._on_manager_heartbeat)
@@ -146,7 +150,7 @@ class AgentComponent:
 
     def manager_ready(self) -> bool:
         """Whether a manager leader has said, within `manager_timeout_s`, it is ready."""
-        settings = self.core.settings
+        settings = self.settings
         if settings.manager is None:
             return True
         seen = self._manager
@@ -202,7 +206,7 @@ class AgentComponent:
 
     async def _poll_desk(self) -> None:
         while True:
-            await asyncio.sleep(self.core.settings.kv_poll_s)
+            await asyncio.sleep(self.settings.kv_poll_s)
             try:
                 await self._read_desk()
             except NatsUnavailable as error:
@@ -232,12 +236,12 @@ class AgentComponent:
                 self.core.book.apply_snapshot(reply)
                 self._snapshots_due.discard(underlying)
             if self._snapshots_due:
-                await asyncio.sleep(self.core.settings.snapshot_retry_s)
+                await asyncio.sleep(self.settings.snapshot_retry_s)
 
     async def _timer(self) -> None:
         clock = self.service.clock
         while True:
-            await clock.sleep(self.core.settings.timer_poll_s)
+            await clock.sleep(self.settings.timer_poll_s)
             for underlying in self.core.book.underlyings:
                 try:
                     await self.cycle(underlying)

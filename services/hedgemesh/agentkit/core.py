@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
@@ -48,12 +48,13 @@ from typing import Protocol
 import numpy as np
 
 from hedgemesh.agentkit.chain import Candidates, Listings, listed_candidates
-from hedgemesh.agentkit.config import AgentSettings
 from hedgemesh.agentkit.depth import TakenDepth
+from hedgemesh.agentkit.rules import AgentRules
 from hedgemesh.market.book_state import BookState
 from hedgemesh.policies.selection import Allocation, LadderCost, allocate
 from hedgemesh.quant.book import BookRisk
 from hedgemesh.scenario.model import ChainSpec
+from hedgemesh.venue.spec import VENUE
 from hedgemesh.wire.book import PositionSnapshot
 from hedgemesh.wire.codes import TradingState
 from hedgemesh.wire.hedging import (
@@ -143,7 +144,7 @@ class PlanContext:
     risk: BookRisk
     row: int
     limits: RiskLimits
-    settings: AgentSettings
+    rules: AgentRules
     costs: LadderCost
     chain: ChainSpec | None
     listings: Listings = field(default_factory=Listings)
@@ -161,7 +162,7 @@ class PlanContext:
         spec)."""
         if self.chain is None:
             return Candidates.empty()
-        s = self.settings
+        s = self.rules
         return listed_candidates(
             self.book, self.underlying, self.chain, self.now,
             min_days=s.min_tenor_days, max_days=s.max_tenor_days, listings=self.listings,
@@ -176,13 +177,13 @@ class PlanContext:
         if len(options) == 0 or max_legs < 1:
             return Allocation((), (), (), ())
         per_contract = getattr(options.unit, greek)
-        reach = self.settings.collar_fraction * self.limits.price_collar * options.fair
+        reach = self.rules.collar_fraction * self.limits.price_collar * options.fair
         depth = self.costs.depth(options.fair, options.unit.vol, self.drought, within=reach)
         if self.taken is not None:
             side = np.where(wanted * per_contract >= 0.0, 1.0, -1.0)  # buys sweep the asks
             depth = depth - self.taken.missing(options.instruments, side, self.now)
         cap = np.minimum(
-            np.floor(np.maximum(depth, 0.0) * self.settings.depth_fraction),
+            np.floor(np.maximum(depth, 0.0) * self.rules.depth_fraction),
             self.limits.max_order_quantity,
         )
         return allocate(
@@ -225,9 +226,9 @@ class PlanContext:
 def legs_from(
     ctx: PlanContext, wanted: float, greek: str, options: Candidates
 ) -> tuple[tuple[Leg, ...], Greeks]:
-    """Allocate `wanted` of `greek` over `options` with the settings' `max_legs`: the legs
-    and what they bring."""
-    return ctx.legs_of(ctx.allocate(wanted, greek, options, ctx.settings.max_legs), options)
+    """Allocate `wanted` of `greek` over `options` with the rules' `max_legs`: the legs and
+    what they bring."""
+    return ctx.legs_of(ctx.allocate(wanted, greek, options, ctx.rules.max_legs), options)
 
 
 class Specialist(Protocol):
@@ -238,9 +239,7 @@ class Specialist(Protocol):
         """The agent's service name and subject token, e.g. gamma-agent."""
         ...
 
-    def breached(
-        self, risk: BookRisk, row: int, limits: RiskLimits, settings: AgentSettings
-    ) -> bool:
+    def breached(self, risk: BookRisk, row: int, limits: RiskLimits, rules: AgentRules) -> bool:
         """Whether the specialist's greek is outside its band (the BAND_BREACH trigger)."""
         ...
 
@@ -301,20 +300,20 @@ class AgentCore:
     """One specialist's state and cycle (see the module doc)."""
 
     specialist: Specialist
-    settings: AgentSettings
+    rules: AgentRules
     chains: Mapping[str, ChainSpec] = field(default_factory=dict)
     book: BookState = field(default_factory=BookState)
+    costs: LadderCost = field(default_factory=lambda: LadderCost.of(VENUE.option))
     limits: dict[str, RiskLimits] = field(default_factory=dict)
     trading: dict[str, TradingStatus] = field(default_factory=dict)
     memory: dict[str, _Memory] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.environment = self.settings
-        """The settings from the environment: the live parameters override some of them."""
+        self.environment = self.rules
+        """The rules from the environment: the live parameters override some of them."""
         self.params: AgentParams | None = None
         self.params_revision: int | None = None
         """KV revision of the live parameters in force; None: the environment's alone."""
-        self.costs = self.settings.costs.model()
         self.listings = Listings()
         self.taken = TakenDepth(self.costs)
 
@@ -330,14 +329,14 @@ class AgentCore:
         return self.params is None or self.params.enabled is not False
 
     def apply_params(self, params: AgentParams | None, revision: int | None) -> None:
-        """Run with the environment's settings overridden by `params` (None: the environment's
+        """Run with the environment's rules overridden by `params` (None: the environment's
         alone) from the next cycle on. Every value `AgentParams` accepts applies (same ranges,
         the two band fractions set together), so this cannot fail on a valid message."""
         if params is not None and params.agent != self.agent:
             raise ValueError(f"parameters for {params.agent!r} are not {self.agent!r}'s")
         overrides = params.overrides() if params is not None else {}
         overrides.pop("enabled", None)
-        self.settings = self.environment.model_copy(update=overrides)
+        self.rules = replace(self.environment, **overrides)
         self.params, self.params_revision = params, revision
 
     def trading_state(self, underlying: str) -> TradingState:
@@ -428,7 +427,7 @@ class AgentCore:
             return Evaluation(underlying, skipped=Skip.PENDING, trigger=trigger)
         memory.last_time, memory.last_spot = now, tick.price  # the trigger is served
         ctx = PlanContext(
-            underlying, now, trigger, tick, surface, book, risk, row, limits, self.settings,
+            underlying, now, trigger, tick, surface, book, risk, row, limits, self.rules,
             self.costs, self.chains.get(underlying), self.listings, self.taken,
         )  # fmt: skip
         plan = self.specialist.plan(ctx)
@@ -454,9 +453,9 @@ class AgentCore:
     ) -> HedgeTrigger | None:
         if memory.last_time is None or memory.last_spot is None:  # first look: the baseline
             memory.last_time, memory.last_spot = now, tick.price
-        if self.specialist.breached(risk, row, limits, self.settings):
+        if self.specialist.breached(risk, row, limits, self.rules):
             return HedgeTrigger.BAND_BREACH
-        s = self.settings
+        s = self.rules
         if s.price_move > 0.0 and abs(tick.price / memory.last_spot - 1.0) >= s.price_move:
             return HedgeTrigger.PRICE_MOVE
         elapsed = (now - memory.last_time).total_seconds()
@@ -468,7 +467,7 @@ class AgentCore:
         pending = memory.pending
         if pending is None:
             return False
-        s = self.settings
+        s = self.rules
         if pending.decided_real is None:
             done = real_now - pending.sent_real >= s.decision_timeout_s
         else:
@@ -480,7 +479,7 @@ class AgentCore:
     def _proposal(self, ctx: PlanContext, plan: Plan, epoch: int | None) -> Proposal:
         tick = ctx.tick
         cycle_id = f"{ctx.underlying}-{tick.seq}"
-        collar = self.settings.collar_fraction * ctx.limits.price_collar
+        collar = self.rules.collar_fraction * ctx.limits.price_collar
         legs = [_wire_leg(leg, collar, self.costs.tick_size) for leg in plan.legs[:MAX_LEGS]]
         return Proposal(
             id=f"{self.agent}-{cycle_id}",

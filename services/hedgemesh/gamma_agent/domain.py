@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hedgemesh.agentkit.config import AgentSettings
 from hedgemesh.agentkit.core import Plan, PlanContext, legs_from
+from hedgemesh.agentkit.rules import AgentRules
 from hedgemesh.market.book_state import SECONDS_PER_YEAR
 from hedgemesh.policies import DeltaGamma, HedgeOption, live, select_listed
 from hedgemesh.policies.live import LiveHedge, LiveInput, LiveOption
@@ -71,16 +71,14 @@ class GammaSpecialist:
     """Tenor of the at-the-money option `DeltaGamma` sizes the gamma change on."""
     agent: str = AGENT
 
-    def breached(
-        self, risk: BookRisk, row: int, limits: RiskLimits, settings: AgentSettings
-    ) -> bool:
+    def breached(self, risk: BookRisk, row: int, limits: RiskLimits, rules: AgentRules) -> bool:
         gamma = float(risk.by_underlying.gamma[row])
-        return abs(gamma) > settings.band_fraction * limits.max_abs_gamma
+        return abs(gamma) > rules.band_fraction * limits.max_abs_gamma
 
     def gamma_change(self, ctx: PlanContext, tenor_days: float) -> float:
         """The gamma change `DeltaGamma` (band = the inner band) decides, sized on the listed
         at-the-money option nearest `tenor_days`; 0 when none is listed."""
-        s = ctx.settings
+        s = ctx.rules
         options = ctx.candidates
         if len(options) == 0:
             return 0.0
@@ -123,7 +121,7 @@ class GammaSpecialist:
         return decision.after.gamma - decision.before.gamma
 
     def plan(self, ctx: PlanContext) -> Plan | None:
-        s = ctx.settings
+        s = ctx.rules
         wanted = self.gamma_change(ctx, self.policy_tenor_days)
         if wanted == 0.0:
             return None

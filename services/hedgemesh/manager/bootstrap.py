@@ -10,6 +10,8 @@ from hedgemesh.runtime.service import RuntimeSettings, Service
 from hedgemesh.scenario import load_scenario
 from hedgemesh.scenario.model import Scenario
 from hedgemesh.store.db import StoreSettings
+from hedgemesh.venue.settings import VenueSettings
+from hedgemesh.venue.spec import VenueSpec
 
 SERVICE = "manager"
 LEASE = "manager"
@@ -23,16 +25,19 @@ def build(
     runtime: RuntimeSettings | None = None,
     nats: NatsSettings | None = None,
     clock: Clock | None = None,
+    venue: VenueSpec | None = None,
 ) -> Service:
     """A manager replica; every argument defaults to its settings from the environment (the
-    scenario from `settings.scenario`, which fails here, naming the key, if the file is bad).
+    scenario from `settings.scenario`, which fails here, naming the key, if the file is bad; the
+    venue from `HEDGEMESH_VENUE_*`).
 
     The component is `service.components[0]`.
     """
     settings = settings or ManagerSettings()
     if scenario is None and settings.scenario is not None:
         scenario = load_scenario(settings.scenario)
-    component = ManagerComponent(settings, store or StoreSettings(), scenario)
+    venue = venue or VenueSettings().spec()
+    component = ManagerComponent(settings, store or StoreSettings(), scenario, venue)
     return Service(
         SERVICE,
         components=[component],

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from hedgemesh.agentkit.config import AgentSettings
 from hedgemesh.agentkit.core import Leg, Plan, PlanContext
+from hedgemesh.agentkit.rules import AgentRules
 from hedgemesh.policies.base import into_band
 from hedgemesh.policies.selection import vega_bucket_changes
 from hedgemesh.quant.book import BookRisk
@@ -71,15 +71,13 @@ class VegaSpecialist:
     vega_tenor_days: float = 75.0
     agent: str = AGENT
 
-    def breached(
-        self, risk: BookRisk, row: int, limits: RiskLimits, settings: AgentSettings
-    ) -> bool:
+    def breached(self, risk: BookRisk, row: int, limits: RiskLimits, rules: AgentRules) -> bool:
         vega = risk.by_bucket.vega_per_point[row]
-        band = settings.band_fraction * limits.max_abs_vega_per_vol_point
+        band = rules.band_fraction * limits.max_abs_vega_per_vol_point
         return bool(np.any(np.abs(vega) > band) or abs(float(vega.sum())) > band)
 
     def plan(self, ctx: PlanContext) -> Plan | None:
-        s = ctx.settings
+        s = ctx.rules
         limit = ctx.limits.max_abs_vega_per_vol_point
         target = s.target_fraction * limit
         trigger = s.band_fraction * limit if ctx.trigger is HedgeTrigger.BAND_BREACH else target

@@ -45,6 +45,7 @@ from hedgemesh.runtime.streams import DurableConsumer
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
 from hedgemesh.store.execution import ExecutionRepository, Switch
+from hedgemesh.venue.spec import VENUE, VenueSpec
 from hedgemesh.wire import subjects
 from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.market import Surface, Tick
@@ -71,10 +72,12 @@ _MIN_TIMER_S = 1e-3
 class ExecutionComponent:
     """Runs the engine inside a `Service`; see the module docstring."""
 
-    def __init__(self, settings: ExecutionSettings, store: StoreSettings) -> None:
+    def __init__(
+        self, settings: ExecutionSettings, store: StoreSettings, venue: VenueSpec = VENUE
+    ) -> None:
         self.settings = settings
         self.store_settings = store
-        self.engine = Engine(settings)
+        self.engine = Engine(settings.engine_params(venue))
         self.stats: Counter[str] = Counter()
         self.repo: ExecutionRepository | None = None
         self.outbox: Outbox | None = None

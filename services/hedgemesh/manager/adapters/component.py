@@ -52,7 +52,7 @@ from hedgemesh.manager.adapters.control import ControlHandler
 from hedgemesh.manager.adapters.heard import PredecessorLog
 from hedgemesh.manager.config import ManagerSettings
 from hedgemesh.manager.domain.budgets import Budgets, period_start
-from hedgemesh.manager.domain.engine import CycleOutcome, DecisionEngine, DecisionParams
+from hedgemesh.manager.domain.engine import CycleOutcome, DecisionEngine
 from hedgemesh.manager.domain.gather import Cycle, Gatherer
 from hedgemesh.manager.domain.inflight import InFlight
 from hedgemesh.manager.domain.limits import (
@@ -70,6 +70,7 @@ from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.scenario.model import Scenario
 from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
 from hedgemesh.store.decisions import BudgetPeriod, DecisionRecord, DecisionRepository
+from hedgemesh.venue.spec import VENUE, VenueSpec
 from hedgemesh.wire import subjects
 from hedgemesh.wire.book import PositionSnapshot, PositionSnapshotRequest
 from hedgemesh.wire.codes import ReasonCode, TradingState
@@ -106,8 +107,10 @@ class ManagerComponent:
         settings: ManagerSettings,
         store: StoreSettings,
         scenario: Scenario | None = None,
+        venue: VenueSpec = VENUE,
     ) -> None:
         self.settings = settings
+        self.venue = venue
         self.store_settings = store
         self.scenario = scenario
         self.stats: Counter[str] = Counter()
@@ -188,7 +191,7 @@ class ManagerComponent:
         self._db = make_engine(url, self.store_settings)
         self.repo = DecisionRepository(session_factory(self._db))
         self.engine = DecisionEngine(
-            params=_params(s),
+            params=s.decision_params(self.venue),
             book=BookState(),
             limits=DeskLimits(),
             budgets=Budgets(
@@ -797,25 +800,6 @@ def delta_cycle_id(underlying: str, tick_seq: int) -> str:
 def _real() -> float:
     """Real seconds (monotonic): for liveness and orders in flight, whatever the clock's speed."""
     return time.monotonic()
-
-
-def _params(s: ManagerSettings) -> DecisionParams:
-    return DecisionParams(
-        delta_band_fraction=s.delta_band_fraction,
-        delta_rehedge_to=s.delta_rehedge_to,
-        risk_weight=s.risk_weight,
-        breach_weight=s.breach_weight,
-        dead_zone_fraction=s.dead_zone_fraction,
-        max_orders_per_instrument=s.max_orders_per_instrument,
-        limit_collar_fraction=s.limit_collar_fraction,
-        option_tick_size=s.option_tick_size,
-        underlying_tick_size=s.underlying_tick_size,
-        option_half_spread_bp=s.option_half_spread_bp,
-        underlying_half_spread_bp=s.underlying_half_spread_bp,
-        option_fee_per_contract=s.option_fee_per_contract,
-        underlying_fee_bp=s.underlying_fee_bp,
-        bucket_vega_limit_fraction=s.bucket_vega_limit_fraction,
-    )
 
 
 async def _create(kv: TypedKV[Any], key: str, value: Any) -> bool:
