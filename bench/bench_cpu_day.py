@@ -21,16 +21,13 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from cluster import running_cluster
 
 from hedgemesh.runtime import NatsSettings, connect
 from hedgemesh.wire import Tick, subjects
@@ -89,12 +86,6 @@ def cpu_by_process(root: int) -> dict[int, tuple[str, float]]:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def _simulated_time(url: str, reached: list[datetime], stop: asyncio.Event) -> None:
     """Keep `reached[0]` at the newest tick time seen, until `stop`."""
     nc = await connect(NatsSettings(url=url, name="cpu-day-observer"))
@@ -150,29 +141,13 @@ async def _measure(url: str, launcher: int, start: datetime, speed: float,
 
 def run(speed: float = SPEED, offset_h: float = START_OFFSET_H,
         stretch_h: float = STRETCH_H) -> dict[str, Any]:  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="hedgemesh-cpu-") as home:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEMESH_")}
-        env["HEDGEMESH_API_PORT"] = str(_free_port())
-        launcher = subprocess.Popen(
-            [sys.executable, "-m", "hedgemesh.cli", "up", "--home", home, "--nats-port", "0",
-             "--scenario", str(SCENARIO), "--speed", repr(speed), "--no-restart"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
-        try:
-            cluster_file = Path(home) / "cluster.json"
-            deadline = time.monotonic() + 60
-            while not cluster_file.exists():
-                if time.monotonic() > deadline or launcher.poll() is not None:
-                    raise RuntimeError("the cluster did not start")
-                time.sleep(0.1)
-            cluster = json.loads(cluster_file.read_text())
-            start = datetime.fromisoformat(cluster["clock"]["start"])
-            return asyncio.run(
-                _measure(cluster["nats_url"], launcher.pid, start, speed, offset_h, stretch_h)
+    with running_cluster(SCENARIO, "--speed", repr(speed)) as cluster:
+        start = datetime.fromisoformat(cluster["clock"]["start"])
+        return asyncio.run(
+            _measure(
+                cluster["nats_url"], cluster["launcher_pid"], start, speed, offset_h, stretch_h
             )
-        finally:
-            launcher.send_signal(signal.SIGINT)
-            launcher.wait(60)
+        )
 
 
 def report(r: dict[str, Any]) -> None:
