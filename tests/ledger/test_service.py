@@ -190,9 +190,9 @@ async def test_given_tick_and_surface_then_snapshot_marks_at_fair_value(
         await bus.publish(subjects.tick("SPX"), tick(5050.0))
         await bus.publish(subjects.surface("SPX"), surface(5050.0))
         ledger = component(service)
-        await eventually(lambda: ledger.marks.fair_values([CALL], service.clock.now()))
+        await eventually(lambda: ledger.market.fair_values([CALL], service.clock.now()))
         snap = await snapshot(bus)
-        call_mark = ledger.marks.fair_values([CALL], service.clock.now())[CALL.symbol]
+        call_mark = ledger.market.fair_values([CALL], service.clock.now())[CALL.symbol]
         by_symbol = {p.instrument.symbol: p for p in snap.positions}
         assert by_symbol["SPX"].mark_price == 5050.0
         assert by_symbol["SPX"].unrealised_pnl == pytest.approx(100 * 50.0)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from hedgemesh.ledger.config import LedgerSettings
 from hedgemesh.ledger.domain import Booking, BookingRefused, Ledger
-from hedgemesh.ledger.marks import Marks
+from hedgemesh.market.view import MarketView
 from hedgemesh.runtime.bus import Envelope, Handler, M
 from hedgemesh.runtime.errors import Rejected
 from hedgemesh.runtime.streams import DurableConsumer
@@ -45,7 +45,7 @@ class LedgerComponent:
         self.settings = settings
         self.store = store
         self.ledger = Ledger()
-        self.marks = Marks()
+        self.market = MarketView()
         self.booked = 0
         """Events booked by this process (redeliveries of booked ids not counted)."""
         self.duplicates = 0
@@ -206,10 +206,10 @@ class LedgerComponent:
     # -- market data -------------------------------------------------------------------------
 
     async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
-        self.marks.on_tick(tick)
+        self.market.apply_tick(tick)
 
     async def _on_surface(self, surface: Surface, envelope: Envelope) -> None:
-        self.marks.on_surface(surface)
+        self.market.apply_surface(surface)
 
     # -- snapshots ---------------------------------------------------------------------------
 
@@ -217,7 +217,7 @@ class LedgerComponent:
         """The book in one underlying now, marked at the latest fair values."""
         now = self.service.clock.now()
         held = self.ledger.holdings(underlying)
-        marks = self.marks.fair_values((p.instrument for p in held if p.quantity), now)
+        marks = self.market.fair_values((p.instrument for p in held if p.quantity), now)
         return self.ledger.snapshot(underlying, marks, now)
 
     async def _publish(self, underlying: str) -> None:

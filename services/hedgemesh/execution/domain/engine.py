@@ -33,9 +33,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from hedgemesh.execution.domain.controls import Controls
-from hedgemesh.execution.domain.marks import Marks
 from hedgemesh.execution.domain.params import EngineParams
 from hedgemesh.execution.domain.reports import OrderRecord, utc
+from hedgemesh.market.view import MarketView
 from hedgemesh.venue.algos import ParentOrder, ParentUpdate
 from hedgemesh.venue.simulator import Venue
 from hedgemesh.venue.spec import BookSpec
@@ -82,7 +82,8 @@ class Engine:
     def __init__(self, params: EngineParams) -> None:
         self.params = params
         self.venue_spec = params.venue
-        self.marks = Marks()
+        self.market = MarketView()
+        """The latest tick and surface of each underlying traded here."""
         self.venue = Venue()
         self.fence = 0
         """The highest manager epoch seen; orders from a lower one are refused."""
@@ -223,14 +224,14 @@ class Engine:
     def on_tick(self, tick: Tick, now: float) -> list[ExecutionReport]:
         if not self._trades(tick.underlying):
             return []
-        self.marks.on_tick(tick)
+        self.market.apply_tick(tick)
         return self._requote(tick.underlying, now) + self._retry_waiting(tick.underlying, now)
 
     def on_surface(self, surface: Surface, now: float) -> list[ExecutionReport]:
         """Raises ValueError for a surface the quant library refuses (nothing changes)."""
         if not self._trades(surface.underlying):
             return []
-        self.marks.on_surface(surface)
+        self.market.apply_surface(surface)
         underlying = surface.underlying
         return self._requote(underlying, now) + self._retry_waiting(underlying, now)
 
@@ -337,9 +338,9 @@ class Engine:
 
     def _has_market(self, instrument: Instrument) -> bool:
         underlying = instrument.underlying
-        if self.marks.spot(underlying) is None:
+        if self.market.spot(underlying) is None:
             return False
-        return not instrument.is_option or self.marks.has_surface(underlying)
+        return not instrument.is_option or self.market.has_surface(underlying)
 
     def _listing_problem(self, instrument: Instrument, now: float) -> tuple[ReasonCode, str] | None:
         if not instrument.is_option:
@@ -348,7 +349,7 @@ class Engine:
         assert expiry is not None
         if expiry.timestamp() <= now or instrument.symbol in self._expired:
             return ReasonCode.INSTRUMENT_EXPIRED, f"{instrument} expired at {expiry.isoformat()}"
-        if expiry not in self.marks.listed_expiries(instrument.underlying):
+        if expiry not in self.market.listed_expiries(instrument.underlying):
             return ReasonCode.UNKNOWN_INSTRUMENT, f"{instrument}: expiry not listed"
         if instrument.multiplier != self.venue_spec.option.multiplier:
             text = f"{instrument}: multiplier {instrument.multiplier:g} is not the listed one"
@@ -400,8 +401,8 @@ class Engine:
     def _fair(self, instrument: Instrument) -> float | None:
         """Fair value (currency per unit): the spot, or the option's value on the surface."""
         if not instrument.is_option:
-            return self.marks.spot(instrument.underlying)
-        values = self.marks.option_values([instrument])
+            return self.market.spot(instrument.underlying)
+        values = self.market.option_values([instrument])
         if values is None:
             return None
         fair = float(values[0][0])
@@ -417,10 +418,10 @@ class Engine:
                 continue
             if instrument.is_option:
                 options.setdefault(instrument.underlying, []).append(instrument)
-            elif (spot := self.marks.spot(instrument.underlying)) is not None:
+            elif (spot := self.market.spot(instrument.underlying)) is not None:
                 fair[symbol] = spot
         for listed in options.values():
-            values = self.marks.option_values(listed)
+            values = self.market.option_values(listed)
             if values is None:
                 continue
             for instrument, value in zip(listed, values[0].tolist(), strict=True):
@@ -448,20 +449,20 @@ class Engine:
         self, underlying: str, now: float, only: str | None = None
     ) -> list[ExecutionReport]:
         """New fair values, vols and drought for the books of `underlying` (or just `only`)."""
-        spot = self.marks.spot(underlying)
+        spot = self.market.spot(underlying)
         if spot is None:
             return []
         p = self.params
-        drought = 1.0 / self.marks.depth_multiplier(underlying)
+        drought = 1.0 / self.market.depth_multiplier(underlying)
         updates: list[ParentUpdate] = []
         if only is None or only == underlying:
             if underlying not in self.venue.books:
                 self._add_book(Instrument.spot(underlying))
-            vol = self.marks.atm_vol(underlying, p.vol_reference_days, p.default_vol)
+            vol = self.market.atm_vol(underlying, p.vol_reference_days, p.default_vol)
             updates += self.venue.mark(underlying, now, fair=spot, vol=vol, drought=drought)
         books = self._options.get(underlying, {})
         live = [i for sym, i in books.items() if sym not in self._expired and only in (None, sym)]
-        values = self.marks.option_values(live) if live else None
+        values = self.market.option_values(live) if live else None
         if values is not None:
             # a worthless option still needs a price to quote
             floor = 0.5 * self.venue_spec.option.tick_size
