@@ -49,11 +49,11 @@ from pydantic import ValidationError
 from sqlalchemy import Engine as DbEngine
 
 from hedgemesh.manager.adapters.control import ControlHandler
-from hedgemesh.manager.adapters.heard import PredecessorLog
 from hedgemesh.manager.config import ManagerSettings
 from hedgemesh.manager.domain.budgets import Budgets, period_start
 from hedgemesh.manager.domain.engine import CycleOutcome, DecisionEngine
 from hedgemesh.manager.domain.gather import Cycle, Gatherer
+from hedgemesh.manager.domain.heard import PredecessorLog
 from hedgemesh.manager.domain.inflight import InFlight
 from hedgemesh.manager.domain.limits import (
     FIRM_LIMITS_KEY,
