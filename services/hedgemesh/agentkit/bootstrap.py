@@ -12,10 +12,9 @@ from hedgemesh.agentkit.component import AgentComponent
 from hedgemesh.agentkit.config import AgentSettings
 from hedgemesh.agentkit.core import AgentCore, Specialist
 from hedgemesh.market.book_state import BookState
-from hedgemesh.marketdata.bootstrap import clock_for
 from hedgemesh.policies.selection import LadderCost
 from hedgemesh.runtime import Clock, NatsSettings, Service
-from hedgemesh.runtime.service import RuntimeSettings, run_service
+from hedgemesh.runtime.service import RuntimeSettings, clock_for, run_service
 from hedgemesh.scenario import Scenario, ScenarioError, load_scenario
 from hedgemesh.venue.settings import VenueSettings
 from hedgemesh.venue.spec import VenueSpec
@@ -55,7 +54,7 @@ def build_agent(
         lease=specialist.agent,
         settings=runtime,
         nats=nats,
-        clock=clock or clock_for(scenario, runtime),
+        clock=clock or clock_for(runtime, scenario.clock.speed),
     )
 
 
