@@ -34,7 +34,7 @@ def test_given_a_venue_setting_then_execution_the_manager_and_the_agents_all_rea
     agent = build_gamma(runtime=runtime, nats=nats).components[0].core
     assert engine.venue_spec.option.fee_per_contract == 0.65
     assert engine.venue_spec.option.liquidity.top_size == 20.0
-    assert manager.venue == engine.venue_spec
+    assert manager.core.engine.params.venue == engine.venue_spec
     assert agent.costs == LadderCost.of(engine.venue_spec.option)
     assert agent.costs.fee_per_contract == 0.65 and agent.costs.top_size == 20.0
     assert agent.costs.half_spread_bp == VENUE.option.half_spread_bp  # the rest as it was

@@ -17,7 +17,9 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hedgemesh.manager.domain.core import ManagerRules
 from hedgemesh.manager.domain.engine import DecisionParams
+from hedgemesh.manager.domain.limits import FallbackLimits
 from hedgemesh.scenario import DEFAULT_SCENARIO
 from hedgemesh.venue.spec import VENUE, VenueSpec
 from hedgemesh.wire.base import Token
@@ -165,3 +167,10 @@ class ManagerSettings(BaseSettings):
         `venue` (its tick sizes, spreads and fees: `hedgemesh.venue.settings.VenueSettings`)."""
         names = {f.name for f in fields(DecisionParams)} - {"venue"}
         return DecisionParams(**self.model_dump(include=names), venue=venue)
+
+    def rules(self) -> ManagerRules:
+        """The core's rules (the fields of `ManagerRules` by name; the fallback limits from
+        the `fallback_*` fields)."""
+        names = {f.name for f in fields(ManagerRules)} - {"fallback"}
+        fallback = {f.name: getattr(self, f"fallback_{f.name}") for f in fields(FallbackLimits)}
+        return ManagerRules(**self.model_dump(include=names), fallback=FallbackLimits(**fallback))
