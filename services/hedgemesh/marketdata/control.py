@@ -13,34 +13,47 @@ publishes the current tick, as a feed coming back would. Refusals: `UNSUPPORTED_
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from hedgemesh.runtime import Clock, Rejected
 from hedgemesh.runtime.bus import Envelope
 from hedgemesh.wire.ops import ControlAction, ControlCommand, ControlReply
 
-if TYPE_CHECKING:
-    from hedgemesh.marketdata.publisher import MarketDataPublisher
-
 CONTROL_TARGET = "marketdata"
+
+
+class FeedPort(Protocol):
+    """What control needs of the feed (the publisher implements it)."""
+
+    paused: set[str]
+    """Underlyings whose ticks and surfaces are not published."""
+
+    @property
+    def symbols(self) -> Sequence[str]:
+        """The underlyings of the scenario."""
+        ...
+
+    def counters(self) -> dict[str, Any]:
+        """The publisher's counters."""
+        ...
 
 
 class FeedControl:
     """Answers control commands for the publisher's feed."""
 
-    def __init__(self, publisher: MarketDataPublisher, clock: Clock) -> None:
-        self.publisher = publisher
+    def __init__(self, feed: FeedPort, clock: Clock) -> None:
+        self.feed = feed
         self.clock = clock
 
     async def handle(self, command: ControlCommand, envelope: Envelope) -> ControlReply:
-        publisher = self.publisher
+        feed = self.feed
         if command.action in (ControlAction.HALT, ControlAction.RESUME):
             underlyings = self._underlyings(command)
             if command.action is ControlAction.HALT:
-                publisher.paused |= underlyings
+                feed.paused |= underlyings
             else:
-                publisher.paused -= underlyings
+                feed.paused -= underlyings
         elif command.action is not ControlAction.STATUS:
             detail = f"marketdata answers halt, resume and status, not {command.action}"
             raise Rejected("UNSUPPORTED_ACTION", detail)
@@ -48,12 +61,12 @@ class FeedControl:
             command_id=command.id,
             target=CONTROL_TARGET,
             ok=True,
-            state={"paused": sorted(publisher.paused), **asdict(publisher.stats)},
+            state={"paused": sorted(feed.paused), **feed.counters()},
             ts=self.clock.now(),
         )
 
     def _underlyings(self, command: ControlCommand) -> set[str]:
-        symbols = set(self.publisher.scenario.symbols)
+        symbols = set(self.feed.symbols)
         underlying = command.params.get("underlying")
         if underlying is None:
             return symbols

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from hedgemesh.market.session import Batch, MarketSession
 from hedgemesh.marketdata.config import MarketDataSettings
@@ -55,6 +55,13 @@ class MarketDataPublisher:
         """Underlyings whose ticks and surfaces are not published (`FeedControl`)."""
         self._service: Service | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self.scenario.symbols)
+
+    def counters(self) -> dict[str, int]:
+        return asdict(self.stats)
 
     async def start(self, service: Service) -> None:
         self._service = service
