@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hedgemesh.execution.adapters.service import ExecutionComponent
+from hedgemesh.execution.adapters.component import ExecutionComponent
 from hedgemesh.execution.config import ExecutionSettings
 from hedgemesh.runtime.clock import Clock
 from hedgemesh.runtime.connection import NatsSettings
