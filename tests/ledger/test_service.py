@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import pytest
 from ledger_examples import CALL, PUT, SPX, accepted, fill, surface, tick, trade
 
-from hedgemesh.ledger.adapters import LedgerComponent
+from hedgemesh.ledger.adapters.component import LedgerComponent
 from hedgemesh.ledger.bootstrap import build
 from hedgemesh.ledger.config import LedgerSettings
 from hedgemesh.runtime.bus import Bus

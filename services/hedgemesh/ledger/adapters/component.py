@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from hedgemesh.ledger.config import LedgerSettings
-from hedgemesh.ledger.domain import Booking, BookingRefused, Ledger
+from hedgemesh.ledger.domain.ledger import Booking, BookingRefused, Ledger
 from hedgemesh.market.view import MarketView
 from hedgemesh.runtime.bus import Envelope, Handler, M
 from hedgemesh.runtime.errors import Rejected
