@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from hedgemesh.marketdata.adapters.component import MarketDataPublisher
 from hedgemesh.marketdata.config import MarketDataSettings
-from hedgemesh.marketdata.publisher import MarketDataPublisher
 from hedgemesh.runtime import Clock, NatsSettings, Service
 from hedgemesh.runtime.service import RuntimeSettings, clock_for
 from hedgemesh.scenario import Scenario, load_scenario

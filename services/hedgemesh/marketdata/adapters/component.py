@@ -16,8 +16,8 @@ import logging
 from dataclasses import asdict, dataclass
 
 from hedgemesh.market.session import Batch, MarketSession
+from hedgemesh.marketdata.adapters.control import CONTROL_TARGET, FeedControl
 from hedgemesh.marketdata.config import MarketDataSettings
-from hedgemesh.marketdata.control import CONTROL_TARGET, FeedControl
 from hedgemesh.runtime import JetStreamRefused, NatsUnavailable, Service
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.scenario import Scenario
