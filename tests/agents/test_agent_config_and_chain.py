@@ -7,7 +7,7 @@ import pytest
 from agent_examples import ORIGIN, gamma_core, scenario
 from pydantic import ValidationError
 
-from hedgemesh.agentkit.chain import Listings, listed_candidates, listed_instruments
+from hedgemesh.agentkit.domain.chain import Listings, listed_candidates, listed_instruments
 from hedgemesh.execution.bootstrap import build as build_execution
 from hedgemesh.gamma_agent.bootstrap import build as build_gamma
 from hedgemesh.gamma_agent.config import GammaAgentSettings

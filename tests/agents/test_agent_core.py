@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from agent_examples import ORIGIN, book_holdings, gamma_core, moved, snapshot
 
-from hedgemesh.agentkit.component import AgentComponent
-from hedgemesh.agentkit.core import Skip
+from hedgemesh.agentkit.adapters.component import AgentComponent
+from hedgemesh.agentkit.domain.core import Skip
 from hedgemesh.gamma_agent.config import GammaAgentSettings
 from hedgemesh.runtime.clock import SteppedClock
 from hedgemesh.wire.codes import ReasonCode
@@ -160,7 +160,7 @@ def test_given_a_standby_then_its_own_proposals_hold_nothing_back_but_the_leader
 
 
 def test_given_a_worst_price_past_the_collar_then_the_limit_stops_inside_it():
-    from hedgemesh.agentkit.core import Leg, _wire_leg
+    from hedgemesh.agentkit.domain.core import Leg, _wire_leg
     from hedgemesh.wire.instruments import Instrument
 
     option = Instrument.option("SPX", ORIGIN + timedelta(days=7), 5000.0, "call")

@@ -7,7 +7,7 @@ import pytest
 from agent_examples import ORIGIN, gamma_core, vega_core
 from pydantic import ValidationError
 
-from hedgemesh.agentkit.core import Skip
+from hedgemesh.agentkit.domain.core import Skip
 from hedgemesh.wire.params import PARAMETERS, AgentParams
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from agent_examples import ORIGIN, book_holdings, gamma_core, limits, moved, tick
 
-from hedgemesh.agentkit.core import Skip
-from hedgemesh.gamma_agent.domain import GammaSpecialist, book_for_policy
+from hedgemesh.agentkit.domain.core import Skip
+from hedgemesh.gamma_agent.domain.specialist import GammaSpecialist, book_for_policy
 from hedgemesh.policies.selection import LadderCost
 from hedgemesh.venue.spec import VENUE
 from hedgemesh.wire.codes import TradingState
@@ -79,7 +79,7 @@ def test_given_the_choice_then_the_first_leg_is_the_cheapest_gamma_per_unit_of_c
     core = gamma_core()
     proposal = core.evaluate("SPX", ORIGIN, 0.0).proposal
     assert proposal is not None
-    from hedgemesh.agentkit.chain import listed_candidates
+    from hedgemesh.agentkit.domain.chain import listed_candidates
 
     pool = listed_candidates(core.book, "SPX", core.chains["SPX"], ORIGIN)
     pool = pool.take(pool.near_the_money(2, 45, 1.0))
@@ -113,7 +113,7 @@ def test_given_the_policy_then_it_sees_the_same_gamma_as_the_book_state():
 
 
 def _context(core):
-    from hedgemesh.agentkit.core import PlanContext
+    from hedgemesh.agentkit.domain.core import PlanContext
 
     risk = core.book.risk(ORIGIN)
     return PlanContext(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from agent_examples import ORIGIN, gamma_core, limits, moved
 
-from hedgemesh.agentkit.depth import TakenDepth
+from hedgemesh.agentkit.domain.depth import TakenDepth
 from hedgemesh.policies.selection import LadderCost
 from hedgemesh.venue.spec import VENUE
 from hedgemesh.wire.hedging import Decision, DecisionOutcome, Greeks, HedgeLeg, Proposal

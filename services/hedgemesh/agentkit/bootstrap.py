@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from hedgemesh.agentkit.component import AgentComponent
+from hedgemesh.agentkit.adapters.component import AgentComponent
 from hedgemesh.agentkit.config import AgentSettings
-from hedgemesh.agentkit.core import AgentCore, Specialist
+from hedgemesh.agentkit.domain.core import AgentCore, Specialist
 from hedgemesh.market.book_state import BookState
 from hedgemesh.policies.selection import LadderCost
 from hedgemesh.runtime import Clock, NatsSettings, Service

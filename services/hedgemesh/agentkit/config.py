@@ -12,7 +12,7 @@ from typing import Self
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings
 
-from hedgemesh.agentkit.rules import AgentRules
+from hedgemesh.agentkit.domain.rules import AgentRules
 from hedgemesh.quant.book import DEFAULT_BUCKET_EDGES_DAYS
 from hedgemesh.scenario import DEFAULT_SCENARIO
 from hedgemesh.wire.base import Token

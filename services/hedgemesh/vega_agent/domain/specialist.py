@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from hedgemesh.agentkit.core import Leg, Plan, PlanContext
-from hedgemesh.agentkit.rules import AgentRules
+from hedgemesh.agentkit.domain.core import Leg, Plan, PlanContext
+from hedgemesh.agentkit.domain.rules import AgentRules
 from hedgemesh.policies.base import into_band
 from hedgemesh.policies.selection import vega_bucket_changes
 from hedgemesh.quant.book import BookRisk

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hedgemesh.agentkit.config import AgentSettings
-from hedgemesh.agentkit.core import DESK, AgentCore, Evaluation
+from hedgemesh.agentkit.domain.core import DESK, AgentCore, Evaluation
 from hedgemesh.runtime.bus import Envelope
 from hedgemesh.runtime.errors import CorruptValue, NatsUnavailable
 from hedgemesh.runtime.tasks import cancel_and_wait

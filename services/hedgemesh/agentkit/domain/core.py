@@ -47,9 +47,9 @@ from typing import Protocol
 
 import numpy as np
 
-from hedgemesh.agentkit.chain import Candidates, Listings, listed_candidates
-from hedgemesh.agentkit.depth import TakenDepth
-from hedgemesh.agentkit.rules import AgentRules
+from hedgemesh.agentkit.domain.chain import Candidates, Listings, listed_candidates
+from hedgemesh.agentkit.domain.depth import TakenDepth
+from hedgemesh.agentkit.domain.rules import AgentRules
 from hedgemesh.market.book_state import BookState
 from hedgemesh.policies.selection import Allocation, LadderCost, allocate
 from hedgemesh.quant.book import BookRisk

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hedgemesh.agentkit.core import Plan, PlanContext, legs_from
-from hedgemesh.agentkit.rules import AgentRules
+from hedgemesh.agentkit.domain.core import Plan, PlanContext, legs_from
+from hedgemesh.agentkit.domain.rules import AgentRules
 from hedgemesh.market.book_state import SECONDS_PER_YEAR
 from hedgemesh.policies import DeltaGamma, HedgeOption, live, select_listed
 from hedgemesh.policies.live import LiveHedge, LiveInput, LiveOption
