@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from hedgemesh.api.readmodel import ReadModel
+from hedgemesh.api.domain.readmodel import ReadModel
 from hedgemesh.runtime.bus import Envelope
 from hedgemesh.runtime.errors import CorruptValue, NatsUnavailable
 from hedgemesh.runtime.kv import TypedKV

@@ -19,8 +19,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hedgemesh.api.auth import Caller
-from hedgemesh.api.gate import caller_of
+from hedgemesh.api.security.auth import Caller
+from hedgemesh.api.security.gate import caller_of
 from hedgemesh.store.audit import AuditEntry
 
 __all__ = ["CHANGE", "MAX_BODY_BYTES", "MUTATING", "AuditTrail", "Change", "body_value"]

@@ -3,7 +3,7 @@ the revision the caller read is checked, then the write is conditional on it."""
 
 from __future__ import annotations
 
-from hedgemesh.api.desk import CasConflict, Desk, DeskUnavailable
+from hedgemesh.api.adapters.desk import CasConflict, Desk, DeskUnavailable
 from hedgemesh.api.errors import ApiError
 from hedgemesh.wire.base import WireModel
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hedgemesh.api import render
-from hedgemesh.api.pnl import PnlTracker
-from hedgemesh.api.views import (
+from hedgemesh.api.domain import render
+from hedgemesh.api.domain.pnl import PnlTracker
+from hedgemesh.api.domain.views import (
     AgentsResponse,
     AgentView,
     InstanceView,

@@ -14,9 +14,9 @@ import math
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hedgemesh.api.auth import DEV_CALLER, Caller, TokenTable
 from hedgemesh.api.errors import error_response
-from hedgemesh.api.ratelimit import RateLimiter
+from hedgemesh.api.security.auth import DEV_CALLER, Caller, TokenTable
+from hedgemesh.api.security.ratelimit import RateLimiter
 
 __all__ = ["CALLER", "OPEN_PATHS", "Gate", "caller_of"]
 

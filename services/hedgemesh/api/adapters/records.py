@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hedgemesh.api.views import AuditView, DecisionView, FillView, OrderView
+from hedgemesh.api.domain.views import AuditView, DecisionView, FillView, OrderView
 from hedgemesh.store.audit import AuditEntry, AuditRepository
 from hedgemesh.store.decisions import DecisionRecord, DecisionRepository
 from hedgemesh.store.models import OrderRow, ReportRow

@@ -8,8 +8,8 @@ from datetime import datetime
 
 import numpy as np
 
-from hedgemesh.api.pnl import PnlTracker
-from hedgemesh.api.views import (
+from hedgemesh.api.domain.pnl import PnlTracker
+from hedgemesh.api.domain.views import (
     Attribution,
     BucketRisk,
     GreeksView,
