@@ -42,9 +42,10 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -67,6 +68,8 @@ from hedgemesh.wire.instruments import Instrument
 from hedgemesh.wire.market import Surface, Tick
 
 __all__ = ["SECONDS_PER_YEAR", "BookState", "InstrumentBatch", "UnitGreeks"]
+
+_M = TypeVar("_M", Tick, Surface)
 
 SECONDS_PER_YEAR = bsm.DAYS_PER_YEAR * 86_400.0
 """ACT/365 year, in seconds (as `bsm` and `fair_value`)."""
@@ -186,21 +189,25 @@ class BookState:
 
     def apply_tick(self, tick: Tick) -> bool:
         """Take the tick if newer by (ts, seq) than the held one (True), else ignore it."""
-        previous = self._view.tick(tick.underlying)
-        if not _newer(tick, previous):
-            return False
-        self._view.apply_tick(tick)
-        self._market_moved(tick.underlying, first=previous is None, surface=False)
-        return True
+        return self._apply_market(tick, self._view.tick, self._view.apply_tick)
 
     def apply_surface(self, surface: Surface) -> bool:
         """Take the surface if newer by (ts, seq) than the held one (True), else ignore it;
         ValueError (nothing taken) for one the quant library refuses."""
-        previous = self._view.surface(surface.underlying)
-        if not _newer(surface, previous):
+        return self._apply_market(surface, self._view.surface, self._view.apply_surface)
+
+    def _apply_market(
+        self,
+        message: _M,
+        held: Callable[[str], _M | None],
+        take: Callable[[_M], None],
+    ) -> bool:
+        previous = held(message.underlying)
+        if previous is not None and (message.ts, message.seq) <= (previous.ts, previous.seq):
             return False
-        self._view.apply_surface(surface)
-        self._market_moved(surface.underlying, first=previous is None, surface=True)
+        take(message)
+        first = previous is None
+        self._market_moved(message.underlying, first=first, surface=isinstance(message, Surface))
         return True
 
     def _market_moved(self, underlying: str, *, first: bool, surface: bool) -> None:
@@ -399,11 +406,6 @@ class BookState:
             raise KeyError(underlying)
         tick, surface, vol = self._view.inputs(underlying)
         return fair_values(tick, surface, batch.arrays, surf=vol)
-
-
-def _newer(message: Tick | Surface, held: Tick | Surface | None) -> bool:
-    """Whether `message` is newer than the one held by (ts, seq)."""
-    return held is None or (message.ts, message.seq) > (held.ts, held.seq)
 
 
 def _with_spot(market: Market, spot: NDArray[np.float64]) -> Market:

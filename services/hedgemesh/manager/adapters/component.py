@@ -28,22 +28,8 @@ from hedgemesh.manager.adapters.control import ControlHandler
 from hedgemesh.manager.adapters.kv import ManagerKV, create
 from hedgemesh.manager.adapters.outbox import Outbox
 from hedgemesh.manager.config import ManagerSettings
+from hedgemesh.manager.domain import effects as fx
 from hedgemesh.manager.domain.core import ManagerCore
-from hedgemesh.manager.domain.effects import (
-    At,
-    CreateLimits,
-    Decide,
-    DecideDue,
-    DecideLater,
-    Effect,
-    FetchLimits,
-    FlushOutbox,
-    Lag,
-    PublishLate,
-    RecheckDelta,
-    RecordBudgets,
-    SetTrading,
-)
 from hedgemesh.runtime.bus import Bus, Envelope
 from hedgemesh.runtime.errors import NatsUnavailable
 from hedgemesh.runtime.kv import TypedKV
@@ -110,9 +96,9 @@ class ManagerComponent:
     def now(self) -> datetime:
         return self.service.clock.now()
 
-    def _at(self) -> At:
+    def _at(self) -> fx.At:
         service = self.service
-        return At(service.clock.now(), time.monotonic(), service.is_leader, service.epoch)
+        return fx.At(service.clock.now(), time.monotonic(), service.is_leader, service.epoch)
 
     # -- the control port --------------------------------------------------------------------
 
@@ -175,7 +161,7 @@ class ManagerComponent:
         try:
             await takeover.restore(core, outbox, self.now())
             await takeover.record_predecessors(core, outbox, epoch, self.now())
-            await takeover.republish(*self._republishing(epoch))
+            await self._republish(epoch)
         except Exception:
             log.exception("manager: take-over recovery failed; carrying on")
         self._control_sub = await self.bus.serve_control(CONTROL_TARGET, self.control.handle)
@@ -236,36 +222,37 @@ class ManagerComponent:
 
     # -- effects out -------------------------------------------------------------------------
 
-    async def _apply(self, effects: list[Effect]) -> None:
+    async def _apply(self, effects: list[fx.Effect]) -> None:
         """Carry out the core's effects, in order."""
         for effect in effects:
             match effect:
-                case Lag(ms):
+                case fx.Lag(ms):
                     self.service.lag_ms = ms
-                case Decide(cycle_id, now):
+                case fx.Decide(cycle_id, now):
                     await self._decide(cycle_id, now)
-                case DecideLater(cycle_id, delay_s):
+                case fx.DecideLater(cycle_id, delay_s):
                     work = functools.partial(self._decide, cycle_id)
                     self._background.later(delay_s, f"decide-{cycle_id}", work)
-                case RecheckDelta(und, delay_s):
+                case fx.RecheckDelta(und, delay_s):
                     work = functools.partial(self._apply_at, self.core.recheck, und)
                     self._background.later(delay_s, f"delta-{und}", work)
-                case PublishLate(record):
+                case fx.PublishLate(record):
                     published = await self.outbox.publish_decisions(self.bus, [record.decision])
                     await self.outbox.store_decision(record, self.now() if published else None)
-                case FetchLimits(und):
+                case fx.FetchLimits(und):
                     held = await self.kv.read_limits(und)
                     await self._apply(self.core.on_limits(effect, held, self._at()))
-                case CreateLimits(und, value):
+                case fx.CreateLimits(und, value):
                     created = create(self.kv.limits(), und, value)
                     self._background.spawn(created, f"fallback-{und}")
-                case SetTrading(status):
+                case fx.SetTrading(status):
                     await self.set_trading(status)
-                case RecordBudgets(periods):
+                case fx.RecordBudgets(periods):
                     await self.outbox.record_budgets(periods)
-                case FlushOutbox():
-                    await takeover.flush(*self._republishing(self.service.epoch or 0))
-                case DecideDue():
+                case fx.FlushOutbox():
+                    republish = functools.partial(self._republish, self.service.epoch or 0)
+                    await takeover.flush(self.outbox, republish)
+                case fx.DecideDue():
                     await self._apply_at(self.core.due_inherited)
 
     async def _decide(self, cycle_id: str, now: datetime | None = None) -> None:
@@ -289,13 +276,13 @@ class ManagerComponent:
             outbox.queue(outcome, self.now() if published else None)
         self._background.spawn(outbox.store_pending(), "store")
 
-    async def _apply_at(self, handler: Callable[..., list[Effect]], *args: Any) -> None:
+    async def _apply_at(self, handler: Callable[..., list[fx.Effect]], *args: Any) -> None:
         """The effects of a core call made now (`handler(*args, at)`)."""
         await self._apply(handler(*args, self._at()))
 
-    def _republishing(
-        self, epoch: int
-    ) -> tuple[ManagerCore, Outbox, Bus, int, datetime, float, float]:
-        """What `takeover.republish` and `takeover.flush` are given, as of now."""
+    async def _republish(self, epoch: int) -> None:
+        """Publish what the store holds unpublished, stamped with `epoch` (`takeover`)."""
         max_age = self.settings.outbox_max_age_s
-        return self.core, self.outbox, self.bus, epoch, self.now(), time.monotonic(), max_age
+        await takeover.republish(
+            self.core, self.outbox, self.bus, epoch, self.now(), time.monotonic(), max_age
+        )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from hedgemesh.manager.adapters.outbox import Outbox
@@ -58,20 +59,12 @@ async def record_predecessors(core: ManagerCore, outbox: Outbox, epoch: int, now
     core.stats["predecessor_cycles"] += len(unstored)
 
 
-async def flush(
-    core: ManagerCore,
-    outbox: Outbox,
-    bus: Bus,
-    epoch: int,
-    now: datetime,
-    real: float,
-    max_age_s: float,
-) -> None:
-    """The leader's timer: store what is decided, and publish what the store holds
-    unpublished, if anything."""
+async def flush(outbox: Outbox, republish: Callable[[], Awaitable[None]]) -> None:
+    """The leader's timer: store what is decided, then `republish()` if the store holds
+    anything unpublished."""
     await outbox.store_pending()
     if await outbox.unpublished_orders(1) or await outbox.unpublished_decisions(1):
-        await republish(core, outbox, bus, epoch, now, real, max_age_s)
+        await republish()
 
 
 async def republish(
