@@ -11,6 +11,7 @@ step of ttl/3) and a silent instance shows within a second.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import secrets
@@ -30,7 +31,7 @@ from invariants import InvariantReport, assert_invariants, cluster_urls
 from hedgemesh.cli import up
 from hedgemesh.launcher import catalog
 from hedgemesh.launcher.supervisor import Stopped, Supervisor
-from hedgemesh.runtime import NatsServer, NatsSettings, connect
+from hedgemesh.runtime import NatsCluster, NatsServer, NatsSettings, connect, ensure_streams
 from hedgemesh.scenario import load_scenario
 from hedgemesh.wire import ExecutionReport, Heartbeat, Order, Proposal, subjects
 from hedgemesh.wire.base import WireModel
@@ -209,21 +210,23 @@ class ChaosCluster:
 
 
 class BareCluster:
-    """The same services without the launcher: a `NatsServer` this test owns (so it can kill
-    and restart it on the same port, JetStream store kept) and the launcher's `Supervisor`
-    over the catalog's instances, with `hedgemesh up`'s environment (no NATS users: the server
-    runs without a config's authorization)."""
+    """The same services without the launcher: NATS this test owns (one server, or a cluster of
+    `nats_servers` joined by routes, so it can kill and restart any on the same ports, JetStream
+    store kept) and the launcher's `Supervisor` over the catalog's instances, with `hedgemesh
+    up`'s environment (no NATS users: the servers run without a config's authorization)."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, nats_servers: int = 1) -> None:
         home.mkdir(parents=True, exist_ok=True)
         config = home / "nats.conf"
         config.write_text(up.LOCAL_NATS_CONFIG)
         self.home = home
-        self.server = NatsServer(store_dir=home / "nats", config_file=config).start()
+        self.nats = NatsCluster(nats_servers, store_dir=home / "nats", config_file=config).start()
         args = argparse.Namespace(speed=SPEED)
         scenario = load_scenario(SCENARIO)
         env = {
-            **up.cluster_env(args, home, self.server.url, scenario, SCENARIO),
+            **up.cluster_env(
+                args, home, self.nats.url, scenario, SCENARIO, stream_replicas=self.nats.replicas
+            ),
             **CHAOS_ENV,
             "HEDGEMESH_API_VIEWER_TOKEN": secrets.token_urlsafe(32),
         }
@@ -234,7 +237,14 @@ class BareCluster:
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, daemon=True)
 
+    @property
+    def server(self) -> NatsServer:
+        """The first (or only) nats-server."""
+        return self.nats.servers[0]
+
     def start(self) -> BareCluster:
+        if self.nats.replicas > 1:
+            asyncio.run(_declare(self.nats.url, self.nats.replicas))
         self.supervisor.start_all()
         self._watcher.start()
         return self
@@ -259,7 +269,31 @@ class BareCluster:
     def close(self) -> None:
         if not self._stop.is_set():
             self.stop_services()
-        self.server.stop()
+        self.nats.stop()
+
+
+async def _declare(url: str, replicas: int) -> None:
+    """Every stream and bucket at `replicas` before the services start (each service would
+    otherwise race to create them)."""
+    nc = await connect(NatsSettings(url=url, name="chaos-declare"), initial_timeout_s=10)
+    try:
+        await ensure_streams(nc.jetstream(), replicas=replicas)
+    finally:
+        await nc.close()
+
+
+async def stream_contents(observer: Observer, streams: tuple[str, ...]) -> dict[str, list[bytes]]:
+    """Every message of each of `streams`, as stored (the data), in stream order."""
+    js = observer.nc.jetstream()
+    contents: dict[str, list[bytes]] = {}
+    for stream in streams:
+        state = (await js.stream_info(stream)).state
+        contents[stream] = [
+            (await js.get_msg(stream, seq)).data
+            for seq in range(state.first_seq, state.last_seq + 1)
+            if state.messages
+        ]
+    return contents
 
 
 def all_live(observer: Observer, instances: list[str]) -> Callable[[], bool]:

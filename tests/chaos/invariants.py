@@ -145,7 +145,7 @@ async def check_invariants(
     halt_grace_s: float = 2.0,
 ) -> InvariantReport:
     """Read the streams and the stores once and check every invariant (module docstring)."""
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=5)
+    nc = await nats.connect(nats_url.split(","), connect_timeout=5, max_reconnect_attempts=5)
     try:
         js = nc.jetstream()
         raw_orders = await _stream(js, subjects.STREAM_ORDERS)

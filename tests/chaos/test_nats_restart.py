@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from chaos_harness import HEARTBEAT_S, BareCluster, Observer, all_live
+from chaos_harness import HEARTBEAT_S, BareCluster, Observer, all_live, stream_contents
 from invariants import assert_invariants
 
 from hedgemesh.wire import subjects
@@ -33,20 +33,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BareCluster]:
         started.close()
 
 
-async def _stream_heads(observer: Observer) -> dict[str, list[bytes]]:
-    """Every message of each stream, as stored (the data)."""
-    js = observer.nc.jetstream()
-    heads: dict[str, list[bytes]] = {}
-    for stream in STREAMS:
-        state = (await js.stream_info(stream)).state
-        heads[stream] = [
-            (await js.get_msg(stream, seq)).data
-            for seq in range(state.first_seq, state.last_seq + 1)
-            if state.messages
-        ]
-    return heads
-
-
 async def test_given_nats_restarts_then_every_service_is_back_within_2_s_and_nothing_is_lost(
     cluster: BareCluster, eventually
 ) -> None:
@@ -55,7 +41,7 @@ async def test_given_nats_restarts_then_every_service_is_back_within_2_s_and_not
         instances = list(cluster.supervisor.children)
         await eventually(all_live(observer, instances), timeout=90)
         await eventually(lambda: len(observer.orders) >= 5, timeout=60)
-        before = await _stream_heads(observer)
+        before = await stream_contents(observer, STREAMS)
 
         cluster.server.kill()
         time.sleep(4 * HEARTBEAT_S)  # every service notices (pings every second)
@@ -78,7 +64,7 @@ async def test_given_nats_restarts_then_every_service_is_back_within_2_s_and_not
             f"{took[worst]:.2f} s"
         )
         assert took[worst] <= 2.0, took
-        after = await _stream_heads(observer)
+        after = await stream_contents(observer, STREAMS)
         for stream in STREAMS:
             assert after[stream][: len(before[stream])] == before[stream], stream
         orders_after = len(observer.orders)

@@ -1,6 +1,7 @@
 """The NATS runtime: the one library that imports `nats`.
 
-- `server`: a local nats-server process (`NatsServer`);
+- `server`: a local nats-server process (`NatsServer`); `nats_cluster`: several joined by routes
+  with clustered JetStream (`NatsCluster`);
 - `connection`: service-grade connections (`NatsSettings`, `connect`, `drain`);
 - `bus`: typed publish/subscribe with dead-lettering, request/reply (`Bus`, `Envelope`);
 - `streams`: every stream, bucket and durable consumer (`ensure_streams`, `DurableConsumer`);
@@ -18,6 +19,7 @@ from typing import Any
 
 _EXPORTS = {
     "NatsServer": "server",
+    "NatsCluster": "nats_cluster",
     "NatsSettings": "connection",
     "connect": "connection",
     "drain": "connection",

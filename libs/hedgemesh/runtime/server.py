@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -65,6 +66,26 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Route:
+    """A server's place in a NATS cluster: its name, the cluster's, the port its peers reach it
+    on, and every node's route URL (its own among them: nats-server skips itself)."""
+
+    server_name: str
+    cluster_name: str
+    port: int
+    routes: tuple[str, ...]
+    host: str = DEFAULT_HOST
+
+    def args(self) -> list[str]:
+        return [
+            "--name", self.server_name,
+            "--cluster_name", self.cluster_name,
+            "--cluster", f"nats://{self.host}:{self.port}",
+            "--routes", ",".join(self.routes),
+        ]  # fmt: skip
+
+
 class NatsServer:
     """One nats-server process with JetStream, managed from Python.
 
@@ -82,6 +103,7 @@ class NatsServer:
         config_file: str | os.PathLike[str] | None = None,
         binary: str | os.PathLike[str] | None = None,
         ready_timeout_s: float = READY_TIMEOUT_S,
+        route: Route | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {port}")
@@ -91,6 +113,7 @@ class NatsServer:
         self.host = host
         self.config_file = Path(config_file) if config_file is not None else None
         self.ready_timeout_s = ready_timeout_s
+        self.route = route
         self._owns_store = store_dir is None
         self.store_dir = Path(store_dir or tempfile.mkdtemp(prefix="hedgemesh-nats-"))
         self._port = port
@@ -134,6 +157,12 @@ class NatsServer:
 
     def start(self) -> Self:
         """Start the server and wait (polling, up to `ready_timeout_s`) until it is healthy."""
+        self.launch()
+        return self.wait_ready()
+
+    def launch(self) -> Self:
+        """Start the process without waiting for it: a clustered server is healthy only once a
+        quorum of its peers runs, so `NatsCluster` launches every node before waiting on any."""
         if self.running:
             raise NatsServerError(f"nats-server is already running (pid {self.pid})")
         if self._port and not port_is_free(self.host, self._port):
@@ -155,6 +184,8 @@ class NatsServer:
             "-sd", str(self.store_dir),
             "--ports_file_dir", str(run_dir),
         ]  # fmt: skip
+        if self.route is not None:
+            args += self.route.args()
         self._monitor_url = None
         self._log_file = self.log_path.open("ab")
         self._process = subprocess.Popen(
@@ -164,8 +195,14 @@ class NatsServer:
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent(),  # no orphaned server if its owner is killed -9
         )
+        return self
+
+    def wait_ready(self) -> Self:
+        """Wait (polling, up to `ready_timeout_s`) until the launched server is healthy."""
+        if self._process is None:
+            raise NatsServerError("nats-server was not launched")
         try:
-            self._wait_ready(run_dir / f"{BINARY_NAME}_{self._process.pid}.ports")
+            self._wait_ready(self.store_dir / "run" / f"{BINARY_NAME}_{self._process.pid}.ports")
         except BaseException:
             self.kill()
             raise
