@@ -23,6 +23,7 @@ from hedgemesh.runtime import permissions
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.streams import BUCKETS, STREAMS
 from hedgemesh.wire import Heartbeat, subjects
+from hedgemesh.wire.clock import CLUSTER_CLOCK_KEY, ClockRecord
 
 READY = "hedgemesh: NATS ready at "
 
@@ -43,6 +44,16 @@ def _http_status(url: str, headers: dict[str, str]) -> int:
             return int(r.status)
     except urllib.error.HTTPError as error:
         return error.code
+
+
+def _violations(logs: list[Path]) -> list[str]:
+    """Every line of `logs` that reports a permissions violation."""
+    return [
+        f"{log.name}: {line}"
+        for log in logs
+        for line in log.read_text(errors="replace").splitlines()
+        if "violation" in line.lower()
+    ]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -168,13 +179,7 @@ async def test_given_up_then_every_service_runs_as_its_own_user_without_a_permis
     assert _http_status(positions, {}) == 401
     assert _http_status(positions, launcher.api_headers("viewer")) == 200
     logs = [home / "nats" / "nats-server.log", *(home / "logs").glob("*.log")]
-    violations = [
-        f"{log.name}: {line}"
-        for log in logs
-        for line in log.read_text(errors="replace").splitlines()
-        if "violation" in line.lower()
-    ]
-    assert violations == [], "\n".join(violations)
+    assert _violations(logs) == []
     assert launcher.stop(signal.SIGINT) == 0
 
 
@@ -233,3 +238,56 @@ async def test_given_nats_killed_9_then_up_restarts_it_and_every_service_is_hear
     assert restarted["nats_pid"] != cluster["nats_pid"] and _pid_alive(restarted["nats_pid"])
     assert restarted["nats_url"] == cluster["nats_url"]  # the same port
     assert launcher.stop(signal.SIGINT) == 0
+
+
+async def test_given_up_with_a_nats_cluster_of_3_then_services_share_r3_streams_and_one_clock(
+    tmp_path: Path, eventually
+) -> None:
+    """`hedgemesh up --nats-cluster 3`: three servers joined by routes, every stream and bucket
+    at R3, every service ready through them as its own user (no violation in any log), the
+    run's clock record in KV, and a node killed -9 restarted by `up` on its own ports."""
+    home = tmp_path / "var"
+    launcher = Launcher(
+        "--nats-port", "0", "--nats-cluster", "3", home=home, env={"HEDGEMESH_DEV_MODE": "1"}
+    )
+    try:
+        launcher.wait_for_line("hedgemesh: NATS cluster of 3 servers, streams and buckets at R3")
+        launcher.wait_for_line("hedgemesh: running", timeout=90)
+        cluster = launcher.cluster()
+        servers = cluster["nats_servers"]
+        assert len(servers) == 3 and len(cluster["nats_url"].split(",")) == 3
+        nc = await connect(NatsSettings(url=cluster["nats_url"], name="probe"), initial_timeout_s=5)
+        ready: dict[str, str] = {}
+
+        async def on_heartbeat(msg: Any) -> None:
+            beat = Heartbeat.from_json(msg.data)
+            ready[beat.instance] = beat.state.value
+
+        try:
+            js = nc.jetstream()
+            for spec in STREAMS:
+                assert (await js.stream_info(spec.name)).config.num_replicas == 3, spec.name
+            for bucket in BUCKETS:
+                assert (await js.stream_info(f"KV_{bucket.name}")).config.num_replicas == 3
+            clock = ClockRecord.from_json(
+                (await (await js.key_value(subjects.KV_CLOCK)).get(CLUSTER_CLOCK_KEY)).value
+            )
+            assert clock.changed_by == "hedgemesh-up" and clock.speed == cluster["clock"]["speed"]
+            assert clock.anchor == cluster["clock"]["anchor"]
+            await nc.subscribe(subjects.ALL_HEARTBEATS, cb=on_heartbeat)
+            expected = {i.name for i in catalog.instances()}
+            await eventually(
+                lambda: all(ready.get(n) == "ready" for n in expected), timeout=90, interval=0.2
+            )
+            os.kill(servers[1]["pid"], signal.SIGKILL)
+            launcher.wait_for_line("hedgemesh: nats-server restarted", timeout=30)
+            restarted = launcher.cluster()["nats_servers"][1]
+            assert restarted["url"] == servers[1]["url"] and restarted["pid"] != servers[1]["pid"]
+        finally:
+            await nc.close()
+        logs = [*(home / "nats").glob("n*/nats-server.log"), *(home / "logs").glob("*.log")]
+        assert len(logs) > 3
+        assert _violations(logs) == []
+        assert launcher.stop(signal.SIGINT) == 0
+    finally:
+        launcher.kill()

@@ -112,7 +112,7 @@ def test_given_a_message_then_its_publish_subject_matches_its_pattern(kind):
 def test_given_the_message_types_then_only_replies_and_kv_values_lack_a_subject():
     without = {kind for kind, cls in MESSAGES.items() if not cls.subject_pattern}
     assert without == {"control_reply", "trading_status", "risk_limits", "firm_limits",
-                       "agent_params"}  # fmt: skip
+                       "agent_params", "clock_record"}  # fmt: skip
 
 
 @settings(max_examples=100, derandomize=True, database=None)

@@ -232,6 +232,15 @@ FIELDS: dict[str, dict[str, object]] = {
         "max_legs": 4,
         "changed_by": "operator-ann",
     },
+    "clock_record": {
+        "start": "2026-06-01T13:30:00Z",
+        "at": "2026-06-01T14:30:00Z",
+        "anchor": 1780320600.0,
+        "speed": 390.0,
+        "segment": 2,
+        "changed_by": "marketdata",
+        "reason": "paced on the desk's lag",
+    },
 }
 
 

@@ -59,31 +59,45 @@ class AcceleratedClock:
     is `start` at that wall-clock instant, so every service the launcher starts with the same
     `start` and `anchor` agrees on the time whenever it was started. Without it the clock starts
     when it is made.
+
+    `follow(at, anchor, speed)` moves the clock onto a segment of the cluster's clock (KV
+    `clock`, `hedgemesh.runtime.cluster_clock`): from then on `now()` is `at` at real `anchor`,
+    `speed` times real time. `monotonic()` stays continuous across it (its slope changes).
     """
 
     def __init__(
         self, speed: float, start: datetime | None = None, *, anchor: float | None = None
     ) -> None:
-        if not speed > 0.0 or speed == float("inf"):
-            raise ValueError(f"speed must be a finite positive number, got {speed!r}")
         if start is not None and start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
-        if anchor is not None and not math.isfinite(anchor):
-            raise ValueError(f"anchor must be a finite Unix time, got {anchor!r}")
-        self.speed = float(speed)
-        self._start = (start or datetime.now(UTC)).astimezone(UTC)
-        # Real seconds already elapsed since the anchor, measured once; monotonic time after.
-        already = 0.0 if anchor is None else time.time() - anchor
-        self._real0 = time.monotonic() - already
+        start = (start or datetime.now(UTC)).astimezone(UTC)
+        anchor = time.time() if anchor is None else anchor
+        # monotonic(): simulated seconds since `start`, continuous across later segments.
+        self._mono0 = (time.time() - anchor) * speed if math.isfinite(anchor) else 0.0
+        self.follow(start, anchor, speed)
 
-    def _elapsed_s(self) -> float:
-        return (time.monotonic() - self._real0) * self.speed
+    def follow(self, at: datetime, anchor: float, speed: float) -> None:
+        """Run on a new segment: simulated `at` at Unix time `anchor`, then `speed`x."""
+        if not speed > 0.0 or speed == float("inf"):
+            raise ValueError(f"speed must be a finite positive number, got {speed!r}")
+        if not math.isfinite(anchor):
+            raise ValueError(f"anchor must be a finite Unix time, got {anchor!r}")
+        if at.tzinfo is None:
+            raise ValueError("at must be timezone-aware")
+        if hasattr(self, "_real0"):
+            self._mono0 = self.monotonic()
+        real_now = time.monotonic()
+        self._seg_start = real_now
+        self.speed = float(speed)
+        self._at = at.astimezone(UTC)
+        # The real monotonic instant of the anchor: measured once, monotonic time after.
+        self._real0 = real_now - (time.time() - anchor)
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=self._elapsed_s())
+        return self._at + timedelta(seconds=(time.monotonic() - self._real0) * self.speed)
 
     def monotonic(self) -> float:
-        return self._elapsed_s()
+        return self._mono0 + (time.monotonic() - self._seg_start) * self.speed
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0) / self.speed)

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hedgemesh.wire import subjects
+from hedgemesh.wire.clock import CLUSTER_CLOCK_KEY
 
 P = subjects.PREFIX
 _JS = "$JS.API"
@@ -80,12 +81,14 @@ def _writes_kv(bucket: str, key: str = ">") -> tuple[str, ...]:
 
 
 def _service(name: str, *publish: str) -> tuple[str, ...]:
-    """What every service publishes: heartbeats, dead letters, JetStream and stream info."""
+    """What every service publishes: heartbeats, dead letters, JetStream and stream info, and
+    the cluster's clock record (read, and written by the first service up: `cluster_clock`)."""
     return (
         f"{P}.heartbeat.{name}.*",
         subjects.deadletter(name),
         f"{_JS}.INFO",
         f"{_JS}.STREAM.INFO.*",
+        *_writes_kv(subjects.KV_CLOCK, CLUSTER_CLOCK_KEY),
         *publish,
     )
 

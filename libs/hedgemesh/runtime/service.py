@@ -1,6 +1,7 @@
 """The service runner every `python -m hedgemesh.<service>` uses.
 
-`Service.run()` connects to NATS, ensures the streams and buckets, takes part in its lease when
+`Service.run()` connects to NATS, ensures the streams and buckets, follows the cluster's clock
+record when its clock is accelerated (`cluster_clock`), takes part in its lease when
 it has one, starts its components, publishes a `Heartbeat` every few seconds, and on SIGTERM or
 SIGINT stops cleanly: no new input, in-flight work finished, the connection drained, exit code 0,
 all within `stop_timeout_s` (5 s).
@@ -27,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hedgemesh.runtime.bus import Bus, M
 from hedgemesh.runtime.clock import AcceleratedClock, Clock, LiveClock
+from hedgemesh.runtime.cluster_clock import ClockFollower
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.errors import NatsUnavailable
 from hedgemesh.runtime.kv import TypedKV
@@ -34,6 +36,7 @@ from hedgemesh.runtime.lease import Lease, LeaseCallback, LeaseRecord, notify
 from hedgemesh.runtime.streams import ensure_streams
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.wire import subjects
+from hedgemesh.wire.clock import ClockRecord
 from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,11 @@ class RuntimeSettings(BaseSettings):
         default=None,
         description="Unix time at which the simulated clock reads `clock_start`; shared by "
         "every process of a cluster so that they agree on the time.",
+    )
+    clock_shared: bool = Field(
+        default=True,
+        description="An accelerated clock follows the cluster's record in KV `clock` (the first "
+        "service up writes it), so containers started at different moments share one time.",
     )
     stream_replicas: int = Field(default=1, ge=1, le=5, description="JetStream replicas (R3).")
     health_file: Path | None = Field(
@@ -152,6 +160,7 @@ class Service:
         self._buckets: dict[str, KeyValue] = {}
         self._lease: Lease | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
+        self._clock_follower: ClockFollower | None = None
         self._heartbeat_seq = 0
         self._last_heartbeat: datetime | None = None
 
@@ -218,6 +227,11 @@ class Service:
             nc, self.name, clock=self.clock, request_timeout_s=self.nats.request_timeout_s
         )
         self._buckets = await ensure_streams(self._bus.js, replicas=self.settings.stream_replicas)
+        if isinstance(self.clock, AcceleratedClock) and self.settings.clock_shared:
+            self._clock_follower = ClockFollower(
+                self.kv(subjects.KV_CLOCK, ClockRecord), self.clock, self.instance
+            )
+            await self._clock_follower.start()
         if self.lease_name is not None:
             self._lease = Lease(
                 self.kv(subjects.KV_LEASES, LeaseRecord),
@@ -273,6 +287,8 @@ class Service:
                 log.exception("%s: component %r failed to stop", self.name, component)
         if self._lease is not None:
             await self._lease.stop(release=True)
+        if self._clock_follower is not None:
+            await self._clock_follower.stop()
         if self._bus is not None:
             await self._bus.close(self.nats.drain_timeout_s)
 

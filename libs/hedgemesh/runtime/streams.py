@@ -114,6 +114,9 @@ BUCKETS: tuple[BucketSpec, ...] = (
     BucketSpec(subjects.KV_LIMITS, "Live risk limits per underlying."),
     BucketSpec(subjects.KV_TRADING_STATE, "ACTIVE / REDUCING / HALTED, desk-wide or per name."),
     BucketSpec(subjects.KV_AGENT_PARAMS, "Live agent parameters per agent.", direct=True),
+    BucketSpec(
+        subjects.KV_CLOCK, "The cluster's simulated clock (start, anchor, speed).", history=8
+    ),
 )
 
 

@@ -45,6 +45,7 @@ from hedgemesh.wire.base import (
     utc_now,
 )
 from hedgemesh.wire.book import ClientTrade, Position, PositionSnapshot, PositionSnapshotRequest
+from hedgemesh.wire.clock import CLUSTER_CLOCK_KEY, ClockRecord
 from hedgemesh.wire.codes import ReasonCode, TradingState
 from hedgemesh.wire.hedging import (
     Decision,
@@ -87,12 +88,14 @@ from hedgemesh.wire.registry import MESSAGES, UnknownKind, decode
 from hedgemesh.wire.state import FIRM_LIMITS_KEY, FirmLimits, RiskLimits, TradingStatus
 
 __all__ = [
+    "CLUSTER_CLOCK_KEY",
     "FIRM_LIMITS_KEY",
     "MAX_PAYLOAD_BYTES",
     "MESSAGES",
     "AgentParams",
     "Algo",
     "ClientTrade",
+    "ClockRecord",
     "ControlAction",
     "ControlCommand",
     "ControlReply",

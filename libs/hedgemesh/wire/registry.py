@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hedgemesh.wire.base import WireModel
 from hedgemesh.wire.book import ClientTrade, PositionSnapshot, PositionSnapshotRequest
+from hedgemesh.wire.clock import ClockRecord
 from hedgemesh.wire.hedging import Decision, Proposal
 from hedgemesh.wire.market import Surface, Tick
 from hedgemesh.wire.ops import ControlCommand, ControlReply, DeadLetter, Heartbeat
@@ -29,6 +30,7 @@ _ALL: tuple[type[WireModel], ...] = (
     RiskLimits,
     FirmLimits,
     AgentParams,
+    ClockRecord,
 )
 
 MESSAGES: dict[str, type[WireModel]] = {cls.kind: cls for cls in _ALL}

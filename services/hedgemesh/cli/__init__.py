@@ -1,4 +1,5 @@
-"""The `hedgemesh` command line: `up`, `status`, `kill`, `logs`, `compose`, `schema`, `version`."""
+"""The `hedgemesh` command line: `up`, `status`, `kill`, `logs`, `compose`, `k8s`, `schema`,
+`version`."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     compose.set_defaults(func=_compose)
 
+    k8s = commands.add_parser("k8s", help="list or write deploy/k8s/ (kustomize) from the catalog")
+    k8s.add_argument("--write", action="store_true", help="rewrite every file under deploy/k8s/")
+    k8s.set_defaults(func=_k8s)
+
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=_version)
     return parser
@@ -47,6 +52,16 @@ def _compose(args: argparse.Namespace) -> int:
     if args.write:  # the compose file and the NATS config it mounts, from one catalog
         return compose.main()
     print(compose.render(), end="")
+    return 0
+
+
+def _k8s(args: argparse.Namespace) -> int:
+    from hedgemesh.launcher import k8s
+
+    if args.write:
+        return k8s.main()
+    for path in k8s.files():
+        print(path)
     return 0
 
 

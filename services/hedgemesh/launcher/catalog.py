@@ -1,8 +1,9 @@
 """The one source of truth for the list of services.
 
-The local launcher (`hedgemesh up`), `docker-compose.yml` and the Kubernetes manifests are all
-checked against `SERVICES`: each entry is a service, its module (started as
-`python -m <module>`), and how many replicas run (one leads, the others stand by).
+The local launcher (`hedgemesh up`), `docker-compose.yml` and the Kubernetes manifests
+(`deploy/k8s/`) are all rendered from or checked against `SERVICES`: each entry is a service,
+its module (started as `python -m <module>`), how many replicas run (one leads, the others stand
+by) and, for Kubernetes, what each replica asks of a node.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ class HttpSpec:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """What one replica asks of a Kubernetes node: CPU and memory requested, memory limit.
+    Starting points from the benchmarks (docs/scaling.md), not a measured fit for every book."""
+
+    cpu_m: int = 250
+    memory_mi: int = 256
+    memory_limit_mi: int = 512
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One service of the cluster."""
 
@@ -32,6 +43,7 @@ class ServiceSpec:
     #: Extra environment for every replica (the launcher adds the shared settings).
     env: dict[str, str] = field(default_factory=dict)
     http: HttpSpec | None = None
+    resources: Resources = field(default_factory=Resources)
 
     @property
     def command(self) -> tuple[str, ...]:
@@ -65,12 +77,14 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "hedgemesh.execution",
         needs_database=True,
         description="the simulated venue: order books, liquidity providers, algos, reports",
+        resources=Resources(cpu_m=500, memory_mi=384, memory_limit_mi=1024),
     ),
     ServiceSpec(
         "ledger",
         "hedgemesh.ledger",
         needs_database=True,
         description="positions, cash and P&L from client trades and fills",
+        resources=Resources(cpu_m=250, memory_mi=384, memory_limit_mi=1024),
     ),
     ServiceSpec(
         "gamma-agent",
@@ -90,6 +104,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         replicas=2,
         needs_database=True,
         description="nets proposals, enforces limits and budgets, routes orders",
+        resources=Resources(cpu_m=500, memory_mi=384, memory_limit_mi=1024),
     ),
     ServiceSpec(
         "api",
@@ -97,6 +112,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         needs_database=True,
         description="REST: positions, risk, limits, orders, fills, decisions, agents, P&L, control",
         http=HttpSpec("HEDGEMESH_API_PORT", 8000, "HEDGEMESH_API_HOST"),
+        resources=Resources(cpu_m=250, memory_mi=384, memory_limit_mi=1024),
     ),
 )
 

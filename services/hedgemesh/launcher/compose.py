@@ -22,6 +22,7 @@ import yaml
 from hedgemesh.launcher import catalog
 from hedgemesh.launcher.catalog import ServiceSpec
 from hedgemesh.runtime import permissions
+from hedgemesh.runtime.declare import RESET_CLOCK_ENV
 from hedgemesh.runtime.edge import edge_env
 from hedgemesh.scenario import DEFAULT_SCENARIO, load_scenario
 
@@ -130,7 +131,7 @@ def _infrastructure() -> dict[str, Any]:
             "image": IMAGE,
             "build": {"context": ".", "dockerfile": "deploy/Dockerfile"},
             "command": ["python", "-m", "hedgemesh.runtime.declare"],
-            "environment": {"HEDGEMESH_NATS_URL": "nats://nats:4222"}
+            "environment": {"HEDGEMESH_NATS_URL": "nats://nats:4222", RESET_CLOCK_ENV: "1"}
             | _credentials(permissions.ADMIN),
             "depends_on": {"nats": {"condition": "service_healthy"}},
             "restart": "on-failure",
@@ -150,19 +151,37 @@ def _infrastructure() -> dict[str, Any]:
     }
 
 
+SCENARIO_IN_IMAGE = "/app/scenarios/default.yaml"
+
+
+def shared_env(spec: ServiceSpec) -> dict[str, str]:
+    """What a container of `spec` is given whatever runs it (compose or Kubernetes), besides
+    how it reaches NATS and the database and its secrets. The clock runs at the scenario's
+    speed: the first container up writes the cluster's clock record (KV `clock`), the others
+    follow it (`hedgemesh.runtime.cluster_clock`)."""
+    return {
+        "HEDGEMESH_HEALTH_FILE": HEALTH_FILE,
+        "HEDGEMESH_HOME": "/data",
+        "HEDGEMESH_SCENARIO": SCENARIO_IN_IMAGE,
+        **edge_env(tuple(load_scenario(DEFAULT_SCENARIO).symbols)),  # docs/wire.md
+        **spec.env,
+    }
+
+
+def health_command(spec: ServiceSpec) -> list[str]:
+    """The container's health check: the health file's age, or the HTTP health endpoint."""
+    if spec.http is None:
+        return ["python", "-m", "hedgemesh.runtime.healthcheck", HEALTH_FILE]
+    url = f"http://localhost:{spec.http.default_port}{spec.http.health_path}"
+    return ["python", "-c", f"import urllib.request as u; u.urlopen('{url}', timeout=2)"]
+
+
 def _service(spec: ServiceSpec, instance: str) -> dict[str, Any]:
     env = {
         "HEDGEMESH_NATS_URL": "nats://nats:4222",
         "HEDGEMESH_INSTANCE": instance,
-        "HEDGEMESH_HEALTH_FILE": HEALTH_FILE,
-        "HEDGEMESH_HOME": "/data",
-        "HEDGEMESH_SCENARIO": "/app/scenarios/default.yaml",
-        # Real time: containers start at different moments, and only the local launcher hands
-        # every process one anchor for an accelerated clock.
-        "HEDGEMESH_CLOCK_SPEED": "1",
-        **edge_env(tuple(load_scenario(DEFAULT_SCENARIO).symbols)),  # docs/wire.md
+        **shared_env(spec),
         **_credentials(spec.name),
-        **spec.env,
     }
     depends: dict[str, Any] = {
         "nats": {"condition": "service_healthy"},
@@ -172,16 +191,13 @@ def _service(spec: ServiceSpec, instance: str) -> dict[str, Any]:
         env["HEDGEMESH_DATABASE_URL"] = DATABASE_URL
         depends["postgres"] = {"condition": "service_healthy"}
     service: dict[str, Any] = {"image": IMAGE}
-    health = ["CMD", "python", "-m", "hedgemesh.runtime.healthcheck", HEALTH_FILE]
     if spec.name == "api":
         env |= _api_tokens()
     if spec.http is not None:
         port = spec.http.default_port
         env |= {spec.http.host_env: "0.0.0.0", spec.http.port_env: str(port)}
         service["ports"] = [f"${{{spec.http.port_env}:-{port}}}:{port}"]
-        url = f"http://localhost:{port}{spec.http.health_path}"
-        probe = f"import urllib.request as u; u.urlopen('{url}', timeout=2)"
-        health = ["CMD", "python", "-c", probe]
+    health = ["CMD", *health_command(spec)]
     service |= {
         "command": ["python", *spec.command],
         "environment": env,
