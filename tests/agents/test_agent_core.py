@@ -113,6 +113,12 @@ class FakeService:
     bus: FakeBus = field(default_factory=FakeBus)
     instance: str = "test"
 
+    def leads(self, underlying: str) -> bool:
+        return self.is_leader
+
+    def epoch_for(self, underlying: str) -> int | None:
+        return self.epoch
+
 
 def test_given_a_standby_then_it_computes_but_does_not_publish():
     standby = AgentComponent(gamma_core(), GammaAgentSettings(manager=None), real_time=lambda: 0.0)

@@ -11,10 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hedgemesh.runtime import TypedKV
+from hedgemesh.runtime import Service, TypedKV
 from hedgemesh.runtime.clock import SteppedClock
+from hedgemesh.runtime.connection import NatsSettings
 from hedgemesh.runtime.lease import LeaseRecord
 from hedgemesh.runtime.partitions import Membership, PartitionOwnership, preference
+from hedgemesh.runtime.service import RuntimeSettings
 from hedgemesh.wire import subjects
 from hedgemesh.wire.partitions import partition_lease, partition_of, split
 
@@ -149,3 +151,42 @@ async def test_given_a_member_silent_past_the_timeout_then_it_is_not_live() -> N
     assert membership.live() == ["a", "b"] and membership.alive_for("b") == 1.5
     clock.advance(timedelta(seconds=1).total_seconds())
     assert membership.live() == ["a"] and membership.alive_for("b") == 0.0
+
+
+async def test_given_two_partitioned_services_then_they_share_and_one_takes_all_at_a_stop(
+    nats_server, eventually
+) -> None:
+    """Two instances of a partitioned service over a real nats-server: each leads a share of
+    the partitions (its heartbeats say which), every underlying has one leader and its own
+    partition's epoch; one stopping hands its share to the other at once."""
+    settings = {"partitions": 4, "lease_ttl_s": 1.0, "heartbeat_interval_s": 0.1}
+    nats = NatsSettings(url=nats_server.url)
+    services = [
+        Service(
+            "svc",
+            lease="svc",
+            partitioned=True,
+            settings=RuntimeSettings(instance=f"svc-{i}", **settings),
+            nats=nats,
+        )
+        for i in (1, 2)
+    ]
+    for service in services:
+        await service.start()
+    try:
+
+        def shared() -> bool:
+            led = [set(s.led_partitions() or []) for s in services]
+            return led[0].isdisjoint(led[1]) and led[0] | led[1] == {0, 1, 2, 3} and all(led)
+
+        await eventually(shared, timeout=10)
+        for underlying in ("SPX", "NDX", "AAPL", "MSFT", "TSLA"):
+            leaders = [s for s in services if s.leads(underlying)]
+            assert len(leaders) == 1
+            assert leaders[0].epoch_for(underlying) is not None
+        assert all(s.role.value == "leader" for s in services)
+        await services[1].stop()
+        await eventually(lambda: services[0].led_partitions() == [0, 1, 2, 3], timeout=5)
+    finally:
+        for service in services:
+            await service.stop()

@@ -106,6 +106,7 @@ def _agent(name: str) -> Grant:
             *_reads_kv(subjects.KV_TRADING_STATE),
             *_reads_kv_key(subjects.KV_AGENT_PARAMS, name),
             *_writes_kv(subjects.KV_LEASES, name),
+            f"$KV.{subjects.KV_LEASES}.{name}.>",  # a lease per partition: <agent>.p<n>
         ),
         subscribe=(
             INBOX,
@@ -114,6 +115,7 @@ def _agent(name: str) -> Grant:
             subjects.decision(name),
             subjects.proposal(name),
             f"{P}.heartbeat.manager.*",
+            f"{P}.heartbeat.{name}.*",  # its own replicas: who shares the partitions
         ),
     )
 

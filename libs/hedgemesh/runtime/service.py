@@ -33,11 +33,13 @@ from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.errors import NatsUnavailable
 from hedgemesh.runtime.kv import TypedKV
 from hedgemesh.runtime.lease import Lease, LeaseCallback, LeaseRecord, notify
+from hedgemesh.runtime.partitions import Membership, PartitionOwnership
 from hedgemesh.runtime.streams import ensure_streams
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.wire import subjects
 from hedgemesh.wire.clock import ClockRecord
 from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
+from hedgemesh.wire.partitions import MAX_PARTITIONS, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,13 @@ class RuntimeSettings(BaseSettings):
         "service up writes it), so containers started at different moments share one time.",
     )
     stream_replicas: int = Field(default=1, ge=1, le=5, description="JetStream replicas (R3).")
+    partitions: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_PARTITIONS,
+        description="Partitions of the underlyings (`hedgemesh.wire.partitions`); above 1, a "
+        "partitioned service holds one lease per partition and leads a balanced share.",
+    )
     health_file: Path | None = Field(
         default=None,
         description="Touched after every heartbeat sent, for container health checks "
@@ -129,6 +138,7 @@ class Service:
         *,
         components: Sequence[Component] = (),
         lease: str | None = None,
+        partitioned: bool = False,
         on_gained: LeaseCallback | None = None,
         on_lost: LeaseCallback | None = None,
         settings: RuntimeSettings | None = None,
@@ -147,6 +157,9 @@ class Service:
         #: the market runs faster: a 6 s lease must not last 15 ms at 390x.
         self.liveness_clock = liveness_clock or LiveClock()
         self.lease_name = lease
+        #: One lease per partition (`settings.partitions` > 1) instead of one for the service.
+        self.partitioned = partitioned and lease is not None and self.settings.partitions > 1
+        self._ownership: PartitionOwnership | None = None
         self._on_gained = on_gained
         self._on_lost = on_lost
         self.components = list(components)
@@ -181,19 +194,42 @@ class Service:
 
     @property
     def is_leader(self) -> bool:
-        """True when this instance should act: it holds the lease, or the service has none."""
+        """True when this instance should act: it holds the lease, or the service has none
+        (partitioned: it leads at least one partition)."""
+        if self._ownership is not None:
+            return bool(self._ownership.led())
         return self._lease is None or self._lease.is_leader
 
     @property
     def epoch(self) -> int | None:
-        """The fencing epoch to stamp on what this instance does as leader."""
+        """The fencing epoch to stamp on what this instance does as leader (partitioned: None,
+        as each partition has its own: `epoch_for`)."""
         return self._lease.epoch if self._lease is not None else None
+
+    def partition(self, underlying: str) -> int:
+        return partition_of(underlying, self.settings.partitions)
+
+    def leads(self, underlying: str) -> bool:
+        """Whether this instance acts for `underlying`: it leads its partition (or the service,
+        unpartitioned)."""
+        if self._ownership is not None:
+            return self._ownership.leads(self.partition(underlying))
+        return self.is_leader
+
+    def epoch_for(self, underlying: str) -> int | None:
+        """The fencing epoch for what this instance does about `underlying`."""
+        if self._ownership is not None:
+            return self._ownership.epoch(self.partition(underlying))
+        return self.epoch
+
+    def led_partitions(self) -> list[int] | None:
+        return self._ownership.led() if self._ownership is not None else None
 
     @property
     def role(self) -> Role:
-        if self._lease is None:
+        if self._lease is None and self._ownership is None:
             return Role.SINGLE
-        return Role.LEADER if self._lease.is_leader else Role.STANDBY
+        return Role.LEADER if self.is_leader else Role.STANDBY
 
     def kv(self, bucket: str, model: type[M]) -> TypedKV[M]:
         """A typed view of one of the declared buckets (`subjects.KV_*`)."""
@@ -232,7 +268,9 @@ class Service:
                 self.kv(subjects.KV_CLOCK, ClockRecord), self.clock, self.instance
             )
             await self._clock_follower.start()
-        if self.lease_name is not None:
+        if self.partitioned and self.lease_name is not None:
+            await self._own_partitions(self.lease_name)
+        elif self.lease_name is not None:
             self._lease = Lease(
                 self.kv(subjects.KV_LEASES, LeaseRecord),
                 self.lease_name,
@@ -249,6 +287,32 @@ class Service:
         self.state = ServiceState.READY
         await self._beat()
         log.info("%s.%s ready (%s)", self.name, self.instance, self.role.value)
+
+    async def _own_partitions(self, lease: str) -> None:
+        """Join the service's members (their heartbeats) and lead a balanced share of the
+        partitions, one lease each (`hedgemesh.runtime.partitions`)."""
+        ttl_s = self.settings.lease_ttl_s
+        membership = Membership(self.instance, timeout_s=ttl_s, clock=self.liveness_clock)
+
+        async def on_member(beat: Heartbeat, envelope: object) -> None:
+            if beat.state is ServiceState.STOPPING:
+                membership.forget(beat.instance)
+            else:
+                membership.saw(beat.instance)
+
+        await self.bus.subscribe(f"{subjects.PREFIX}.heartbeat.{self.name}.*", Heartbeat, on_member)
+        self._ownership = PartitionOwnership(
+            self.kv(subjects.KV_LEASES, LeaseRecord),
+            lease,
+            self.instance,
+            self.settings.partitions,
+            ttl_s,
+            membership,
+            clock=self.liveness_clock,
+            on_gained=lambda _p, epoch: self._gained(epoch),
+            on_lost=lambda _p, epoch: self._lost(epoch),
+        )
+        await self._ownership.start()
 
     async def _gained(self, epoch: int) -> None:
         await self._beat()  # tell the cluster about the new role now, not at the next beat
@@ -287,6 +351,8 @@ class Service:
                 log.exception("%s: component %r failed to stop", self.name, component)
         if self._lease is not None:
             await self._lease.stop(release=True)
+        if self._ownership is not None:
+            await self._ownership.stop(release=True)
         if self._clock_follower is not None:
             await self._clock_follower.stop()
         if self._bus is not None:
@@ -341,6 +407,7 @@ class Service:
             pid=os.getpid(),
             lag_ms=max(self.lag_ms, 0.0),
             epoch=self.epoch,
+            partitions=self.led_partitions(),
             params_revision=self.params_revision,
             ts=self.clock.now(),
         )

@@ -53,6 +53,12 @@ class Heartbeat(WireModel):
         description="An agent's live parameters in force: their KV `agent_params` revision "
         "(None: its environment's settings alone).",
     )
+    partitions: list[Annotated[int, Field(ge=0, le=1023)]] | None = Field(
+        default=None,
+        max_length=1024,
+        description="A partitioned service: the partitions this instance leads (None: not "
+        "partitioned).",
+    )
 
     @property
     def publish_subject(self) -> str:

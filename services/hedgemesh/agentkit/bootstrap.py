@@ -52,6 +52,7 @@ def build_agent(
         specialist.agent,
         components=[component],
         lease=specialist.agent,
+        partitioned=True,  # HEDGEMESH_PARTITIONS > 1: a lease per partition, a share each
         settings=runtime,
         nats=nats,
         clock=clock or clock_for(runtime, scenario.clock.speed),

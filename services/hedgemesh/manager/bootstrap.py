@@ -55,6 +55,7 @@ def build(
         limits=DeskLimits(),
         budgets=budgets(settings, scenario, clock),
         inflight=InFlight(settings.inflight_timeout_real_s),
+        partitions=runtime.partitions,  # the agents' leases, one per partition
     )
     core = ManagerCore(settings.rules(), engine)
     db = make_engine(store.url, store)

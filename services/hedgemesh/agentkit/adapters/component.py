@@ -131,7 +131,8 @@ class AgentComponent:
 
     async def _on_peer_proposal(self, proposal: Proposal, envelope: Envelope) -> None:
         service = self.service
-        if not (service.is_leader and proposal.epoch == service.epoch):  # not our own
+        mine = service.leads(proposal.underlying)
+        if not (mine and proposal.epoch == service.epoch_for(proposal.underlying)):  # not ours
             self.core.on_peer_proposal(proposal, self._real_time())
 
     async def _on_decision(self, decision: Decision, envelope: Envelope) -> None:
@@ -253,12 +254,12 @@ class AgentComponent:
     async def cycle(self, underlying: str) -> Evaluation:
         """Evaluate `underlying` now; publish the proposal when this instance leads."""
         service = self.service
-        leader = service.is_leader
+        leader = service.leads(underlying)  # its partition's lease (or the agent's)
         evaluation = self.core.evaluate(
             underlying,
             service.clock.now(),
             self._real_time(),
-            epoch=service.epoch if leader else None,
+            epoch=service.epoch_for(underlying) if leader else None,
             leading=leader,
             manager_ready=self.manager_ready(),
         )
@@ -267,7 +268,7 @@ class AgentComponent:
         if proposal is None:
             return evaluation
         self.decided.append(proposal)
-        if leader and service.is_leader:
+        if leader and service.leads(underlying):
             await service.bus.publish(proposal.publish_subject, proposal)
             self.published.append(proposal)
             self.published_count += 1

@@ -70,6 +70,7 @@ from hedgemesh.wire.codes import ReasonCode, TradingState
 from hedgemesh.wire.hedging import Decision, DecisionOutcome, Proposal
 from hedgemesh.wire.instruments import Instrument, Side
 from hedgemesh.wire.orders import MarketableLimit, Order, OrderType, TimeInForce, client_order_id
+from hedgemesh.wire.partitions import partition_lease, partition_of
 from hedgemesh.wire.state import RiskLimits, TradingStatus
 
 __all__ = ["CycleOutcome", "DecisionEngine", "DecisionParams", "decision_id"]
@@ -143,6 +144,9 @@ class DecisionEngine:
         default_factory=lambda: TradingStatus(state=TradingState.ACTIVE, changed_by="manager")
     )
     agent_epochs: dict[str, int] = field(default_factory=dict)
+    """The highest epoch seen per agent lease: the agent's, or `<agent>.p<n>` for each partition
+    of a partitioned agent (each has its own lease, so its own sequence of epochs)."""
+    partitions: int = 1
     cost_day: date | None = None
     cost_today: dict[str, float] = field(default_factory=dict)
     """Spread and fees spent today per underlying: each fill at its order's unit cost."""
@@ -359,12 +363,15 @@ class DecisionEngine:
     def _precheck(self, proposal: Proposal, lim: RiskLimits, now: datetime) -> _Verdict:
         agent = proposal.agent
         if proposal.epoch is not None:
-            seen = self.agent_epochs.get(agent, 0)
+            lease = partition_lease(
+                agent, partition_of(proposal.underlying, self.partitions), self.partitions
+            )
+            seen = self.agent_epochs.get(lease, 0)
             if proposal.epoch < seen:
                 return _Verdict(
                     0.0, ReasonCode.STALE_EPOCH, f"agent epoch {proposal.epoch} < {seen} seen"
                 )
-            self.agent_epochs[agent] = proposal.epoch
+            self.agent_epochs[lease] = proposal.epoch
         options = [leg for leg in proposal.legs if leg.instrument.is_option]
         for leg in options:
             expiry = leg.instrument.expiry
