@@ -16,6 +16,8 @@ import json
 import os
 import secrets
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +34,7 @@ from hedgemesh.cli import up
 from hedgemesh.launcher import catalog
 from hedgemesh.launcher.supervisor import Stopped, Supervisor
 from hedgemesh.runtime import NatsCluster, NatsServer, NatsSettings, connect, ensure_streams
+from hedgemesh.runtime.edge import edge_env
 from hedgemesh.scenario import load_scenario
 from hedgemesh.wire import ExecutionReport, Heartbeat, Order, Proposal, subjects
 from hedgemesh.wire.base import WireModel
@@ -153,6 +156,7 @@ class ChaosCluster:
 
     def __init__(self, home: Path, *, restart: bool = True, env: dict[str, str] | None = None):
         self.api_port = free_port()
+        self.env = {**CHAOS_ENV, **(env or {})}
         args = ["--nats-port", "0", "--speed", f"{SPEED:g}", "--scenario", str(SCENARIO)]
         self.launcher = Launcher(
             *args,
@@ -194,6 +198,33 @@ class ChaosCluster:
         assert pid, f"{instance} is not running"
         os.kill(pid, sig)
         return pid
+
+    def spawn(self, spec: catalog.ServiceSpec, instance: str) -> subprocess.Popen[bytes]:
+        """One more instance of `spec` beside the launcher's (an instance added to the desk
+        while it runs), as the launcher starts its own: the cluster's settings and clock, the
+        service's NATS user; its log in the home's logs."""
+        cluster = self.launcher.cluster()
+        passwords = json.loads((self.home / "nats" / "credentials.json").read_text())
+        clock = cluster["clock"]
+        scenario = load_scenario(SCENARIO)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("HEDGEMESH_")},
+            **self.env,
+            **edge_env(tuple(scenario.symbols)),
+            "HEDGEMESH_HOME": str(self.home),
+            "HEDGEMESH_SCENARIO": str(SCENARIO),
+            "HEDGEMESH_NATS_URL": up.without_user(cluster["nats_url"]),
+            "HEDGEMESH_NATS_USER": spec.name,
+            "HEDGEMESH_NATS_PASSWORD": passwords[spec.name],
+            "HEDGEMESH_CLOCK_SPEED": repr(float(clock["speed"])),
+            "HEDGEMESH_CLOCK_START": clock["start"],
+            "HEDGEMESH_CLOCK_ANCHOR": repr(float(clock["anchor"])),
+            "HEDGEMESH_INSTANCE": instance,
+        }
+        log = (self.home / "logs" / f"{instance}.log").open("ab")
+        return subprocess.Popen(
+            [sys.executable, *spec.command], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
 
     def stop(self) -> None:
         try:
