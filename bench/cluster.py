@@ -23,12 +23,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_cluster(scenario: Path, *args: str, wait_s: float = 60.0) -> Iterator[dict[str, Any]]:
-    """`hedgemesh up` on `scenario` (extra `args`, e.g. `--speed 390`) until the block ends
-    (SIGINT); yields its `cluster.json` with `launcher_pid` (the admin NATS URL included)."""
+def running_cluster(
+    scenario: Path, *args: str, wait_s: float = 60.0, env: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """`hedgemesh up` on `scenario` (extra `args`, e.g. `--speed 390`; extra `env`) until the
+    block ends (SIGINT); yields its `cluster.json` with `launcher_pid` (the admin NATS URL
+    included)."""
     with tempfile.TemporaryDirectory(prefix="hedgemesh-bench-") as home:
+        extra = env or {}
         env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEMESH_")}
         env["HEDGEMESH_API_PORT"] = str(free_port())
+        env.update(extra)
         launcher = subprocess.Popen(
             [sys.executable, "-m", "hedgemesh.cli", "up", "--home", home, "--nats-port", "0",
              "--scenario", str(scenario), "--no-restart", *args],

@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from hedgemesh.runtime.clock import Clock, LiveClock
 from hedgemesh.runtime.kv import TypedKV
-from hedgemesh.runtime.lease import Lease, LeaseRecord, notify
+from hedgemesh.runtime.lease import Lease, LeaseCallback, LeaseRecord
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.wire.partitions import partition_lease
 
 log = logging.getLogger(__name__)
 
-PartitionCallback = Callable[[int, int], object]
+PartitionCallback = Callable[[int, int], Awaitable[None] | None]
 """Called with (partition, epoch) when a partition's lease is gained or lost."""
 
 
@@ -116,8 +117,8 @@ class PartitionOwnership:
                 me,
                 ttl_s,
                 clock=clock,
-                on_gained=self._callback(self._gained, p),
-                on_lost=self._callback(self._lost, p),
+                on_gained=self._relay(True, p),
+                on_lost=self._relay(False, p),
             )
             for p in range(count)
         }
@@ -125,21 +126,17 @@ class PartitionOwnership:
         self._wanted: set[int] = set()  # partitions it should lead and does not yet
         self._task: asyncio.Task[None] | None = None
 
-    @staticmethod
-    def _callback(call: Callable[[int, int], object], partition: int) -> Callable[[int], object]:
-        return lambda epoch: call(partition, epoch)
+    def _relay(self, gained: bool, partition: int) -> LeaseCallback:
+        """The lease's callback for one partition: the ownership's, with the partition."""
 
-    async def _gained(self, partition: int, epoch: int) -> None:
-        await notify(self._bound(self.on_gained, partition), epoch)
+        async def relay(epoch: int) -> None:
+            callback = self.on_gained if gained else self.on_lost
+            if callback is not None:
+                result = callback(partition, epoch)
+                if inspect.isawaitable(result):
+                    await result
 
-    async def _lost(self, partition: int, epoch: int) -> None:
-        await notify(self._bound(self.on_lost, partition), epoch)
-
-    @staticmethod
-    def _bound(
-        callback: PartitionCallback | None, partition: int
-    ) -> Callable[[int], object] | None:
-        return None if callback is None else (lambda epoch: callback(partition, epoch))
+        return relay
 
     # -- what the service asks ---------------------------------------------------------------
 

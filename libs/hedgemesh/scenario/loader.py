@@ -16,10 +16,11 @@ from hedgemesh.scenario.model import ReplaySpec, Scenario, ScenarioError
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[3] / "scenarios" / "default.yaml"
 
 #: Largest scenario file read (bytes): a scenario is configuration, not data.
-MAX_SCENARIO_BYTES = 4 * 1024 * 1024
+#: A firm's book of 100,000 positions is about 8 MiB of YAML.
+MAX_SCENARIO_BYTES = 16 * 1024 * 1024
 
 
-class StrictLoader(yaml.SafeLoader):
+class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe YAML that refuses a key given twice in one mapping (plain YAML keeps the last).
     Shared by every YAML file hedgemesh reads (scenarios, backtest configs)."""
 
@@ -107,11 +108,14 @@ def check_scenario(scenario: Scenario) -> None:
         else:
             assert spec.spot is not None
             start_spots[spec.symbol] = spec.spot
+    chains: dict[str, ListedChain] = {}  # one listing per underlying, not one per position
     for i, position in enumerate(scenario.positions):
         if not position.is_option or position.expiry_days is None:
             continue
         spec = scenario.underlying(position.underlying)
-        chain = ListedChain.first_listing(spec, None, start_spots[spec.symbol])
+        chain = chains.get(spec.symbol) or chains.setdefault(
+            spec.symbol, ListedChain.first_listing(spec, None, start_spots[spec.symbol])
+        )
         strike = chain.strike_for(position.strike, position.moneyness, start_spots[spec.symbol])
         listed = chain.strikes_of_tenor(position.expiry_days)
         if strike not in listed:

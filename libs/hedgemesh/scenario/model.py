@@ -572,7 +572,7 @@ class LimitsSpec(Section):
     is never overwritten) and the agents' budgets."""
 
     firm: FirmLimitsSpec | None = None
-    underlyings: dict[Symbol, UnderlyingLimitsSpec] = Field(default={}, max_length=32)
+    underlyings: dict[Symbol, UnderlyingLimitsSpec] = Field(default={}, max_length=512)
     budgets: BudgetsSpec | None = None
 
 
@@ -610,9 +610,9 @@ class Scenario(Section):
         default=86_400.0, description="How long the scenario is meant to run."
     )
     clock: ClockSpec = ClockSpec()
-    underlyings: list[UnderlyingSpec] = Field(min_length=1, max_length=32)
+    underlyings: list[UnderlyingSpec] = Field(min_length=1, max_length=512)
     events: list[EventSpec] = Field(default=[], max_length=1000)
-    positions: list[PositionSpec] = Field(default=[], max_length=10_000)
+    positions: list[PositionSpec] = Field(default=[], max_length=200_000)
     client_flow: ClientFlowSpec | None = None
     limits: LimitsSpec | None = None
 
