@@ -107,6 +107,7 @@ def test_every_catalog_service_is_a_deployment_as_the_catalog_says() -> None:
             "secretKeyRef": {"name": k8s.NATS_SECRET, "key": spec.name}
         }
         assert env["HEDGEMESH_STREAM_REPLICAS"] == "3"
+        assert env["HEDGEMESH_PARTITIONS"] == str(k8s.PARTITIONS)
         assert ("HEDGEMESH_DATABASE_URL" in env) == spec.needs_database
         for key, value in compose.shared_env(spec).items():  # what compose gives it too
             assert env[key] == value, key

@@ -42,6 +42,9 @@ NATS_SECRET = "hedgemesh-nats"
 API_SECRET = "hedgemesh-api"
 POSTGRES_SECRET = "hedgemesh-postgres"
 NATS_URL = "nats://nats:4222"
+#: Partitions of the underlyings on Kubernetes (`hedgemesh.wire.partitions`): the agents lead
+#: a share each, one lease per partition; fixed for the life of a desk.
+PARTITIONS = 16
 UID = 10001
 PART_OF = "hedgemesh"
 DATABASE_URL = (
@@ -318,6 +321,7 @@ def _nats_env(user: str) -> list[dict[str, Any]]:
                 "HEDGEMESH_NATS_URL": NATS_URL,
                 "HEDGEMESH_NATS_USER": user,
                 "HEDGEMESH_STREAM_REPLICAS": str(replicas_for(NATS_REPLICAS)),
+                "HEDGEMESH_PARTITIONS": str(PARTITIONS),
             }
         ),
         _secret_env("HEDGEMESH_NATS_PASSWORD", NATS_SECRET, user),
@@ -489,6 +493,8 @@ OVERLAYS: dict[str, dict[str, Any]] = {
         images=[
             {"name": "hedgemesh", "newName": "registry.example.com/hedgemesh", "newTag": "1.0.0"}
         ],
+        # Three of each agent: each leads about a third of the partitions, any one may die.
+        replicas=[{"name": "gamma-agent", "count": 3}, {"name": "vega-agent", "count": 3}],
         # NATS pods on three different nodes, or not scheduled: one node's loss keeps a quorum.
         patches=[
             {
