@@ -12,7 +12,8 @@ measures, over `STRETCH_S` real seconds:
 - tick → order: from a tick's arrival at an observer to the arrival of an order of the cycle it
   started (`<UND>-<seq>…`), p50 and p99;
 - the share of `/v1/risk` samples (one a second) with every limit of every underlying inside;
-- slow consumers: `Slow Consumer` lines in nats-server's log.
+- slow consumers: `Slow Consumer` lines in nats-server's log;
+- messages per second on the bus by kind (ticks, surfaces, proposals, positions, orders, ...).
 
     .venv/bin/python bench/bench_firm_scale.py                   # 2, 20, 200 underlyings
     .venv/bin/python bench/bench_firm_scale.py --underlyings 20 --stretch-s 30
@@ -173,8 +174,15 @@ async def _measure(cluster: dict[str, Any], underlyings: int, stretch_s: float) 
             if at is not None:
                 latencies.append(time.monotonic() - at)
 
+    async def on_any(msg: Any) -> None:  # messages per second by kind: hedge.v1.<kind>[.<sub>]
+        parts = msg.subject.split(".")
+        kind = ".".join(parts[2:4]) if parts[2] == "md" else parts[2]
+        by_kind[kind] += 1
+
+    by_kind = Counter[str]()
     await nc.subscribe(subjects.ALL_TICKS, cb=on_tick)
     await nc.subscribe(subjects.ALL_ORDERS, cb=on_order)
+    await nc.subscribe(f"{subjects.PREFIX}.>", cb=on_any)
     tokens = yaml.safe_load(Path(cluster["api_tokens_file"]).read_text())["tokens"]
     token = next(t["token"] for t in tokens if t["role"] == "viewer")
     headers = {"Authorization": f"Bearer {token}"}
@@ -192,6 +200,7 @@ async def _measure(cluster: dict[str, Any], underlyings: int, stretch_s: float) 
             await asyncio.sleep(1.0)
         warmup_s = time.monotonic() - started
         heard.clear()
+        by_kind.clear()
         latencies.clear()
         launcher = int(cluster["launcher_pid"])
         cpu_before = cpu_by_process(launcher)
@@ -224,6 +233,7 @@ async def _measure(cluster: dict[str, Any], underlyings: int, stretch_s: float) 
         "samples": len(samples),
         "cores_by_process": {k: v / real_s for k, v in sorted(by_label.items())},
         "cores_total": sum(by_label.values()) / real_s,
+        "messages_per_s": {k: v / real_s for k, v in sorted(by_kind.items())},
     }
 
 
@@ -256,8 +266,10 @@ def report(r: dict[str, Any]) -> None:
             f"{c['samples']}, slow consumers {c['slow_consumers']}, load before "
             f"{c['load_before']:.1f}, warm-up {c['warmup_s']:.0f} s"
         )
-        busiest = sorted(c["cores_by_process"].items(), key=lambda kv: -kv[1])[:5]
-        print("      " + ", ".join(f"{k} {v:.2f}" for k, v in busiest))
+        busiest = sorted(c["cores_by_process"].items(), key=lambda kv: -kv[1])
+        print("      cores: " + ", ".join(f"{k} {v:.2f}" for k, v in busiest))
+        rates = c["messages_per_s"].items()
+        print("      messages/s: " + ", ".join(f"{k} {v:.0f}" for k, v in rates))
 
 
 def main() -> None:
