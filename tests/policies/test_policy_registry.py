@@ -17,6 +17,7 @@ def test_every_policy_of_the_issue_is_registered_by_its_kind():
         "zakamouline",
         "leland",
         "delta_gamma",
+        "delta_vega",
         "delta_gamma_vega",
         "portfolio_insurance",
     }

@@ -17,7 +17,7 @@ from hedgemesh.policies.delta import (
     WhalleyWilmott,
     Zakamouline,
 )
-from hedgemesh.policies.gamma import DeltaGamma, DeltaGammaVega
+from hedgemesh.policies.gamma import DeltaGamma, DeltaGammaVega, DeltaVega
 from hedgemesh.policies.instruments import HedgeOption
 
 __all__ = ["POLICIES", "make"]
@@ -33,6 +33,7 @@ POLICIES: dict[str, Callable[..., Policy]] = {
         Zakamouline,
         Leland,
         DeltaGamma,
+        DeltaVega,
         DeltaGammaVega,
         PortfolioInsurance,
     )
