@@ -20,8 +20,11 @@ def test_every_policy_of_the_issue_is_registered_by_its_kind():
         "delta_vega",
         "delta_gamma_vega",
         "portfolio_insurance",
+        "learned",
     }
     for kind, factory in POLICIES.items():
+        if kind == "learned":  # needs its checkpoint: tests/policies/test_policy_learned.py
+            continue
         policy = factory()
         assert isinstance(policy, Policy)
         assert policy.kind == kind == policy.name

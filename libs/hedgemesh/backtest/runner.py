@@ -136,12 +136,15 @@ def run_config(
     return BacktestRun(config, market, book, results, report)
 
 
-def build_market(config: BacktestConfig) -> MarketPaths:
-    """The market a config describes: its paths (seeded), rate, dividend yield and vols."""
-    return _market(config)[0]
+def build_market(config: BacktestConfig, rng: np.random.Generator | None = None) -> MarketPaths:
+    """The market a config describes: its paths (seeded by the config's seed, or drawn from
+    ``rng``), rate, dividend yield and vols."""
+    return _market(config, rng)[0]
 
 
-def _market(config: BacktestConfig) -> tuple[MarketPaths, PathSet, PathModel | None]:
+def _market(
+    config: BacktestConfig, rng: np.random.Generator | None = None
+) -> tuple[MarketPaths, PathSet, PathModel | None]:
     steps, dt = config.grid()
     n = config.path_count()
     model = config.path_model()
@@ -152,7 +155,7 @@ def _market(config: BacktestConfig) -> tuple[MarketPaths, PathSet, PathModel | N
         paths = PathSet(spot=windows.spot[:n], dt=windows.dt)
     else:
         assert config.paths.s0 is not None
-        rng = np.random.default_rng(config.seed)
+        rng = np.random.default_rng(config.seed) if rng is None else rng
         paths = model.simulate(
             config.paths.s0, dt, steps, n, rng, antithetic=config.paths.antithetic
         )

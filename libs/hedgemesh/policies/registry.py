@@ -19,6 +19,7 @@ from hedgemesh.policies.delta import (
 )
 from hedgemesh.policies.gamma import DeltaGamma, DeltaGammaVega, DeltaVega
 from hedgemesh.policies.instruments import HedgeOption
+from hedgemesh.policies.learned import LearnedPolicy
 
 __all__ = ["POLICIES", "make"]
 
@@ -36,6 +37,7 @@ POLICIES: dict[str, Callable[..., Policy]] = {
         DeltaVega,
         DeltaGammaVega,
         PortfolioInsurance,
+        LearnedPolicy,
     )
 }
 """Policy kind → factory (the config class itself); keyword arguments are its parameters."""
