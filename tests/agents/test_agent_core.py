@@ -14,7 +14,7 @@ from hedgemesh.agentkit.core import Skip
 from hedgemesh.runtime.clock import SteppedClock
 from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.hedging import Decision, DecisionOutcome
-from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
+from hedgemesh.wire.ops import Heartbeat, PolicyStatus, Role, ServiceState
 from hedgemesh.wire.orders import client_order_id
 
 
@@ -111,6 +111,7 @@ class FakeService:
     clock: SteppedClock
     bus: FakeBus = field(default_factory=FakeBus)
     instance: str = "test"
+    policy_status: PolicyStatus | None = None
 
 
 def test_given_a_standby_then_it_computes_but_does_not_publish():

@@ -124,3 +124,13 @@ def test_cao_gbm_reproduces_the_published_delta_gamma_baselines(rate):
     delta = run.report["policies"]["delta"]
     assert abs(delta["mean"] - PUBLISHED_DELTA["mean"]) <= Z * _combined(delta["stderr_mean"])
     assert abs(delta["std"] - PUBLISHED_DELTA["std"]) <= Z * _combined(delta["std_stderr"])
+
+
+def test_cao_gbm_compares_the_baselines_tuned_where_its_learned_policy_was_trained():
+    config = load_config(EXAMPLES / "cao-gbm.yaml", n_paths=SMALL)
+    policies = config.built_policies()
+    learned = policies["learned"]
+    tuned = learned.loaded.manifest["baselines"]  # type: ignore[attr-defined]
+    assert policies["tuned-band"].gamma_band == tuned["tuned_band"]["gamma_band"]
+    assert policies["fixed-ratio"].fraction == tuned["tuned_fraction"]["fraction"]
+    assert learned.hedge_options == policies["delta-gamma"].hedge_options

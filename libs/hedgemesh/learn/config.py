@@ -15,14 +15,15 @@ held-out ones. Format, key by key: docs/learned.md.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
-from hedgemesh.backtest.config import BacktestConfig, ConfigError, load_config
+from hedgemesh.backtest.config import BacktestConfig, ConfigError, parse_config
 from hedgemesh.policies.learned import spec
 from hedgemesh.scenario.loader import StrictLoader, error_message, key_path
 from hedgemesh.scenario.model import Name, Positive, Section
@@ -71,7 +72,7 @@ class OptimiserSpec(Section):
     max_epochs: Annotated[int, Field(ge=1, le=10_000)] = 100
     patience: Annotated[int, Field(ge=1, le=1000)] = 8
     min_delta: Annotated[float, Field(ge=0.0)] = 0.0
-    threads: Annotated[int, Field(ge=1, le=256)] | None = None
+    threads: Annotated[int, Field(ge=1, le=256)] = 1
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
@@ -102,6 +103,10 @@ class TrainConfig(Section):
         max_length=200,
         description="Fractions of the gamma-neutral trade tried for the tuned fixed ratio.",
     )
+    costs: dict[str, dict[str, Any] | None] | None = Field(
+        default=None,
+        description="Cost models replacing the backtest config's (training and held out).",
+    )
     references: dict[str, float] = Field(
         default={}, description="Published scores to print beside (mean − k·std)."
     )
@@ -123,16 +128,35 @@ class TrainConfig(Section):
         )
 
     def backtest_config(self) -> BacktestConfig:
-        """The environment (ConfigError at ``backtest`` if it cannot be loaded)."""
+        """The environment: the backtest config with its policies and frontier left out (they
+        may name this very checkpoint), its costs replaced by ``costs`` when given
+        (ConfigError at ``backtest`` or ``costs``)."""
+        path = self.backtest_path()
+        key = "backtest"
         try:
-            return load_config(self.backtest_path())
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
+            if not isinstance(data, dict):
+                raise ConfigError("", "the top level must be a mapping of keys")
+            data["policies"] = [{"kind": "no_hedge"}]
+            data.pop("frontier", None)
+            data.setdefault("name", re.sub(r"[^A-Za-z0-9_\-]", "-", path.stem)[:48])
+            if self.costs is not None:
+                data["costs"], key = self.costs, "costs"
+            return parse_config(
+                yaml.safe_dump(data), base_dir=path.resolve().parent, source=str(path)
+            )
+        except FileNotFoundError:
+            raise ConfigError("backtest", f"no such file: {path}") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise ConfigError("backtest", f"cannot read {path}: {error}") from None
         except ConfigError as error:
-            raise ConfigError("backtest", str(error)) from None
+            raise ConfigError(key, str(error)) from None
 
     def digest(self) -> str:
-        """SHA-256 of this config's text and its backtest config's text (the manifest's
-        config hash)."""
-        text = self._text + "\n---\n" + self.backtest_path().read_text(encoding="utf-8")
+        """SHA-256 of this config's text and of the environment it trains on (the backtest
+        config as validated, its policies left out): the manifest's config hash."""
+        environment = self.backtest_config().model_dump(mode="json", exclude={"name"})
+        text = self._text + "\n---\n" + json.dumps(environment, sort_keys=True)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

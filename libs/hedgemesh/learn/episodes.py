@@ -23,14 +23,13 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numpy.typing import NDArray
 
-from hedgemesh.backtest import engine
 from hedgemesh.backtest.books import BookArrays
 from hedgemesh.backtest.config import BacktestConfig
 from hedgemesh.backtest.costs import CostModel
 from hedgemesh.backtest.engine import _BookTrack
 from hedgemesh.backtest.instruments import MarketPaths
 from hedgemesh.backtest.runner import build_market
-from hedgemesh.policies import DeltaInterval, HedgeOption, select
+from hedgemesh.policies import HedgeOption, select
 from hedgemesh.policies.gamma import MIN_GAMMA_TIMES_SPOT
 from hedgemesh.policies.instruments import TIME_TOLERANCE
 from hedgemesh.quant import bsm
@@ -135,8 +134,8 @@ def lay_out(
 ) -> Episodes:
     """The episodes of ``book`` on ``market`` for a policy trading the ladder ``hedge`` with
     option costs ``costs`` (proportional; `check_trainable`)."""
-    base = engine.run(market, book, DeltaInterval(), None, samples=()).pnl
     n, steps = market.n_paths, market.n_steps
+    base = np.zeros(n)  # the book's P&L and the underlying's, delta-hedged at each decision
     s, times = market.spot, market.times
     carry = market.rate - market.div
     track = _BookTrack(book, market)
@@ -148,10 +147,15 @@ def lay_out(
     gamma: NDArray = np.zeros((n, steps, steps), dtype=dtype)
     vega: NDArray | None = np.zeros((n, steps, steps), dtype=dtype) if with_vega else None
     book_gamma, book_vega, vol = (np.zeros((n, steps)) for _ in range(3))
+    held_before = np.zeros(n)
     for i in range(steps + 1):
         t = float(times[i])
         step = track.step(i)
+        if i > 0:
+            base += step.value_held - held_before
+        held_before = step.value_after
         if i < steps:
+            base -= step.exposure.delta * (s[:, i + 1] - s[:, i])
             strike[:, i], expiry[:, i] = select(hedge, s[:, i], t)
             book_gamma[:, i], book_vega[:, i] = step.exposure.gamma, step.exposure.vega
             vol[:, i] = step.vol

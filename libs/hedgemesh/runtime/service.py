@@ -34,7 +34,7 @@ from hedgemesh.runtime.lease import Lease, LeaseCallback, LeaseRecord, notify
 from hedgemesh.runtime.streams import ensure_streams
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.wire import subjects
-from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
+from hedgemesh.wire.ops import Heartbeat, PolicyStatus, Role, ServiceState
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,8 @@ class Service:
         """Set by the components: how far behind their input they are (milliseconds)."""
         self.params_revision: int | None = None
         """Set by an agent: the KV revision of the live parameters it runs with."""
+        self.policy_status: PolicyStatus | None = None
+        """Set by an agent: its hedge policy in force (heartbeats carry it)."""
         self.started_at = self.clock.now()
         self._bus: Bus | None = None
         self._buckets: dict[str, KeyValue] = {}
@@ -320,6 +322,7 @@ class Service:
             lag_ms=max(self.lag_ms, 0.0),
             epoch=self.epoch,
             params_revision=self.params_revision,
+            policy=self.policy_status,
             ts=self.clock.now(),
         )
         try:

@@ -89,6 +89,7 @@ class AgentComponent:
         self._service = service
         self._snapshots_due = set(self.underlyings)
         await self._read_desk()
+        self._policy_status()
         bus = service.bus
         await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
         await bus.subscribe(subjects.ALL_POSITIONS, PositionSnapshot, self._on_positions)
@@ -197,8 +198,27 @@ class AgentComponent:
                       revision, error)  # fmt: skip
             return
         service.params_revision = revision
+        self._policy_status()
         log.info("%s: live parameters of revision %s in force: %s", core.agent, revision,
                  core.params.overrides() if core.params else "the environment's")  # fmt: skip
+
+    def _policy_status(self) -> None:
+        """The specialist's hedge policy into the heartbeats; a warning, with the count, each
+        time the band stood in for a learned policy."""
+        status_of = getattr(self.core.specialist, "policy_status", None)
+        if status_of is None:
+            return
+        status = status_of(self.core.settings)
+        before = self.service.policy_status
+        self.service.policy_status = status
+        if status.fallbacks > (before.fallbacks if before is not None else 0):
+            log.warning(
+                "%s: the band stood in for the learned policy (%s: %s); %d fallbacks in %d "
+                "decisions", self.core.agent, status.reason, status.detail, status.fallbacks,
+                status.decisions,
+            )  # fmt: skip
+        elif before is not None and status.last != before.last and status.last is not None:
+            log.info("%s: the %s policy decides", self.core.agent, status.last.value)
 
     async def _poll_desk(self) -> None:
         while True:
@@ -258,6 +278,7 @@ class AgentComponent:
             leading=leader,
             manager_ready=self.manager_ready(),
         )
+        self._policy_status()
         proposal = evaluation.proposal
         self.evaluations["proposed" if proposal else str(evaluation.skipped)] += 1
         if proposal is None:

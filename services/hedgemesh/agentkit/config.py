@@ -14,6 +14,7 @@ from hedgemesh.policies.selection import LadderCost
 from hedgemesh.quant.book import DEFAULT_BUCKET_EDGES_DAYS
 from hedgemesh.scenario import DEFAULT_SCENARIO
 from hedgemesh.wire.base import Token
+from hedgemesh.wire.ops import HedgePolicy
 
 
 class CostSettings(BaseModel):
@@ -130,6 +131,10 @@ class AgentSettings(BaseSettings):
     )
     snapshot_retry_s: float = Field(
         default=1.0, gt=0, le=60, description="Retry of the start-up snapshot request (real s)."
+    )
+    policy: HedgePolicy = Field(
+        default=HedgePolicy.BAND,
+        description="band, or learned (an agent with a checkpoint; the band is its fallback).",
     )
     bucket_edges_days: tuple[float, ...] = DEFAULT_BUCKET_EDGES_DAYS
     costs: CostSettings = CostSettings()

@@ -261,6 +261,7 @@ class ReadModel:
                     pid=beat.pid,
                     lag_ms=beat.lag_ms,
                     params_revision=beat.params_revision,
+                    policy=beat.policy,
                 )
             )
         names = sorted({*by_service, *self._proposals, *budgets})

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hedgemesh.wire.codes import ReasonCode, TradingState
 from hedgemesh.wire.hedging import DecisionOutcome
 from hedgemesh.wire.instruments import InstrumentKind, Side
-from hedgemesh.wire.ops import Role, ServiceState
+from hedgemesh.wire.ops import PolicyStatus, Role, ServiceState
 from hedgemesh.wire.orders import ExecStatus
 from hedgemesh.wire.params import ParamValues, whole
 
@@ -296,6 +296,10 @@ class InstanceView(View):
         default=None,
         description="An agent's live parameters in force (KV agent_params revision; None: its "
         "environment's settings).",
+    )
+    policy: PolicyStatus | None = Field(
+        default=None,
+        description="An agent's hedge policy: asked, last used, decisions and band fallbacks.",
     )
 
 

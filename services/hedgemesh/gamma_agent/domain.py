@@ -11,6 +11,12 @@ surface vols and the listed `policy_tenor_days` at-the-money option (`select_lis
 gamma change it decides is the objective. Delta is left to the manager, which hedges the
 residual with the underlying: the proposal holds option legs only.
 
+Learned: with the setting (or live parameter) `policy` learned, the checkpoint's
+`LearnedPolicy` decides the gamma change instead, through the same `policies.live.decide`, on
+the listed option nearest the tenor it was trained on; `LearnedServing` hands the decision to
+the band (above) when the checkpoint is missing or fails its checks, or the network answers
+with non-finite or out-of-bounds trades or too slowly, and counts why (heartbeats, /v1/agents).
+
 With what: listed options 2–45 days to expiry within one standard deviation of the money
 (`policies.selection.eligible`), allocated in whole contracts at the cheapest expected cost
 per unit of gamma (`policies.selection.allocate`; cost model in docs/agents.md), each leg at
@@ -27,10 +33,12 @@ from hedgemesh.agentkit.config import AgentSettings
 from hedgemesh.agentkit.core import Plan, PlanContext, legs_from
 from hedgemesh.market.book_state import SECONDS_PER_YEAR
 from hedgemesh.policies import DeltaGamma, HedgeOption, live, select_listed
+from hedgemesh.policies.learned.serving import LearnedServing
 from hedgemesh.policies.live import LiveHedge, LiveInput, LiveOption
 from hedgemesh.quant.book import BookRisk
 from hedgemesh.wire.hedging import Greeks
 from hedgemesh.wire.instruments import OptionRight
+from hedgemesh.wire.ops import HedgePolicy, PolicyStatus
 from hedgemesh.wire.state import RiskLimits
 
 __all__ = ["AGENT", "GammaSpecialist", "book_for_policy"]
@@ -70,6 +78,26 @@ class GammaSpecialist:
     policy_tenor_days: float = 14.0
     """Tenor of the at-the-money option `DeltaGamma` sizes the gamma change on."""
     agent: str = AGENT
+    serving: LearnedServing | None = None
+    """The learned policy, run when the settings' `policy` is learned (the band its fallback)."""
+
+    def learning(self, settings: AgentSettings) -> bool:
+        return settings.policy == HedgePolicy.LEARNED and self.serving is not None
+
+    def policy_status(self, settings: AgentSettings) -> PolicyStatus:
+        """The policy asked for, the one that decided last, decisions and band fallbacks."""
+        serving, asked = self.serving, HedgePolicy(settings.policy)
+        if serving is None:
+            return PolicyStatus(asked=asked, last=None, decisions=0, fallbacks=0)
+        last = serving.last
+        return PolicyStatus(
+            asked=asked,
+            last=None if last is None else HedgePolicy(last.policy),
+            decisions=serving.decisions,
+            fallbacks=sum(serving.fallbacks.values()),
+            reason=None if last is None else last.reason,
+            detail="" if last is None else last.detail[:500],
+        )
 
     def breached(
         self, risk: BookRisk, row: int, limits: RiskLimits, settings: AgentSettings
@@ -84,6 +112,10 @@ class GammaSpecialist:
         options = ctx.candidates
         if len(options) == 0:
             return 0.0
+        learning = self.learning(s)
+        if learning:  # the option the checkpoint was trained to trade, when it is readable
+            assert self.serving is not None
+            tenor_days = self.serving.hedge_tenor_days or tenor_days
         is_call = bool(options.is_call.any())
         side = np.flatnonzero(options.is_call == is_call)
         time = ctx.now.timestamp() / SECONDS_PER_YEAR
@@ -107,19 +139,21 @@ class GammaSpecialist:
         )
         book, underlying = book_for_policy(ctx)
         policy = DeltaGamma(hedge=spec, gamma_band=s.target_fraction * ctx.limits.max_abs_gamma)
-        decision = live.decide(
-            policy,
-            LiveInput(
-                time=time,
-                spot=ctx.tick.price,
-                rate=ctx.surface.rate,
-                div=ctx.surface.div,
-                vol=hedge.vol,
-                hedges=[LiveHedge(ctx.underlying), LiveHedge(options.instruments[i].symbol, hedge)],
-                book_options=book,
-                book_underlying=underlying,
-            ),
+        inp = LiveInput(
+            time=time,
+            spot=ctx.tick.price,
+            rate=ctx.surface.rate,
+            div=ctx.surface.div,
+            vol=hedge.vol,
+            hedges=[LiveHedge(ctx.underlying), LiveHedge(options.instruments[i].symbol, hedge)],
+            book_options=book,
+            book_underlying=underlying,
         )
+        if learning:
+            assert self.serving is not None
+            decision = self.serving.decide(ctx.underlying, inp, policy).decision
+        else:
+            decision = live.decide(policy, inp)
         return decision.after.gamma - decision.before.gamma
 
     def plan(self, ctx: PlanContext) -> Plan | None:
