@@ -50,6 +50,8 @@ from hedgemesh.wire.ops import (
     ControlCommand,
     ControlReply,
     Heartbeat,
+    HedgePolicy,
+    PolicyStatus,
     Role,
     ServiceState,
 )
@@ -462,6 +464,21 @@ async def test_given_heartbeats_proposals_and_budgets_then_agents_show_them(api)
     assert gamma.last_proposal is not None and gamma.last_proposal.id == "p9"
     assert gamma.budget == {"allocated": 5e6, "spent": 1e5}
     assert view.manager.available and view.manager.state["trading_state"] == "ACTIVE"
+
+
+async def test_given_an_agent_running_a_learned_policy_then_agents_show_its_fallbacks(api) -> None:
+    status = PolicyStatus(
+        asked=HedgePolicy.LEARNED,
+        last=HedgePolicy.BAND,
+        decisions=40,
+        fallbacks=3,
+        reason="checksum",
+        detail="weights.npz fails its checksum",
+    )
+    beat = heartbeat("gamma-agent", "gamma-agent-1", Role.LEADER).evolve(policy=status)
+    api.model.on_heartbeat(Heartbeat.from_json(beat.to_json()))  # as it comes over the wire
+    view = AgentsResponse.model_validate_json((await get(api, "/v1/agents")).content)
+    assert view.agents[0].instances[0].policy == status
 
 
 async def test_given_a_silent_instance_then_it_is_shown_not_alive_and_not_leading(api) -> None:
