@@ -13,7 +13,7 @@ import pytest
 from hedgemesh.backtest import engine
 from hedgemesh.backtest.books import single_option
 from hedgemesh.backtest.config import ConfigError, parse_config
-from hedgemesh.backtest.engine import _BookTrack
+from hedgemesh.backtest.engine import BookTrack
 from hedgemesh.backtest.instruments import MarketPaths
 from hedgemesh.policies import live, select
 from hedgemesh.policies.learned import CheckpointError, LearnedPolicy, load_checkpoint
@@ -97,7 +97,7 @@ def test_the_policy_trades_towards_gamma_neutral_and_never_past_it(tmp_path, kin
     market = _market(n=1)
     # one state: the trade lies between 0 and the gamma-neutral trade
 
-    track = _BookTrack(book.materialise(market), market)
+    track = BookTrack(book.materialise(market), market)
     step = track.step(0)
 
     strike, expiry = select(policy.hedge_options[0], market.spot[:, 0], 0.0)

@@ -78,6 +78,7 @@ from hedgemesh.quant.paths import GBM
 __all__ = [
     "BacktestResult",
     "BookStep",
+    "BookTrack",
     "SamplePath",
     "StdCostRatio",
     "compare",
@@ -168,7 +169,7 @@ class BookStep:
     vol: Array
 
 
-class _BookTrack:
+class BookTrack:
     """Marks the book at each step (one bsm pass over the positions alive or touched)."""
 
     def __init__(self, arrays: BookArrays, market: MarketPaths) -> None:
@@ -500,7 +501,7 @@ def compare(
     if not named:
         raise ValueError("compare: no policy")
     arrays = book if isinstance(book, BookArrays) else book.materialise(market)
-    track = _BookTrack(arrays, market)
+    track = BookTrack(arrays, market)
     hedgers = {name: _Hedger(p, market, costs, samples) for name, p in named.items()}
     for i in range(market.n_steps + 1):
         step = track.step(i)

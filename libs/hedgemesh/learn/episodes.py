@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from hedgemesh.backtest.books import BookArrays
 from hedgemesh.backtest.config import BacktestConfig
 from hedgemesh.backtest.costs import CostModel
-from hedgemesh.backtest.engine import _BookTrack
+from hedgemesh.backtest.engine import BookTrack
 from hedgemesh.backtest.instruments import MarketPaths
 from hedgemesh.backtest.runner import build_market
 from hedgemesh.policies import HedgeOption, select
@@ -138,7 +138,7 @@ def lay_out(
     base = np.zeros(n)  # the book's P&L and the underlying's, delta-hedged at each decision
     s, times = market.spot, market.times
     carry = market.rate - market.div
-    track = _BookTrack(book, market)
+    track = BookTrack(book, market)
     strike, expiry = np.ones((n, steps)), np.zeros((n, steps))
     price0 = np.zeros((n, steps))
     gain = np.zeros((n, steps))
