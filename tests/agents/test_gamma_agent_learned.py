@@ -12,9 +12,9 @@ import pytest
 from agent_examples import ORIGIN, core
 from pydantic import ValidationError
 
-from hedgemesh.agentkit.component import AgentComponent
+from hedgemesh.agentkit.adapters.component import AgentComponent
 from hedgemesh.gamma_agent.config import GammaAgentSettings
-from hedgemesh.gamma_agent.domain import GammaSpecialist
+from hedgemesh.gamma_agent.domain.specialist import GammaSpecialist
 from hedgemesh.policies.learned.serving import LearnedServing
 from hedgemesh.runtime.clock import SteppedClock
 from hedgemesh.wire.ops import HedgePolicy
@@ -42,7 +42,7 @@ def test_given_policy_learned_then_the_checkpoint_decides_within_bounds(tmp_path
     assert proposal is not None
     change = proposal.expected_change.gamma
     assert 0.0 < change / -gamma < 1.0  # towards neutral, never past it
-    status = agent.specialist.policy_status(agent.settings)
+    status = agent.specialist.policy_status(agent.rules)
     assert (status.asked, status.last, status.fallbacks) == ("learned", "learned", 0)
     assert status.decisions == serving.decisions == 1
 
@@ -54,7 +54,7 @@ def test_given_a_missing_checkpoint_then_the_band_decides_and_says_why(tmp_path)
     fallen = agent.evaluate("SPX", ORIGIN, 0.0).proposal
     assert band is not None and fallen is not None
     assert fallen.expected_change == band.expected_change
-    status = agent.specialist.policy_status(agent.settings)
+    status = agent.specialist.policy_status(agent.rules)
     assert (status.last, status.fallbacks, status.reason) == ("band", 1, "missing")
     assert "nothing" in status.detail
 
@@ -69,9 +69,9 @@ def test_live_parameters_switch_the_agent_between_policies(tmp_path):
     proposal = learned.evaluate("SPX", ORIGIN, 0.0).proposal
     assert band is not None and proposal is not None
     assert proposal.expected_change.gamma != pytest.approx(band.expected_change.gamma)
-    assert learned.specialist.policy_status(learned.settings).asked is HedgePolicy.LEARNED
+    assert learned.specialist.policy_status(learned.rules).asked is HedgePolicy.LEARNED
     learned.apply_params(None, None)
-    assert learned.specialist.policy_status(learned.settings).asked is HedgePolicy.BAND
+    assert learned.specialist.policy_status(learned.rules).asked is HedgePolicy.BAND
 
 
 def test_only_the_gamma_agent_can_be_asked_for_a_learned_policy():
@@ -82,7 +82,8 @@ def test_only_the_gamma_agent_can_be_asked_for_a_learned_policy():
 
 def test_the_component_puts_the_policy_in_the_heartbeats_and_logs_each_fallback(tmp_path, caplog):
     agent, _ = learned_core(tmp_path / "nothing", policy="learned")
-    component = AgentComponent(agent, real_time=lambda: 0.0)
+    settings = GammaAgentSettings(manager=None, policy="learned")
+    component = AgentComponent(agent, settings, real_time=lambda: 0.0)
     component._service = FakeService(is_leader=False, epoch=None, clock=SteppedClock(ORIGIN))
     with caplog.at_level(logging.WARNING, logger="hedgemesh.agentkit.component"):
         asyncio.run(component.cycle("SPX"))

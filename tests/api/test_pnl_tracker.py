@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from api_examples import chain, session, snapshot
 
-from hedgemesh.api.pnl import PnlTracker
+from hedgemesh.api.domain.pnl import PnlTracker
 from hedgemesh.market.book_state import BookState
 from hedgemesh.wire.instruments import Instrument
 
