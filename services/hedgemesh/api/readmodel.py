@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from typing import Any
 
 from hedgemesh.api import render
@@ -68,8 +69,11 @@ class ReadModel:
         clock: Clock | None = None,
         heartbeat_stale_s: float = 10.0,
         risk_max_age_s: float = 0.25,
+        day_start: datetime | None = None,
     ) -> None:
         self.clock = clock or LiveClock()
+        self.day_start = day_start
+        """The trading day's start (the cluster clock's start); None: midnight UTC."""
         self.book = BookState()
         self.pnl = PnlTracker(self.book)
         self.heartbeat_stale_s = heartbeat_stale_s
@@ -240,8 +244,18 @@ class ReadModel:
         self._risk = (monotonic, view, None)
         return view, None
 
-    def pnl_view(self, underlying: str | None = None) -> PnlResponse:
-        return render.pnl_response(self.pnl, self.snapshots(), underlying)
+    def trading_day_start(self) -> datetime:
+        """The default window of P&L: the cluster clock's start when it has one (a scenario
+        run's offset 0), else the clock's day at midnight UTC."""
+        if self.day_start is not None:
+            return self.day_start
+        return datetime.combine(self.clock.now().astimezone(UTC).date(), time(), UTC)
+
+    def pnl_view(self, underlying: str | None = None, since: datetime | None = None) -> PnlResponse:
+        """P&L and its attribution over the window from `since` (default: the trading
+        day's start) to now."""
+        start = since or self.trading_day_start()
+        return render.pnl_response(self.pnl, self.snapshots(), underlying, start)
 
     def agents_view(self) -> AgentsResponse:
         now = self.clock.monotonic()

@@ -129,7 +129,9 @@ class LimitsEntry(View):
     revision: int = Field(description="KV revision; send it back with a change (CAS).")
     changed_by: str
     changed_at: datetime
-    limits: dict[str, float] = Field(description="Limit name → value (units in docs/api.md).")
+    limits: dict[str, float | None] = Field(
+        description="Limit name → value (units in docs/api.md); null: not set."
+    )
 
 
 class LimitsResponse(View):
@@ -154,7 +156,7 @@ class LimitChange(BaseModel):
 
 class LimitChanged(View):
     name: str
-    previous: float
+    previous: float | None = Field(description="Null: it was not set.")
     entry: LimitsEntry
 
 
@@ -338,17 +340,34 @@ class AgentsResponse(View):
 
 
 class Attribution(View):
-    """P&L by source since `since` (currency): the components add up to `total`."""
+    """P&L by source over a window (currency, rounded to the cent): the components add up to
+    `total` to the cent (`unexplained` takes the rounding)."""
 
-    since: datetime | None = Field(description="The baseline; None until priced.")
+    window_start: datetime | None = Field(
+        default=None, description="The window's start (default: the trading day's start)."
+    )
+    since: datetime | None = Field(
+        description="When the API began following (its baseline); None until priced. Before "
+        "it, P&L is `not_followed`."
+    )
     delta: float
-    gamma: float
-    theta: float
+    gamma: float = Field(
+        description="½ Γ dS², or every order of spot beyond delta for a "
+        "large move (full revaluation)."
+    )
     vega: float
+    vanna: float = Field(default=0.0, description="The cross term of spot and vol.")
+    volga: float = Field(default=0.0, description="Orders of vol beyond vega.")
+    theta: float
     transaction_costs: float = Field(description="Hedge fills against fair value.")
     new_trades: float = Field(description="Other (client) trades against fair value.")
+    not_followed: float = Field(
+        default=0.0,
+        description="The ledger's P&L before the API began following, when the window starts "
+        "earlier (not split by source).",
+    )
     unexplained: float
-    total: float
+    total: float = Field(description="The change of the book's value over the window.")
 
 
 class UnderlyingPnlView(View):
@@ -361,7 +380,10 @@ class UnderlyingPnlView(View):
 
 
 class PnlResponse(View):
-    total_pnl: float
+    total_pnl: float = Field(description="The ledger's realised + unrealised, all underlyings.")
+    window_start: datetime | None = Field(
+        default=None, description="The attribution's window start (query `since`)."
+    )
     attribution: Attribution
     underlyings: list[UnderlyingPnlView]
 
