@@ -100,6 +100,11 @@ class ReadModel:
         return underlying in self._known
 
     @property
+    def trading_status(self) -> TradingStatus | None:
+        """KV `trading_state/desk` as last read: the state, why, and who set it."""
+        return self._trading
+
+    @property
     def trading_state(self) -> TradingState | None:
         return None if self._trading is None else self._trading.state
 

@@ -1,0 +1,169 @@
+"""The control room in a real headless browser (Playwright's Python package driving Debian's
+`chromium`; never `playwright install`) on a real cluster started by `hedgemesh up`.
+
+Signs in with the admin's token (every control), sees the numbers
+move, halts (clicked and confirmed) and sees HALTED and the next proposals refused with
+TRADING_HALTED, resumes, changes a limit on the page and finds it in `/v1/limits` and
+`/v1/audit`, and saves a screenshot (`HEDGEMESH_SCREENSHOT` names where; by default the
+test's temporary folder).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "system"))
+from cluster_harness import Launcher, free_port
+
+CHROMIUM = os.environ.get("HEDGEMESH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+    pytest.mark.timeout(300),
+]
+#: The flags of a headless Chromium in a container with no network beyond loopback.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-sync",
+    "--metrics-recording-only",
+    "--no-first-run",
+    "--no-default-browser-check",
+]
+SPEED = 60.0
+
+
+def until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s (last: {result!r})")
+        time.sleep(every)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[Launcher, str]]:
+    port = free_port()
+    launcher = Launcher(
+        "--nats-port", "0", "--no-restart", "--speed", str(SPEED),
+        home=tmp_path / "var",
+        env={"HEDGEMESH_API_PORT": str(port)},
+    )  # fmt: skip
+    try:
+        launcher.wait_for_line("hedgemesh: running", timeout=90)
+        yield launcher, f"http://127.0.0.1:{port}"
+    finally:
+        try:
+            launcher.stop(timeout=20)
+        except Exception:
+            launcher.kill()
+
+
+def _token(launcher: Launcher, role: str) -> str:
+    return launcher.api_headers(role)["Authorization"].removeprefix("Bearer ")
+
+
+def test_given_the_control_room_then_an_operator_watches_halts_and_changes_a_limit(
+    cluster: tuple[Launcher, str], tmp_path: Path
+) -> None:
+    launcher, url = cluster
+    admin = launcher.api_headers("admin")
+    http = httpx.Client(base_url=url, headers=admin, timeout=5)
+    until(lambda: _answers(http), 90, "the API answering /health")
+    until(lambda: http.get("/v1/fills", params={"limit": 1}).json()["fills"], 120, "a first fill")
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 2600})
+        page.set_default_timeout(30_000)
+        page.goto(url + "/")
+
+        # Sign in with the admin's token: the page keeps a session cookie from then on.
+        page.locator("#sign-in").wait_for(state="visible")
+        page.fill("#token", _token(launcher, "admin"))
+        page.click("#sign-in-button")
+        page.locator("#room").wait_for(state="visible")
+        assert "admin" in page.inner_text("#who")
+
+        # The numbers move: the market time and the risk table change from frame to frame.
+        page.wait_for_function("document.getElementById('market-time').textContent.length > 5")
+        first = page.inner_text("#market-time")
+        risk_first = page.inner_text("#risk-table")
+        until(lambda: page.inner_text("#market-time") != first, 20, "the market time moving")
+        until(lambda: page.inner_text("#risk-table") != risk_first, 30, "the risk figures moving")
+        assert "SPX" in page.inner_text("#risk-table") and "NDX" in page.inner_text("#risk-table")
+        page.wait_for_function("document.querySelector('#chart-pnl canvas') !== null")
+        assert page.inner_text("#pnl-total") not in ("", "–")
+        assert page.locator("#stress-table td").count() > 40
+        assert "gamma-agent" in page.inner_text("#agents-table")
+
+        # Halt: clicked, confirmed; the page shows HALTED and the next proposals are refused.
+        page.fill("#control-reason", "browser drill")
+        page.click("#btn-halt")
+        page.locator("#confirm").wait_for(state="visible")
+        assert "HALT" in page.inner_text("#confirm-text")
+        page.click("#confirm-ok")
+        until(lambda: page.inner_text("#trading-state") == "HALTED", 20, "the banner HALTED")
+        assert "browser drill" in page.inner_text("#trading-reason")
+        until(
+            lambda: "TRADING_HALTED" in page.inner_text("#decisions-table"),
+            60,
+            "a proposal refused while HALTED",
+        )
+        refused = http.get("/v1/decisions", params={"limit": 50}).json()["decisions"]
+        assert any(d["reason_code"] == "TRADING_HALTED" for d in refused)
+        page.screenshot(path=str(_screenshot_path(tmp_path)), full_page=True)
+
+        # Change a limit on the page: confirmed, then in /v1/limits and the audit trail.
+        page.select_option("#limit-select", "SPX.max_abs_delta")
+        page.fill("#limit-value", "1234")
+        page.click("#limit-apply")
+        page.locator("#confirm").wait_for(state="visible")
+        page.click("#confirm-ok")
+        until(lambda: "done" in page.inner_text("#action-result"), 20, "the limit change answered")
+        limits = http.get("/v1/limits").json()
+        spx = next(e for e in limits["underlyings"] if e["key"] == "SPX")
+        assert spx["limits"]["max_abs_delta"] == 1234.0
+        assert spx["changed_by"] == "admin"
+        audit = http.get("/v1/audit", params={"path": "/v1/limits/SPX."}).json()["entries"]
+        assert audit[0]["after"]["value"] == 1234.0 and audit[0]["actor"] == "admin"
+        halts = http.get("/v1/audit", params={"path": "/v1/control/halt"}).json()["entries"]
+        assert halts[0]["status"] == 200 and halts[0]["body"]["reason"] == "browser drill"
+
+        # Resume from the page.
+        page.click("#btn-resume")
+        page.click("#confirm-ok")
+        until(lambda: page.inner_text("#trading-state") == "ACTIVE", 20, "ACTIVE again")
+        browser.close()
+
+
+def _answers(http: httpx.Client) -> bool:
+    try:
+        return http.get("/health").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _screenshot_path(tmp_path: Path) -> Path:
+    path = Path(os.environ.get("HEDGEMESH_SCREENSHOT") or tmp_path / "control-room.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
