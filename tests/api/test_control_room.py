@@ -142,3 +142,26 @@ async def test_given_a_stale_tick_or_no_manager_then_the_banner_says_why(api):
     assert banner["status"] == "degraded"
     assert any("manager does not answer" in c for c in banner["causes"])
     assert any(c.startswith("SPX: tick") for c in banner["causes"])
+
+
+async def test_given_a_frame_then_metrics_hold_each_limits_utilisation_and_need_a_token(api):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    await Monitor(api.context, interval_s=3600).step()
+    async with api.client(token=None) as client:
+        assert (await client.get("/metrics")).status_code == 401
+    async with api.client() as client:
+        response = await client.get("/metrics")
+    assert response.status_code == 200
+    samples = [s for f in text_string_to_metric_families(response.text) for s in f.samples]
+    spx_delta = [
+        s
+        for s in samples
+        if s.name == "hedgemesh_limit_utilisation_ratio"
+        and s.labels["book"] == "SPX"
+        and s.labels["limit"] == "max_abs_delta"
+    ]
+    risk = api.model.risk_view()
+    check = next(c for c in risk.underlyings[1].checks if c.name == "max_abs_delta")
+    assert risk.underlyings[1].underlying == "SPX"
+    assert spx_delta and spx_delta[0].value == pytest.approx(check.utilisation)

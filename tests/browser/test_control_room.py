@@ -90,6 +90,7 @@ def test_given_the_control_room_then_an_operator_watches_halts_and_changes_a_lim
     http = httpx.Client(base_url=url, headers=admin, timeout=5)
     until(lambda: _answers(http), 90, "the API answering /health")
     until(lambda: http.get("/v1/fills", params={"limit": 1}).json()["fills"], 120, "a first fill")
+    _every_service_exports_metrics(launcher, http)
 
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -154,6 +155,38 @@ def test_given_the_control_room_then_an_operator_watches_halts_and_changes_a_lim
         page.click("#confirm-ok")
         until(lambda: page.inner_text("#trading-state") == "ACTIVE", 20, "ACTIVE again")
         browser.close()
+
+
+def _scrape(http: httpx.Client, url: str) -> dict[str, float]:
+    """Sums of each sample name over its labels, from Prometheus' text format."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = http.get(url)
+    assert response.status_code == 200, url
+    sums: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
+    return sums
+
+
+def _every_service_exports_metrics(launcher: Launcher, http: httpx.Client) -> None:
+    """Each instance's /metrics (listed in cluster.json, as `hedgemesh status` shows them),
+    scraped and parsed: the hedge cycle's figures are there."""
+    instances = launcher.cluster()["instances"]
+    assert all(info["metrics_url"] for info in instances.values()), instances
+    by_service: dict[str, dict[str, float]] = {}
+    for info in instances.values():
+        scraped = _scrape(http, info["metrics_url"])
+        held = by_service.setdefault(info["service"], {})
+        for name, value in scraped.items():
+            held[name] = held.get(name, 0.0) + value
+    assert by_service["marketdata"]["hedgemesh_ticks_published_total"] > 0
+    assert by_service["execution"]["hedgemesh_order_to_fill_seconds_count"] > 0
+    assert by_service["ledger"]["hedgemesh_ledger_bookings_total"] > 0
+    assert by_service["gamma-agent"]["hedgemesh_evaluations_total"] > 0
+    assert by_service["manager"]["hedgemesh_messages_total"] > 0
+    assert "hedgemesh_limit_utilisation_ratio" in by_service["api"]
 
 
 def _answers(http: httpx.Client) -> bool:

@@ -34,6 +34,7 @@ from hedgemesh.api.records import StoreUnavailable
 from hedgemesh.api.routes.agents import refresh_manager_status
 from hedgemesh.api.views import AgentsResponse, RiskResponse
 from hedgemesh.market.stress import stress_grid
+from hedgemesh.runtime import metrics
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.wire import subjects
 from hedgemesh.wire.ops import ServiceState
@@ -49,6 +50,14 @@ AGENTS = ("gamma-agent", "vega-agent")
 RECENT = 25
 #: Who the monitor's status questions to the manager are from.
 OPERATOR = "control-room"
+
+UTILISATION = metrics.gauge(
+    "limit_utilisation_ratio", "|greek| / limit per limit (1: at the limit).", ["book", "limit"]
+)
+PNL = metrics.gauge(
+    "pnl_currency", "P&L today and its attribution (currency).", ["book", "component"]
+)
+WATCHERS = metrics.gauge("stream_watchers_count", "Control-room pages following the stream.")
 
 
 def banner(
@@ -101,6 +110,24 @@ def _sample(risk: dict[str, Any], pnl: dict[str, Any], real: float) -> dict[str,
     }
 
 
+def _export(frame: dict[str, Any]) -> None:
+    """The frame's utilisation per limit and P&L as Prometheus gauges."""
+    risk = frame["risk"]
+    rows = [(u["underlying"], u["checks"]) for u in risk["underlyings"]]
+    for book, checks in [*rows, ("firm", risk["total"]["checks"])]:
+        for check in checks:
+            if check["utilisation"] is not None:
+                UTILISATION.labels(book=book, limit=check["name"]).set(check["utilisation"])
+    pnl = frame["pnl"]
+    books = [("firm", pnl["attribution"])] + [
+        (u["underlying"], u["attribution"]) for u in pnl["underlyings"]
+    ]
+    for book, attribution in books:
+        for component, value in attribution.items():
+            if isinstance(value, int | float):
+                PNL.labels(book=book, component=component).set(value)
+
+
 class Monitor:
     """Builds the frames and fans them out (see the module doc); `start` runs it."""
 
@@ -148,6 +175,7 @@ class Monitor:
         sample = _sample(frame["risk"], frame["pnl"], frame["real"])
         self.history.append(sample)
         self.latest = frame
+        _export(frame)
         self._ready.set()
         message = json.dumps({"frame": frame, "sample": sample}, separators=(",", ":"))
         for queue in self._subscribers:
@@ -162,6 +190,7 @@ class Monitor:
         self.start()
         queue: asyncio.Queue[str] = asyncio.Queue(self.queue_frames)
         self._subscribers.add(queue)
+        WATCHERS.set(len(self._subscribers))
         try:
             await self._ready.wait()
             snapshot = {"frame": self.latest, "history": list(self.history)}
@@ -170,6 +199,7 @@ class Monitor:
                 yield {"event": "frame", "data": await queue.get()}
         finally:
             self._subscribers.discard(queue)
+            WATCHERS.set(len(self._subscribers))
 
     @property
     def watchers(self) -> int:

@@ -35,7 +35,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from hedgemesh.api.auth import Role
 from hedgemesh.launcher import catalog, state
-from hedgemesh.launcher.supervisor import Supervisor
+from hedgemesh.launcher.supervisor import METRICS_PORT_ENV, Supervisor
 from hedgemesh.runtime import (
     NatsServer,
     NatsSettings,
@@ -195,6 +195,21 @@ def http_env(supervisor_env: dict[str, str]) -> tuple[dict[str, dict[str, str]],
     return per_service, lines
 
 
+#: The first instance without an HTTP API of its own serves `/metrics` here, the next one up.
+DEFAULT_METRICS_PORT = 9101
+
+
+def metrics_env(host: str = "127.0.0.1") -> dict[str, dict[str, str]]:
+    """A Prometheus port per instance without an HTTP API (the api serves `/metrics` on its
+    own): 9101, 9102, ... in catalog order, or a free port for one that is taken."""
+    ports: dict[str, dict[str, str]] = {}
+    for n, instance in enumerate(i for i in catalog.instances() if i.spec.http is None):
+        wanted = DEFAULT_METRICS_PORT + n
+        port = wanted if port_is_free(host, wanted) else _free_port(host)
+        ports[instance.name] = {METRICS_PORT_ENV: str(port)}
+    return ports
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("up", help="run the cluster locally until Ctrl-C")
     parser.add_argument(
@@ -304,6 +319,7 @@ def run(args: argparse.Namespace) -> int:
         log_dir=home / "logs",
         restart=not args.no_restart,
         service_env=service_env,
+        instance_env=metrics_env(),
     )
     try:
         asyncio.run(_declare(server.url, passwords[permissions.ADMIN]))

@@ -8,6 +8,7 @@ OpenAPI docs served from the package (no CDN: they work offline).
   cookie held; `DELETE /v1/session`: sign out.
 - `GET /v1/stream` (viewer): server-sent events, a snapshot then a frame a second
   (`monitor.py`).
+- `GET /metrics` (viewer): Prometheus' text format (`hedgemesh.runtime.metrics`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hedgemesh.api.deps import ViewerCaller
 from hedgemesh.api.errors import ApiError
 from hedgemesh.api.monitor import Monitor
 from hedgemesh.api.session import COOKIE, Session, Sessions
+from hedgemesh.runtime import metrics
 
 __all__ = ["STATIC", "install", "router"]
 
@@ -91,6 +93,13 @@ async def stream(request: Request, caller: ViewerCaller) -> EventSourceResponse:
     """The desk, live: a `snapshot` event, then a `frame` event a second."""
     monitor: Monitor = request.app.state.monitor
     return EventSourceResponse(monitor.events(), ping=10)
+
+
+@router.get("/metrics")
+async def prometheus(caller: ViewerCaller) -> Response:
+    """Prometheus' text format: this process's metrics (any token; the scrape config sends
+    one)."""
+    return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
 
 
 @router.get("/docs")
