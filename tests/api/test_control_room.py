@@ -165,3 +165,30 @@ async def test_given_a_frame_then_metrics_hold_each_limits_utilisation_and_need_
     check = next(c for c in risk.underlyings[1].checks if c.name == "max_abs_delta")
     assert risk.underlyings[1].underlying == "SPX"
     assert spx_delta and spx_delta[0].value == pytest.approx(check.utilisation)
+
+
+async def test_given_trades_then_an_admin_books_them_through_the_trade_stream_audited(api):
+    rows = [
+        {"instrument": "SPX", "quantity": 100, "price": 5000.0, "trade_id": "byob-1"},
+        {"instrument": "SPX", "quantity": -20, "price": 5001.0, "trade_id": "byob-2"},
+    ]
+    async with api.client(token=OPERATOR_TOKEN) as client:
+        assert (await client.post("/v1/book/trades", json={"trades": rows})).status_code == 403
+    async with api.client() as client:
+        bad = await client.post(
+            "/v1/book/trades", json={"trades": [*rows, {"instrument": "RUT", "quantity": 1}]}
+        )
+        assert bad.status_code == 422
+        assert {(d["item"], d["field"]) for d in bad.json()["detail"]} == {
+            (3, "price"),
+            (3, "instrument"),
+        } or {(d["item"], d["field"]) for d in bad.json()["detail"]} == {(3, "price")}
+        assert not api.desk.trades  # nothing sent while a row is bad
+        ok = await client.post("/v1/book/trades", json={"trades": rows, "source": "desk.csv"})
+        assert ok.status_code == 200, ok.text
+        assert ok.json() == {"booked": ["byob-1", "byob-2"], "duplicates": []}
+        again = await client.post("/v1/book/trades", json={"trades": rows})
+        assert again.json() == {"booked": [], "duplicates": ["byob-1", "byob-2"]}
+    assert api.desk.trades["byob-2"].signed_quantity == -20
+    entry = api.context.records.audit(limit=1)[0]
+    assert entry.path == "/v1/book/trades" and entry.after["duplicates"] == ["byob-1", "byob-2"]

@@ -15,6 +15,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,17 @@ def until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.
         time.sleep(every)
 
 
+#: A holding brought with `up --book`: far from anything the agents trade.
+BYOB = f"NDX-{(datetime.now(UTC) + timedelta(days=400)):%Y%m%d}-C-25000"
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[Launcher, str]]:
     port = free_port()
+    book = tmp_path / "book.csv"
+    book.write_text(f"instrument,quantity,price,counterparty\n{BYOB},5,120.5,byob-test\n")
     launcher = Launcher(
-        "--nats-port", "0", "--no-restart", "--speed", str(SPEED),
+        "--nats-port", "0", "--no-restart", "--speed", str(SPEED), "--book", str(book),
         home=tmp_path / "var",
         env={"HEDGEMESH_API_PORT": str(port)},
     )  # fmt: skip
@@ -91,6 +98,10 @@ def test_given_the_control_room_then_an_operator_watches_halts_and_changes_a_lim
     until(lambda: _answers(http), 90, "the API answering /health")
     until(lambda: http.get("/v1/fills", params={"limit": 1}).json()["fills"], 120, "a first fill")
     _every_service_exports_metrics(launcher, http)
+    # The book brought with `up --book` went through the ledger like client flow.
+    positions = http.get("/v1/positions", params={"underlying": "NDX"}).json()["underlyings"]
+    held = {p["instrument"]: p["quantity"] for p in positions[0]["positions"]}
+    assert held.get(BYOB) == 5, held
 
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

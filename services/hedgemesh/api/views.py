@@ -121,6 +121,27 @@ class RiskResponse(View):
     unpriced: list[str] = Field(description="Underlyings with positions but no tick or surface.")
 
 
+class TradesEntry(BaseModel):
+    """Body of POST /v1/book/trades: positions entered as client trades."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trades: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=10_000,
+        description="Each: instrument (canonical symbol), quantity (signed, the book's side), "
+        "price; optional counterparty, multiplier, trade_id.",
+    )
+    source: str | None = Field(
+        default=None, max_length=256, description="Where they come from (named in errors)."
+    )
+
+
+class TradesBooked(View):
+    booked: list[str] = Field(description="Trade ids sent to the ledger.")
+    duplicates: list[str] = Field(description="Trade ids stored before: not booked again.")
+
+
 # -- limits ------------------------------------------------------------------------------------
 
 

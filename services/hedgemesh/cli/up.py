@@ -36,6 +36,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from hedgemesh.api.auth import Role
 from hedgemesh.launcher import catalog, state
 from hedgemesh.launcher.supervisor import METRICS_PORT_ENV, Supervisor
+from hedgemesh.market.bookfile import BookFileError, load_book
 from hedgemesh.runtime import (
     NatsServer,
     NatsSettings,
@@ -49,6 +50,8 @@ from hedgemesh.runtime.edge import edge_env
 from hedgemesh.runtime.errors import NatsServerError
 from hedgemesh.runtime.server import port_is_free
 from hedgemesh.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, load_scenario
+from hedgemesh.wire import subjects
+from hedgemesh.wire.book import ClientTrade
 
 DEFAULT_NATS_PORT = 4222
 PORT_ENV = "HEDGEMESH_NATS_PORT"
@@ -237,6 +240,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="clock speed: 1 is real time, 60 runs a simulated minute per real second",
     )
     parser.add_argument(
+        "--book",
+        type=Path,
+        default=None,
+        help="positions to load at start (CSV or JSON: instrument, quantity, price, ...), "
+        "entered as client trades; see docs/scenarios.md",
+    )
+    parser.add_argument(
         "--no-restart",
         action="store_true",
         help="leave a service that exits down instead of restarting it",
@@ -287,8 +297,36 @@ def _load_scenario(path: Path | None) -> tuple[Scenario, Path]:
         sys.exit(f"hedgemesh: scenario {path}: {error}")
 
 
+def _load_book(path: Path, scenario: Scenario, now: datetime | None = None) -> list[ClientTrade]:
+    """The book file's trades; every bad row printed (file:line: field: problem), exit 2."""
+    try:
+        return load_book(path, now=now, known_underlyings=set(scenario.symbols))
+    except BookFileError as error:
+        for problem in error.errors:
+            print(f"hedgemesh: {problem}", file=sys.stderr)
+        sys.exit(2)
+
+
+async def _store_book(url: str, password: str, trades: list[ClientTrade]) -> int:
+    """Store the trades on JetStream as client flow does (deduplicated by id); how many new."""
+    settings = NatsSettings(url=url, name="hedgemesh-up", user=permissions.ADMIN, password=password)
+    nc = await connect(settings, initial_timeout_s=5.0)
+    try:
+        js, new = nc.jetstream(), 0
+        for trade in trades:
+            ack = await js.publish(
+                subjects.BOOK_TRADE, trade.to_json(), headers={"Nats-Msg-Id": trade.trade_id}
+            )
+            new += 0 if ack.duplicate else 1
+        return new
+    finally:
+        await drain(nc)
+
+
 def run(args: argparse.Namespace) -> int:
     scenario, scenario_path = _load_scenario(args.scenario)
+    if args.book is not None:
+        _load_book(args.book, scenario)  # every row checked before anything starts
     home = state.home_dir(args.home)
     store = home / "nats"
     store.mkdir(parents=True, exist_ok=True)
@@ -324,6 +362,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_declare(server.url, passwords[permissions.ADMIN]))
         print(f"hedgemesh: NATS ready at {server.url} (JetStream in {store})", flush=True)
+        if args.book is not None:
+            start = datetime.fromisoformat(env["HEDGEMESH_CLOCK_START"])
+            trades = _load_book(args.book, scenario, now=start)
+            new = asyncio.run(_store_book(server.url, passwords[permissions.ADMIN], trades))
+            print(f"hedgemesh: book {args.book}: {len(trades)} trades ({new} new)", flush=True)
         print(f"hedgemesh: monitoring at {server.monitor_url}", flush=True)
         supervisor.start_all()
         _write_state(home, server, supervisor, admin_url)
