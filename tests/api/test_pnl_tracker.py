@@ -91,6 +91,13 @@ def test_given_a_snapshot_caused_by_a_hedge_fill_then_its_pnl_is_a_transaction_c
     b = tracker["SPX"].breakdown
     assert b.transaction_costs == pytest.approx(-(4 * 0.30 * option.multiplier + 2.0))
     assert b.new_trades == 0.0
+    # The hedges' own P&L: their cost at once, then the market's moves on the 4 contracts.
+    assert tracker.hedge_pnl("SPX") == pytest.approx(b.transaction_costs)
+    fed(book, tracker, market.run_until(900))
+    now = max(book.tick("SPX").ts, book.surface("SPX").ts)
+    value = book.greeks_per_unit([option], now).value[0]
+    assert tracker.hedge_pnl("SPX") == pytest.approx(4 * value - paid)
+    assert tracker.hedge_pnl("NDX") is None
 
 
 def test_given_a_client_trade_above_fair_value_then_its_pnl_is_a_new_trade(market):

@@ -106,7 +106,7 @@ def _sample(risk: dict[str, Any], pnl: dict[str, Any], real: float) -> dict[str,
         "real": real,
         "underlyings": underlyings,
         "firm": firm,
-        "pnl": {**attribution, "ledger": pnl["total_pnl"]},
+        "pnl": {**attribution, "ledger": pnl["total_pnl"], "hedges": pnl["hedge_pnl"]},
     }
 
 

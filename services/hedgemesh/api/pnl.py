@@ -52,8 +52,9 @@ from hedgemesh.quant.attribution import (
     trade_pnl,
 )
 from hedgemesh.wire.book import PositionSnapshot
+from hedgemesh.wire.instruments import Instrument
 
-__all__ = ["PnlTracker", "UnderlyingPnl"]
+__all__ = ["HedgeBook", "PnlTracker", "UnderlyingPnl"]
 
 _SECONDS_PER_DAY = 86_400.0
 
@@ -72,6 +73,25 @@ class _Units:
     vol: NDArray[np.float64]
     vanna_per_point: NDArray[np.float64]
     volga_per_point: NDArray[np.float64]
+
+
+@dataclass(slots=True, eq=False)
+class HedgeBook:
+    """The hedges alone: quantities the hedge fills changed, per instrument, and their cash
+    (fees included). Valued at the market, `Σ q · V + cash` is the hedges' P&L — market moves
+    on what they bought and the costs of buying it — so the book without them made
+    `total − hedge P&L`."""
+
+    instruments: dict[str, Instrument] = field(default_factory=dict)
+    quantity: dict[str, float] = field(default_factory=dict)
+    cash: float = 0.0
+
+    def add(self, instruments: list[Instrument], change: NDArray[np.float64], cash: float) -> None:
+        for instrument, q in zip(instruments, change, strict=True):
+            if q:
+                self.instruments[instrument.symbol] = instrument
+                self.quantity[instrument.symbol] = self.quantity.get(instrument.symbol, 0.0) + q
+        self.cash += cash
 
 
 @dataclass(slots=True, eq=False)
@@ -95,6 +115,8 @@ class UnderlyingPnl:
     """Market times (Unix seconds) of the samples of `history`, increasing."""
     history: list[PnlBreakdown] = field(default_factory=list)
     """The cumulative breakdown at each time of `history_at`."""
+    hedges: HedgeBook = field(default_factory=lambda: HedgeBook())
+    """What the hedge fills bought and sold since the baseline, and the cash they moved."""
 
     def at(self, when: datetime) -> PnlBreakdown | None:
         """The cumulative breakdown as of `when` (the last sample not after it); None when
@@ -276,6 +298,7 @@ class PnlTracker:
                 pnl = trade_pnl(change, units.value, snapshot.cash - book.cash)
                 if snapshot.causation_id is not None and snapshot.causation_id in self._fills:
                     book.breakdown += PnlBreakdown(transaction_costs=pnl)
+                    book.hedges.add(union, change, snapshot.cash - book.cash)
                 else:
                     book.breakdown += PnlBreakdown(new_trades=pnl)
                 self._sample(book, max(snapshot.ts, units.at))
@@ -284,6 +307,21 @@ class PnlTracker:
             book.units = self._units(snapshot.underlying, holdings)
 
     # -- valuation ----------------------------------------------------------------------------
+
+    def hedge_pnl(self, underlying: str) -> float | None:
+        """The P&L of the hedges since the baseline at the latest market (`HedgeBook`); None
+        while the underlying is not priced."""
+        book = self._books.get(underlying)
+        if book is None or book.units is None:
+            return None
+        hedges = book.hedges
+        held = [s for s, q in hedges.quantity.items() if q]
+        if not held:
+            return hedges.cash
+        units = self._units(underlying, InstrumentBatch.of([hedges.instruments[s] for s in held]))
+        if units is None:
+            return None
+        return hedges.cash + float(np.dot([hedges.quantity[s] for s in held], units.value))
 
     def _set_baseline(self, book: UnderlyingPnl) -> None:
         assert book.units is not None

@@ -279,6 +279,7 @@ def pnl_response(
                 realised_pnl=snapshot.realised_pnl,
                 unrealised_pnl=snapshot.unrealised_pnl,
                 fees=snapshot.fees,
+                hedge_pnl=None if (h := tracker.hedge_pnl(name)) is None else round(h, 2),
                 attribution=attribution(
                     breakdown, followed.since if followed else None, window_start
                 ),
@@ -287,6 +288,7 @@ def pnl_response(
     starts = [b.since for name in tracker.underlyings() if (b := tracker[name]).since is not None]
     return PnlResponse(
         total_pnl=float(np.sum([s.total_pnl for s in snapshots.values()])),
+        hedge_pnl=round(sum(r.hedge_pnl or 0.0 for r in rows), 2),
         window_start=window_start,
         attribution=attribution(
             tracker.total(window_start), min(starts) if starts else None, window_start

@@ -397,11 +397,18 @@ class UnderlyingPnlView(View):
     realised_pnl: float
     unrealised_pnl: float
     fees: float
+    hedge_pnl: float | None = Field(
+        default=None,
+        description="P&L of the hedges since the API followed: what the hedge fills bought, "
+        "valued now, less what they cost (currency); the book without them made "
+        "`attribution.total − hedge_pnl`. None while unpriced.",
+    )
     attribution: Attribution
 
 
 class PnlResponse(View):
     total_pnl: float = Field(description="The ledger's realised + unrealised, all underlyings.")
+    hedge_pnl: float = Field(default=0.0, description="The hedges' P&L, all underlyings.")
     window_start: datetime | None = Field(
         default=None, description="The attribution's window start (query `since`)."
     )

@@ -9,23 +9,30 @@ OpenAPI docs served from the package (no CDN: they work offline).
 - `GET /v1/stream` (viewer): server-sent events, a snapshot then a frame a second
   (`monitor.py`).
 - `GET /metrics` (viewer): Prometheus' text format (`hedgemesh.runtime.metrics`).
+- `GET /v1/history` (viewer): the stream's samples so far; `GET /v1/report` (viewer): the
+  post-trade report as one page (`report.py`).
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from hedgemesh.api.auth import DEV_CALLER, Caller, TokenTable
+from hedgemesh.api.context import ApiContext
 from hedgemesh.api.deps import ViewerCaller
 from hedgemesh.api.errors import ApiError
 from hedgemesh.api.monitor import Monitor
+from hedgemesh.api.records import StoreUnavailable
+from hedgemesh.api.report import PAGE, ReportData, write_report
 from hedgemesh.api.session import COOKIE, Session, Sessions
 from hedgemesh.runtime import metrics
 
@@ -93,6 +100,43 @@ async def stream(request: Request, caller: ViewerCaller) -> EventSourceResponse:
     """The desk, live: a `snapshot` event, then a `frame` event a second."""
     monitor: Monitor = request.app.state.monitor
     return EventSourceResponse(monitor.events(), ping=10)
+
+
+@router.get("/v1/history")
+async def history(request: Request, caller: ViewerCaller) -> dict[str, Any]:
+    """The control room's samples so far (P&L and attribution, the hedges' P&L, greeks and
+    every limit's utilisation), oldest first."""
+    monitor: Monitor = request.app.state.monitor
+    return {"samples": list(monitor.history)}
+
+
+@router.get("/v1/report")
+async def report(request: Request, caller: ViewerCaller) -> HTMLResponse:
+    """The post-trade report of the run so far, as one HTML page (charts inline)."""
+    context: ApiContext = request.app.state.context
+    monitor: Monitor = request.app.state.monitor
+    store = context.records
+
+    def rows() -> dict[str, list[dict[str, Any]]]:
+        return {
+            "orders": [o.model_dump(mode="json") for o in store.orders(limit=PAGE)],
+            "fills": [f.model_dump(mode="json") for f in store.fills(limit=PAGE)],
+            "decisions": [d.model_dump(mode="json") for d in store.decisions(limit=PAGE)],
+        }
+
+    try:
+        stored = await run_in_threadpool(rows)
+    except StoreUnavailable as error:
+        raise ApiError(503, str(error)) from None
+    data = ReportData(
+        history=list(monitor.history),
+        pnl=context.model.pnl_view().model_dump(mode="json"),
+        agents=context.model.agents_view().model_dump(mode="json"),
+        **stored,
+    )
+    with tempfile.TemporaryDirectory(prefix="hedgemesh-report-") as folder:
+        page = await run_in_threadpool(write_report, data, Path(folder), inline=True)
+    return HTMLResponse(page)
 
 
 @router.get("/metrics")
