@@ -121,17 +121,27 @@ class RiskResponse(View):
     unpriced: list[str] = Field(description="Underlyings with positions but no tick or surface.")
 
 
+class TradeRow(BaseModel):
+    """One holding entered as a client trade (`hedgemesh.market.bookfile`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instrument: str = Field(
+        max_length=64, description="Canonical symbol: SPX, SPX-20261218-C-5000."
+    )
+    quantity: int = Field(description="Signed, the book's side: + bought, − sold; not 0.")
+    price: float = Field(gt=0, allow_inf_nan=False, description="Per unit of the underlying.")
+    counterparty: str | None = Field(default=None, max_length=128)
+    multiplier: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    trade_id: str | None = Field(default=None, max_length=128)
+
+
 class TradesEntry(BaseModel):
     """Body of POST /v1/book/trades: positions entered as client trades."""
 
     model_config = ConfigDict(extra="forbid")
 
-    trades: list[dict[str, Any]] = Field(
-        min_length=1,
-        max_length=10_000,
-        description="Each: instrument (canonical symbol), quantity (signed, the book's side), "
-        "price; optional counterparty, multiplier, trade_id.",
-    )
+    trades: list[TradeRow] = Field(min_length=1, max_length=10_000)
     source: str | None = Field(
         default=None, max_length=256, description="Where they come from (named in errors)."
     )

@@ -59,8 +59,9 @@ async def book_trades(
     idempotent by `trade_id`). Needs an admin token; audited."""
     source = entry.source or f"request by {caller.name}"
     try:
+        rows = [row.model_dump(exclude_none=True) for row in entry.trades]
         trades = parse_rows(
-            entry.trades, source, now=model.clock.now(), known_underlyings=model.underlyings
+            rows, source, now=model.clock.now(), known_underlyings=model.underlyings
         )
     except BookFileError as error:
         raise ApiError(
