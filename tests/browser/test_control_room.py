@@ -183,21 +183,38 @@ def _scrape(http: httpx.Client, url: str) -> dict[str, float]:
 
 def _every_service_exports_metrics(launcher: Launcher, http: httpx.Client) -> None:
     """Each instance's /metrics (listed in cluster.json, as `hedgemesh status` shows them),
-    scraped and parsed: the hedge cycle's figures are there."""
+    scraped and parsed until the hedge cycle's figures are there (each service starts its
+    counting when its first message arrives)."""
     instances = launcher.cluster()["instances"]
     assert all(info["metrics_url"] for info in instances.values()), instances
-    by_service: dict[str, dict[str, float]] = {}
-    for info in instances.values():
-        scraped = _scrape(http, info["metrics_url"])
-        held = by_service.setdefault(info["service"], {})
-        for name, value in scraped.items():
-            held[name] = held.get(name, 0.0) + value
-    assert by_service["marketdata"]["hedgemesh_ticks_published_total"] > 0
-    assert by_service["execution"]["hedgemesh_order_to_fill_seconds_count"] > 0
-    assert by_service["ledger"]["hedgemesh_ledger_bookings_total"] > 0
-    assert by_service["gamma-agent"]["hedgemesh_evaluations_total"] > 0
-    assert by_service["manager"]["hedgemesh_messages_total"] > 0
-    assert "hedgemesh_limit_utilisation_ratio" in by_service["api"]
+    wanted = {
+        "marketdata": "hedgemesh_ticks_published_total",
+        "execution": "hedgemesh_order_to_fill_seconds_count",
+        "ledger": "hedgemesh_ledger_bookings_total",
+        "gamma-agent": "hedgemesh_evaluations_total",
+        "vega-agent": "hedgemesh_evaluations_total",
+        "manager": "hedgemesh_messages_total",
+        "api": "hedgemesh_limit_utilisation_ratio",
+    }
+
+    def missing() -> list[str]:
+        by_service: dict[str, dict[str, float]] = {}
+        for info in instances.values():
+            held = by_service.setdefault(info["service"], {})
+            for name, value in _scrape(http, info["metrics_url"]).items():
+                held[name] = held.get(name, 0.0) + value
+        return [f"{s}: {m}" for s, m in wanted.items() if not by_service[s].get(m, 0.0) > 0]
+
+    last: list[list[str]] = [[]]
+
+    def complete() -> bool:
+        last[0] = missing()
+        return not last[0]
+
+    try:
+        until(complete, 60, "every service's metrics")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; missing {last[0]}") from None
 
 
 def _answers(http: httpx.Client) -> bool:
