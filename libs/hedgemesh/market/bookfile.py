@@ -10,9 +10,10 @@ path as client flow (`ClientTrade` on `hedge.v1.book.trade`, idempotent by `trad
 | `price` | yes | per unit of the underlying (an option's premium), > 0 |
 | `counterparty` | no | who the book traded with (default `book-file`) |
 | `multiplier` | no | an option's contract size (default 100) |
-| `trade_id` | no | the ledger books each id once (default: from the file's content and the row, so loading the same file twice books it once) |
+| `trade_id` | no | the ledger books each id once (default: from the rows and the line) |
 
-CSV: a header row naming the fields, one row per trade (`#` starts a comment line). JSON: a
+Default trade ids come from the rows' content and the line, so loading a file twice books it
+once. CSV: a header row naming the fields, one row per trade (`#` starts a comment line). JSON: a
 list of objects, or `{"trades": [...]}`. Every row is checked before anything is sent; each
 problem is a `RowError` naming the file, the line (CSV) or item (JSON, from 1) and the field.
 
