@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "agent
 
 import agent_examples as ex  # noqa: E402
 
-from hedgemesh.agentkit.core import AgentCore  # noqa: E402
+from hedgemesh.agentkit.domain.core import AgentCore  # noqa: E402
 from hedgemesh.market.book_state import BookState  # noqa: E402
 from hedgemesh.wire.codes import ReasonCode  # noqa: E402
 from hedgemesh.wire.hedging import Decision, DecisionOutcome  # noqa: E402

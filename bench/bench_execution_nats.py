@@ -24,11 +24,12 @@ import asyncio
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from hedgemesh.execution.bootstrap import build
-from hedgemesh.execution.config import ExecutionSettings, LiquiditySettings
+from hedgemesh.execution.config import ExecutionSettings
 from hedgemesh.runtime.bus import Bus, Envelope
 from hedgemesh.runtime.clock import LiveClock
 from hedgemesh.runtime.connection import NatsSettings, connect
@@ -36,6 +37,8 @@ from hedgemesh.runtime.server import NatsServer
 from hedgemesh.runtime.service import RuntimeSettings
 from hedgemesh.runtime.streams import DurableConsumer, ensure_streams
 from hedgemesh.store.db import StoreSettings
+from hedgemesh.venue.liquidity import LiquidityParams
+from hedgemesh.venue.spec import VENUE
 from hedgemesh.wire import (
     ExecStatus,
     ExecutionReport,
@@ -179,10 +182,10 @@ def make_report() -> ExecutionReport:
 
 
 async def _service(server: NatsServer, folder: Path) -> dict[str, float]:
-    deep = LiquiditySettings(top_size=1e7, half_life_s=1.0)
-    settings = ExecutionSettings(underlying_liquidity=deep)
+    deep = LiquidityParams(top_size=1e7, half_life_s=1.0)
     service = build(
-        settings,
+        ExecutionSettings(),
+        venue=replace(VENUE, underlying=replace(VENUE.underlying, liquidity=deep)),
         store=StoreSettings(url=f"sqlite:///{folder / 'execution.db'}"),
         runtime=RuntimeSettings(instance="bench"),
         nats=NatsSettings(url=server.url),

@@ -12,17 +12,12 @@ tick → agent → manager → order.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from cluster import running_cluster
 
 from hedgemesh.runtime import NatsServer, NatsSettings, connect
 from hedgemesh.wire import ExecutionReport, Order, Tick, subjects
@@ -76,12 +71,6 @@ async def _three_hops(url: str, n: int = 2000, rate_hz: float = 100.0) -> list[f
     return got
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def _observe(url: str) -> dict[str, list[float]]:
     nc = await connect(NatsSettings(url=url, name="latency-observer"))
     tick_at: dict[int, float] = {}
@@ -123,27 +112,8 @@ async def _observe(url: str) -> dict[str, list[float]]:
 
 
 def _cluster_latency() -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="hedgemesh-bench-") as home:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEMESH_")}
-        env["HEDGEMESH_API_PORT"] = str(_free_port())
-        launcher = subprocess.Popen(
-            [sys.executable, "-m", "hedgemesh.cli", "up", "--home", home, "--nats-port", "0",
-             "--scenario", str(SCENARIO), "--no-restart"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
-        try:
-            cluster_file = Path(home) / "cluster.json"
-            deadline = time.monotonic() + 60
-            while not cluster_file.exists():
-                if time.monotonic() > deadline or launcher.poll() is not None:
-                    raise RuntimeError("the cluster did not start")
-                time.sleep(0.1)
-            url = json.loads(cluster_file.read_text())["nats_url"]
-            observed = asyncio.run(_observe(url))
-        finally:
-            launcher.send_signal(signal.SIGINT)
-            launcher.wait(30)
-    return observed
+    with running_cluster(SCENARIO) as cluster:
+        return asyncio.run(_observe(cluster["nats_url"]))
 
 
 def run() -> dict[str, Any]:

@@ -8,13 +8,13 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from hedgemesh.agentkit.config import AgentSettings
-from hedgemesh.agentkit.core import AgentCore, Specialist
+from hedgemesh.agentkit.domain.core import AgentCore, Specialist
 from hedgemesh.gamma_agent.config import GammaAgentSettings
-from hedgemesh.gamma_agent.domain import GammaSpecialist
+from hedgemesh.gamma_agent.domain.specialist import GammaSpecialist
 from hedgemesh.market.session import Batch, MarketSession
 from hedgemesh.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from hedgemesh.vega_agent.config import VegaAgentSettings
-from hedgemesh.vega_agent.domain import VegaSpecialist
+from hedgemesh.vega_agent.domain.specialist import VegaSpecialist
 from hedgemesh.wire.book import Position, PositionSnapshot
 from hedgemesh.wire.instruments import Instrument
 from hedgemesh.wire.market import Tick
@@ -76,7 +76,9 @@ def core(
 ) -> AgentCore:
     """A core fed with the start's market, `holdings` (default: the scenario's book) and the
     scenario's limits."""
-    agent = AgentCore(specialist, settings, {u.symbol: u.chain for u in scenario().underlyings})
+    agent = AgentCore(
+        specialist, settings.rules(), {u.symbol: u.chain for u in scenario().underlyings}
+    )
     batch = start()
     for message in (*batch.surfaces, *batch.ticks):
         agent.book.apply(message)

@@ -1,4 +1,4 @@
-"""The agents' settings (env prefixes, cost assumptions = execution's venue) and the listed
+"""The agents' settings (env prefixes, one venue for every cost model) and the listed
 options they choose from (= marketdata's chain)."""
 
 from __future__ import annotations
@@ -7,31 +7,44 @@ import pytest
 from agent_examples import ORIGIN, gamma_core, scenario
 from pydantic import ValidationError
 
-from hedgemesh.agentkit.chain import Listings, listed_candidates, listed_instruments
-from hedgemesh.agentkit.config import CostSettings
-from hedgemesh.execution.config import ExecutionSettings
+from hedgemesh.agentkit.domain.chain import Listings, listed_candidates, listed_instruments
+from hedgemesh.execution.bootstrap import build as build_execution
+from hedgemesh.gamma_agent.bootstrap import build as build_gamma
 from hedgemesh.gamma_agent.config import GammaAgentSettings
+from hedgemesh.manager.bootstrap import build as build_manager
 from hedgemesh.market.session import MarketSession
+from hedgemesh.policies.selection import LadderCost
+from hedgemesh.runtime.connection import NatsSettings
+from hedgemesh.runtime.service import RuntimeSettings
+from hedgemesh.scenario import DEFAULT_SCENARIO
+from hedgemesh.store.db import StoreSettings
 from hedgemesh.vega_agent.config import VegaAgentSettings
+from hedgemesh.venue.spec import VENUE
 
 
-def test_given_the_defaults_then_the_cost_model_assumes_executions_option_books():
-    execution = ExecutionSettings()
-    costs = CostSettings()
-    liquidity = execution.option_liquidity.model_dump()
-    for name, value in costs.model_dump().items():
-        if name in liquidity:
-            assert value == liquidity[name], name
-    assert costs.tick_size == execution.option_tick_size
-    assert costs.fee_per_contract == execution.option_fee_per_contract
+def test_given_a_venue_setting_then_execution_the_manager_and_the_agents_all_read_it(monkeypatch):
+    monkeypatch.setenv("HEDGEMESH_VENUE_OPTION__FEE_PER_CONTRACT", "0.65")
+    monkeypatch.setenv("HEDGEMESH_VENUE_OPTION__LIQUIDITY__TOP_SIZE", "20")
+    monkeypatch.setenv("HEDGEMESH_SCENARIO", str(DEFAULT_SCENARIO))
+    runtime = RuntimeSettings(instance="venue-test")
+    nats = NatsSettings(url="nats://127.0.0.1:1")
+    store = StoreSettings(url="sqlite://")
+    engine = build_execution(store=store, runtime=runtime, nats=nats).components[0].engine
+    manager = build_manager(store=store, runtime=runtime, nats=nats).components[0]
+    agent = build_gamma(runtime=runtime, nats=nats).components[0].core
+    assert engine.venue_spec.option.fee_per_contract == 0.65
+    assert engine.venue_spec.option.liquidity.top_size == 20.0
+    assert manager.core.engine.params.venue == engine.venue_spec
+    assert agent.costs == LadderCost.of(engine.venue_spec.option)
+    assert agent.costs.fee_per_contract == 0.65 and agent.costs.top_size == 20.0
+    assert agent.costs.half_spread_bp == VENUE.option.half_spread_bp  # the rest as it was
 
 
 def test_given_the_environment_then_each_agent_reads_its_own_prefix(monkeypatch):
     monkeypatch.setenv("HEDGEMESH_GAMMA_AGENT_BAND_FRACTION", "0.7")
-    monkeypatch.setenv("HEDGEMESH_GAMMA_AGENT_COSTS__TOP_SIZE", "20")
     monkeypatch.setenv("HEDGEMESH_VEGA_AGENT_VEGA_TENOR_DAYS", "60")
     gamma, vega = GammaAgentSettings(), VegaAgentSettings()
-    assert gamma.band_fraction == 0.7 and gamma.costs.top_size == 20.0
+    assert gamma.band_fraction == 0.7
     assert vega.band_fraction == 0.5 and vega.vega_tenor_days == 60.0
     assert vega.min_tenor_days == 20.0 and gamma.min_tenor_days == 2.0
 

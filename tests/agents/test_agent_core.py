@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from agent_examples import ORIGIN, book_holdings, gamma_core, moved, snapshot
 
-from hedgemesh.agentkit.component import AgentComponent
-from hedgemesh.agentkit.core import Skip
+from hedgemesh.agentkit.adapters.component import AgentComponent
+from hedgemesh.agentkit.domain.core import Skip
+from hedgemesh.gamma_agent.config import GammaAgentSettings
 from hedgemesh.runtime.clock import SteppedClock
 from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.hedging import Decision, DecisionOutcome
@@ -114,7 +115,7 @@ class FakeService:
 
 
 def test_given_a_standby_then_it_computes_but_does_not_publish():
-    standby = AgentComponent(gamma_core(manager=None), real_time=lambda: 0.0)
+    standby = AgentComponent(gamma_core(), GammaAgentSettings(manager=None), real_time=lambda: 0.0)
     standby._service = FakeService(is_leader=False, epoch=None, clock=SteppedClock(ORIGIN))
     evaluation = asyncio.run(standby.cycle("SPX"))
     assert evaluation.proposal is not None and evaluation.proposal.epoch is None
@@ -124,7 +125,7 @@ def test_given_a_standby_then_it_computes_but_does_not_publish():
 
 
 def test_given_the_leader_then_it_publishes_with_its_epoch():
-    leader = AgentComponent(gamma_core(manager=None), real_time=lambda: 0.0)
+    leader = AgentComponent(gamma_core(), GammaAgentSettings(manager=None), real_time=lambda: 0.0)
     leader._service = FakeService(is_leader=True, epoch=11, clock=SteppedClock(ORIGIN))
     evaluation = asyncio.run(leader.cycle("SPX"))
     [(subject, proposal)] = leader._service.bus.sent
@@ -137,7 +138,7 @@ def test_given_the_leader_then_it_publishes_with_its_epoch():
 
 
 def test_given_a_stale_book_then_the_timer_cycle_proposes_nothing():
-    leader = AgentComponent(gamma_core(manager=None), real_time=lambda: 0.0)
+    leader = AgentComponent(gamma_core(), GammaAgentSettings(manager=None), real_time=lambda: 0.0)
     clock = SteppedClock(ORIGIN + timedelta(hours=1))
     leader._service = FakeService(is_leader=True, epoch=1, clock=clock)
     assert asyncio.run(leader.cycle("SPX")).skipped is Skip.STALE
@@ -159,7 +160,7 @@ def test_given_a_standby_then_its_own_proposals_hold_nothing_back_but_the_leader
 
 
 def test_given_a_worst_price_past_the_collar_then_the_limit_stops_inside_it():
-    from hedgemesh.agentkit.core import Leg, _wire_leg
+    from hedgemesh.agentkit.domain.core import Leg, _wire_leg
     from hedgemesh.wire.instruments import Instrument
 
     option = Instrument.option("SPX", ORIGIN + timedelta(days=7), 5000.0, "call")
@@ -181,7 +182,9 @@ def manager_beat(role: Role, state: ServiceState, instance: str = "manager-1") -
 
 def test_given_no_manager_leader_ready_then_nothing_is_proposed_until_one_is():
     now = [0.0]
-    leader = AgentComponent(gamma_core(manager_timeout_s=6.0), real_time=lambda: now[0])
+    leader = AgentComponent(
+        gamma_core(), GammaAgentSettings(manager_timeout_s=6.0), real_time=lambda: now[0]
+    )
     leader._service = FakeService(is_leader=True, epoch=1, clock=SteppedClock(ORIGIN))
     assert asyncio.run(leader.cycle("SPX")).skipped is Skip.NO_MANAGER
     leader.on_manager_heartbeat(manager_beat(Role.LEADER, ServiceState.STARTING))  # subscribing
@@ -195,7 +198,9 @@ def test_given_no_manager_leader_ready_then_nothing_is_proposed_until_one_is():
 
 def test_given_the_manager_leader_gone_then_proposals_wait_for_the_next_one():
     now = [0.0]
-    agent = AgentComponent(gamma_core(manager_timeout_s=6.0), real_time=lambda: now[0])
+    agent = AgentComponent(
+        gamma_core(), GammaAgentSettings(manager_timeout_s=6.0), real_time=lambda: now[0]
+    )
     agent.on_manager_heartbeat(manager_beat(Role.LEADER, ServiceState.READY))
     assert agent.manager_ready()
     now[0] = 6.5  # its heartbeats stopped: dead or cut off

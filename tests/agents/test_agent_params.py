@@ -7,7 +7,7 @@ import pytest
 from agent_examples import ORIGIN, gamma_core, vega_core
 from pydantic import ValidationError
 
-from hedgemesh.agentkit.core import Skip
+from hedgemesh.agentkit.domain.core import Skip
 from hedgemesh.wire.params import PARAMETERS, AgentParams
 
 
@@ -55,20 +55,20 @@ def test_given_the_enabled_switch_on_the_wire_then_only_a_boolean_is_accepted():
         AgentParams.model_validate(raw, strict=True)
 
 
-def test_every_parameter_is_a_setting_of_the_agents():
-    settings = gamma_core().environment
-    assert all(hasattr(settings, name) for name in PARAMETERS if name != "enabled")
+def test_every_parameter_is_a_rule_of_the_agents():
+    rules = gamma_core().environment
+    assert all(hasattr(rules, name) for name in PARAMETERS if name != "enabled")
 
 
 def test_given_params_then_the_core_runs_with_them_over_the_environment():
     core = gamma_core(price_move=0.02, max_legs=6)
     core.apply_params(params(max_legs=2, band_fraction=0.9, target_fraction=0.5), revision=3)
-    assert (core.settings.max_legs, core.settings.band_fraction) == (2, 0.9)
-    assert core.settings.target_fraction == 0.5 and core.settings.price_move == 0.02
+    assert (core.rules.max_legs, core.rules.band_fraction) == (2, 0.9)
+    assert core.rules.target_fraction == 0.5 and core.rules.price_move == 0.02
     assert core.params_revision == 3 and core.environment.max_legs == 6
-    assert type(core.settings) is type(core.environment)
+    assert type(core.rules) is type(core.environment)
     core.apply_params(None, None)  # the key deleted: the environment's again
-    assert core.settings == core.environment and core.params_revision is None
+    assert core.rules == core.environment and core.params_revision is None
 
 
 def test_given_fewer_legs_then_proposals_have_at_most_that_many():

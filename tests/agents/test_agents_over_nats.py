@@ -292,7 +292,7 @@ async def test_given_params_put_through_the_api_then_both_replicas_apply_them_at
         )
         assert on.status_code == 200, on.text
         await eventually(lambda: len(desk.proposals) > seen, timeout=10.0)
-        assert component(standby).core.settings.max_legs == 1
+        assert component(standby).core.rules.max_legs == 1
         assert all(len(p.legs) == 1 for p in desk.proposals[seen:])
         refused = await api.put("/v1/agents/gamma-agent/params", json={"max_legs": 99})
         assert refused.status_code == 422

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from agent_examples import ORIGIN, book_holdings, gamma_core, limits, moved, tick
 
-from hedgemesh.agentkit.core import Skip
-from hedgemesh.gamma_agent.domain import GammaSpecialist, book_for_policy
+from hedgemesh.agentkit.domain.core import Skip
+from hedgemesh.gamma_agent.domain.specialist import GammaSpecialist, book_for_policy
 from hedgemesh.policies.selection import LadderCost
+from hedgemesh.venue.spec import VENUE
 from hedgemesh.wire.codes import TradingState
 from hedgemesh.wire.hedging import HedgeTrigger, Proposal
 from hedgemesh.wire.state import TradingStatus
@@ -64,7 +65,7 @@ def test_given_the_legs_then_they_are_near_the_money_short_dated_within_depth_an
     spot = tick("SPX").price
     values = core.book.fair_values([leg.instrument for leg in proposal.legs])
     unit = core.book.greeks_per_unit([leg.instrument for leg in proposal.legs], ORIGIN)
-    depth = LadderCost().depth(values, unit.vol)
+    depth = LadderCost.of(VENUE.option).depth(values, unit.vol)
     for leg, fair, vol, shown in zip(proposal.legs, values, unit.vol, depth, strict=True):
         days = (leg.instrument.expiry - ORIGIN).total_seconds() / 86400
         assert 2 <= days <= 45
@@ -78,12 +79,12 @@ def test_given_the_choice_then_the_first_leg_is_the_cheapest_gamma_per_unit_of_c
     core = gamma_core()
     proposal = core.evaluate("SPX", ORIGIN, 0.0).proposal
     assert proposal is not None
-    from hedgemesh.agentkit.chain import listed_candidates
+    from hedgemesh.agentkit.domain.chain import listed_candidates
 
     pool = listed_candidates(core.book, "SPX", core.chains["SPX"], ORIGIN)
     pool = pool.take(pool.near_the_money(2, 45, 1.0))
     wanted = proposal.expected_change.gamma
-    costs = LadderCost()
+    costs = LadderCost.of(VENUE.option)
     cap = np.minimum(costs.depth(pool.fair, pool.unit.vol), 1000)
     q = np.clip(np.rint(wanted / pool.unit.gamma), -cap, cap)
     score = costs.cost(q, pool.fair, pool.unit.vol, pool.multiplier) / np.abs(q * pool.unit.gamma)
@@ -112,12 +113,12 @@ def test_given_the_policy_then_it_sees_the_same_gamma_as_the_book_state():
 
 
 def _context(core):
-    from hedgemesh.agentkit.core import PlanContext
+    from hedgemesh.agentkit.domain.core import PlanContext
 
     risk = core.book.risk(ORIGIN)
     return PlanContext(
         "SPX", ORIGIN, HedgeTrigger.BAND_BREACH, core.book.tick("SPX"), core.book.surface("SPX"),
-        core.book, risk, core.book.index("SPX"), limits("SPX"), core.settings, core.costs,
+        core.book, risk, core.book.index("SPX"), limits("SPX"), core.rules, core.costs,
         core.chains["SPX"],
     )  # fmt: skip
 
@@ -203,8 +204,8 @@ def test_given_the_specialist_then_the_band_is_a_fraction_of_the_live_limit():
     risk = core.book.risk(ORIGIN)
     row = core.book.index("SPX")
     specialist = GammaSpecialist()
-    assert specialist.breached(risk, row, limits("SPX"), core.settings)
+    assert specialist.breached(risk, row, limits("SPX"), core.rules)
     raw_only = limits("SPX", max_abs_gamma=500.0, max_abs_dollar_gamma_per_pct=None)
-    assert not specialist.breached(risk, row, raw_only, core.settings)
+    assert not specialist.breached(risk, row, raw_only, core.rules)
     # The dollar gamma limit binds beside raw gamma: a loose raw limit alone does not free it.
-    assert specialist.breached(risk, row, limits("SPX", max_abs_gamma=500.0), core.settings)
+    assert specialist.breached(risk, row, limits("SPX", max_abs_gamma=500.0), core.rules)

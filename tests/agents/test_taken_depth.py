@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from agent_examples import ORIGIN, gamma_core, limits, moved
 
-from hedgemesh.agentkit.depth import TakenDepth
+from hedgemesh.agentkit.domain.depth import TakenDepth
 from hedgemesh.policies.selection import LadderCost
+from hedgemesh.venue.spec import VENUE
 from hedgemesh.wire.hedging import Decision, DecisionOutcome, Greeks, HedgeLeg, Proposal
 from hedgemesh.wire.instruments import Instrument
 
@@ -30,7 +31,7 @@ def proposal(pid: str, *legs: tuple[Instrument, int], at=ORIGIN) -> Proposal:
 
 
 def test_given_a_proposal_then_its_legs_are_missing_on_their_side_until_the_books_refill():
-    taken = TakenDepth(LadderCost(half_life_s=30.0))
+    taken = TakenDepth(LadderCost.of(VENUE.option, half_life_s=30.0))
     taken.take(proposal("p1", (CALL, 40), (PUT, -10)))
     buys, sells = np.ones(2), -np.ones(2)
     assert taken.missing([CALL, PUT], buys, ORIGIN).tolist() == [40.0, 0.0]
@@ -42,7 +43,7 @@ def test_given_a_proposal_then_its_legs_are_missing_on_their_side_until_the_book
 
 
 def test_given_the_managers_decision_then_what_was_taken_is_scaled_to_it():
-    taken = TakenDepth(LadderCost())
+    taken = TakenDepth(LadderCost.of(VENUE.option))
     taken.take(proposal("p1", (CALL, 40)))
     taken.take(proposal("p2", (CALL, 10)))
     taken.scale("p1", 0.25)
@@ -71,7 +72,9 @@ def test_given_a_hedge_a_tick_ago_then_the_next_legs_leave_its_books_alone():
         instruments = [leg.instrument for leg in legs]
         fair = core.book.fair_values(instruments)
         vol = core.book.greeks_per_unit(instruments, later.ts).vol
-        shown = LadderCost().depth(fair, vol, within=0.8 * limits("SPX").price_collar * fair)
+        shown = LadderCost.of(VENUE.option).depth(
+            fair, vol, within=0.8 * limits("SPX").price_collar * fair
+        )
         missing = np.array([took.get(i, 0) * 2 ** (-10 / 30) for i in instruments])
         return np.abs([leg.quantity for leg in legs]) - (shown - missing)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from agent_examples import ORIGIN, book_holdings, limits, moved, vega_core
 
-from hedgemesh.agentkit.core import Skip
-from hedgemesh.vega_agent.domain import bucket_changes
+from hedgemesh.agentkit.domain.core import Skip
+from hedgemesh.vega_agent.domain.specialist import bucket_changes
 from hedgemesh.wire.codes import TradingState
 from hedgemesh.wire.hedging import HedgeTrigger, Proposal
 from hedgemesh.wire.state import TradingStatus

@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 
+from hedgemesh.api.adapters.desk import DeskUnavailable
+from hedgemesh.api.adapters.records import Records
 from hedgemesh.api.app import create_app
 from hedgemesh.api.config import ApiSettings
 from hedgemesh.api.context import ApiContext
-from hedgemesh.api.desk import DeskUnavailable
-from hedgemesh.api.readmodel import ReadModel
-from hedgemesh.api.records import Records
+from hedgemesh.api.domain.readmodel import ReadModel
 from hedgemesh.market.session import Batch, MarketSession
 from hedgemesh.runtime.clock import SteppedClock
 from hedgemesh.runtime.errors import CasConflict

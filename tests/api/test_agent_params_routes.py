@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from api_examples import OPERATOR_TOKEN, VIEWER_TOKEN, desk_harness
 
-from hedgemesh.api.views import AgentParamsEntry, AuditResponse, ErrorBody
+from hedgemesh.api.domain.views import AgentParamsEntry, AuditResponse, ErrorBody
 from hedgemesh.wire import subjects
 from hedgemesh.wire.params import AgentParams
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from api_examples import OPERATOR_TOKEN, VIEWER_TOKEN, desk_harness
 
-from hedgemesh.api.audit import MAX_BODY_BYTES, body_value
-from hedgemesh.api.records import StoreUnavailable
-from hedgemesh.api.views import AuditResponse, AuditView
+from hedgemesh.api.adapters.records import StoreUnavailable
+from hedgemesh.api.domain.views import AuditResponse, AuditView
+from hedgemesh.api.security.audit import MAX_BODY_BYTES, body_value
 from hedgemesh.wire import subjects
 from hedgemesh.wire.codes import TradingState
 from hedgemesh.wire.state import TradingStatus

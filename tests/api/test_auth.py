@@ -21,7 +21,9 @@ from api_examples import (
 )
 
 from hedgemesh.api.app import create_app
-from hedgemesh.api.auth import (
+from hedgemesh.api.config import ApiSettings
+from hedgemesh.api.domain.views import ErrorBody
+from hedgemesh.api.security.auth import (
     DEV_CALLER,
     AuthConfigError,
     Caller,
@@ -30,9 +32,7 @@ from hedgemesh.api.auth import (
     sha256_hex,
     token_table,
 )
-from hedgemesh.api.config import ApiSettings
-from hedgemesh.api.ratelimit import RateLimiter
-from hedgemesh.api.views import ErrorBody
+from hedgemesh.api.security.ratelimit import RateLimiter
 from hedgemesh.wire import subjects
 
 STRONG = "Zq8-Lw3Xe7Rt1Yu5Io9Pa2Sd6Fg0Hj4Kl_Mn"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from api_examples import harness, risk_limits
 
-from hedgemesh.api.views import ErrorBody
+from hedgemesh.api.domain.views import ErrorBody
 from hedgemesh.wire import subjects
 
 #: The public surface (others script against it): path → methods.

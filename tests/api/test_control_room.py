@@ -18,9 +18,9 @@ from api_examples import (
     snapshot,
 )
 
-from hedgemesh.api.auth import Caller, Role
-from hedgemesh.api.monitor import Monitor
-from hedgemesh.api.session import Sessions
+from hedgemesh.api.adapters.monitor import Monitor
+from hedgemesh.api.security.auth import Caller, Role
+from hedgemesh.api.security.session import Sessions
 from hedgemesh.wire.instruments import Instrument
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from api_examples import chain, session, snapshot
 
-from hedgemesh.api.pnl import PnlTracker
+from hedgemesh.api.domain.pnl import PnlTracker
 from hedgemesh.market.book_state import BookState
 from hedgemesh.wire.instruments import Instrument
 
@@ -156,7 +156,7 @@ def _default_book(hedge_delta: bool):
     from collections import defaultdict
     from datetime import UTC, datetime
 
-    from hedgemesh.api.readmodel import ReadModel
+    from hedgemesh.api.domain.readmodel import ReadModel
     from hedgemesh.market.session import MarketSession
     from hedgemesh.scenario import DEFAULT_SCENARIO, load_scenario
     from hedgemesh.wire.book import Position, PositionSnapshot

@@ -25,8 +25,8 @@ from api_examples import (
     store_orders,
 )
 
+from hedgemesh.api.adapters.report import FIGURES, gather, write_report
 from hedgemesh.api.app import create_app
-from hedgemesh.api.report import FIGURES, gather, write_report
 from hedgemesh.wire.hedging import DecisionOutcome
 from hedgemesh.wire.instruments import Instrument, Side
 

@@ -25,8 +25,8 @@ from api_examples import (
     store_orders,
 )
 
-from hedgemesh.api.records import Records
-from hedgemesh.api.views import (
+from hedgemesh.api.adapters.records import Records
+from hedgemesh.api.domain.views import (
     AgentsResponse,
     ControlResult,
     DecisionsResponse,

@@ -34,12 +34,12 @@ from api_examples import (
 )
 
 from hedgemesh.api.__main__ import STARTUP_REFUSED
+from hedgemesh.api.adapters.desk import NOT_LEADER
 from hedgemesh.api.app import create_app
-from hedgemesh.api.auth import sha256_hex
 from hedgemesh.api.bootstrap import build_context
 from hedgemesh.api.config import ApiSettings
 from hedgemesh.api.context import ApiContext
-from hedgemesh.api.desk import NOT_LEADER
+from hedgemesh.api.security.auth import sha256_hex
 from hedgemesh.runtime.bus import Bus, Envelope
 from hedgemesh.runtime.connection import NatsSettings
 from hedgemesh.runtime.kv import TypedKV

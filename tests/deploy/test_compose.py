@@ -155,11 +155,11 @@ def test_grafana_dashboard_reads_only_metrics_the_services_declare() -> None:
     import json
     import re
 
-    import hedgemesh.agentkit.component
-    import hedgemesh.api.monitor
-    import hedgemesh.execution.adapters.service
-    import hedgemesh.ledger.adapters
-    import hedgemesh.marketdata.publisher  # noqa: F401  (they declare their metrics)
+    import hedgemesh.agentkit.adapters.component
+    import hedgemesh.api.adapters.monitor
+    import hedgemesh.execution.adapters.component
+    import hedgemesh.ledger.adapters.component
+    import hedgemesh.marketdata.adapters.component  # noqa: F401  (they declare their metrics)
     from hedgemesh.runtime import metrics
 
     declared = {

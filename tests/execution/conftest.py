@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hedgemesh.execution.adapters.service import ExecutionComponent
+from hedgemesh.execution.adapters.component import ExecutionComponent
 from hedgemesh.execution.bootstrap import build
 from hedgemesh.execution.config import ExecutionSettings
 from hedgemesh.runtime.clock import SteppedClock

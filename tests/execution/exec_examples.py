@@ -8,12 +8,14 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hedgemesh.execution.domain.reports import Fees, OrderRecord
+from hedgemesh.execution.domain.reports import OrderRecord
 from hedgemesh.runtime.clock import EPOCH
 from hedgemesh.venue.algos import ParentUpdate
+from hedgemesh.venue.spec import VENUE
 from hedgemesh.wire import (
     ExecStatus,
     ExecutionReport,
@@ -189,7 +191,7 @@ def made_reports(
 ) -> list[ExecutionReport]:
     """Reports on `o` as execution makes them, from (status, cum, fill price in ticks) steps
     (prices 0.01 a tick); a fill's quantity is the step's change of cum."""
-    record = OrderRecord(o, 0.01)
+    record = OrderRecord(o, replace(VENUE.underlying, fee_bp=0.0))  # 0.01 a tick, no fees
     reports, cum, notional = [], 0, 0
     for status, new_cum, price in steps:
         last = new_cum - cum
@@ -208,7 +210,7 @@ def made_reports(
             None,
             "",
         )
-        reports.append(record.report(update, at.timestamp(), Fees()))
+        reports.append(record.report(update, at.timestamp()))
     return reports
 
 

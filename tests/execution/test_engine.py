@@ -3,7 +3,7 @@ crash-only recovery as a property (hypothesis)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import pytest
@@ -25,6 +25,7 @@ from hedgemesh.execution.config import ExecutionSettings
 from hedgemesh.execution.domain.engine import Engine, next_close, utc_seconds
 from hedgemesh.execution.domain.reports import MAX_ID_LENGTH, exec_id
 from hedgemesh.runtime.clock import EPOCH
+from hedgemesh.venue.spec import VENUE, VenueSpec
 from hedgemesh.wire import (
     ExecStatus,
     ExecutionReport,
@@ -45,8 +46,8 @@ PARTIAL = ExecStatus.PARTIALLY_FILLED
 WIDE = {"price_collar": 10.0}
 
 
-def quoted_engine(**settings) -> Engine:
-    engine = Engine(ExecutionSettings(**{**WIDE, **settings}))
+def quoted_engine(venue: VenueSpec = VENUE, **settings) -> Engine:
+    engine = Engine(ExecutionSettings(**{**WIDE, **settings}).engine_params(venue))
     assert engine.on_tick(tick(), T0) == []
     assert engine.on_surface(surface(), T0) == []
     return engine
@@ -120,7 +121,7 @@ def test_given_a_buy_limit_below_one_tick_then_it_is_rejected_invalid_request():
 
 
 def test_given_an_underlying_not_traded_here_then_it_is_rejected_at_once():
-    engine = Engine(ExecutionSettings(underlyings=("NDX",)))
+    engine = Engine(ExecutionSettings(underlyings=("NDX",)).engine_params())
     (report,) = engine.receive(order("spx"), T0)
     assert report.reason_code is ReasonCode.UNKNOWN_INSTRUMENT
 
@@ -133,10 +134,10 @@ def test_given_an_expired_option_then_it_is_rejected_instrument_expired():
 
 
 def test_given_an_order_waiting_for_market_data_then_it_is_worked_when_data_arrives():
-    engine = Engine(ExecutionSettings(**WIDE))
+    engine = Engine(ExecutionSettings(**WIDE).engine_params())
     assert engine.receive(order("early", quantity=5), T0) == []
     assert engine.receive(order("early", CALL, quantity=5, limit_price=500.0), T0) == []
-    assert engine.next_wakeup() == T0 + engine.settings.market_data_wait_s
+    assert engine.next_wakeup() == T0 + engine.params.market_data_wait_s
     worked = [ExecStatus.ACCEPTED, ExecStatus.FILLED]
     assert [r.status for r in engine.on_tick(tick(), T0 + 0.5)] == worked  # spot: a tick will do
     assert [
@@ -157,7 +158,7 @@ def test_given_working_orders_when_the_option_expires_then_they_end_instrument_e
 
 
 def test_given_a_day_order_on_an_option_expiring_at_the_close_then_it_ends_once():
-    engine = Engine(ExecutionSettings(**WIDE))
+    engine = Engine(ExecutionSettings(**WIDE).engine_params())
     today = EPOCH.replace(hour=21, minute=0)
     engine.on_tick(tick(), T0)
     engine.on_surface(surface(expiries=(today, *EXPIRIES)), T0)
@@ -171,11 +172,11 @@ def test_given_a_day_order_on_an_option_expiring_at_the_close_then_it_ends_once(
 
 
 def test_given_a_resumed_order_without_market_data_when_the_session_closes_then_it_expires():
-    engine = Engine(ExecutionSettings(**WIDE))
+    engine = Engine(ExecutionSettings(**WIDE).engine_params())
     day = order("day", quantity=10, tif=TimeInForce.DAY, limit_price=4000.0)
     _, fill = made_reports(day, (ExecStatus.ACCEPTED, 0, None), (PARTIAL, 4, 400000))
     assert engine.resume(day, seq=2, fills=[fill], accepted_at=EPOCH, now=T0 + 1) == []
-    (report,) = engine.on_time(next_close(T0, engine.settings.session_close_utc))
+    (report,) = engine.on_time(next_close(T0, engine.params.session_close_utc))
     assert report.status is ExecStatus.EXPIRED and report.seq == 3
     assert report.cum_quantity == 4 and report.avg_price == 4000.0
 
@@ -188,7 +189,12 @@ def test_given_a_stored_order_never_judged_and_older_than_the_fence_then_it_is_s
 
 
 def test_given_fees_then_options_pay_per_contract_and_the_underlying_per_notional():
-    engine = quoted_engine(underlying_fee_bp=1.0, option_fee_per_contract=0.65)
+    venue = replace(
+        VENUE,
+        underlying=replace(VENUE.underlying, fee_bp=1.0),
+        option=replace(VENUE.option, fee_per_contract=0.65),
+    )
+    engine = quoted_engine(venue)
     spot = [r for r in engine.receive(order("s", quantity=10), T0) if r.is_fill]
     assert spot[0].fees == pytest.approx(10 * spot[0].last_price * 1e-4)
     call = [
@@ -221,7 +227,7 @@ class Store:
 
 def restarted(store: Store, spot: float, now: float) -> tuple[Engine, list[ExecutionReport]]:
     """A fresh engine recovered from the store, as the service starts."""
-    engine = Engine(ExecutionSettings(**WIDE))
+    engine = Engine(ExecutionSettings(**WIDE).engine_params())
     engine.raise_fence(max((o.epoch for o in store.orders.values()), default=0))
     reports = engine.on_tick(tick(spot), now) + engine.on_surface(surface(spot), now)
     for o in store.working():

@@ -23,7 +23,7 @@ T0 = EPOCH.timestamp()
 
 
 def engine(**settings) -> Engine:
-    e = Engine(ExecutionSettings(**settings))
+    e = Engine(ExecutionSettings(**settings).engine_params())
     e.on_tick(tick(), T0)
     e.on_surface(surface(), T0)
     return e
@@ -210,7 +210,8 @@ def test_given_the_days_option_fills_replayed_before_any_surface_then_no_loss_is
         r for r in e.receive(order("opt", CALL, quantity=10, limit_price=limit), T0) if r.is_fill
     ]
     assert fills
-    restarted = Engine(ExecutionSettings(max_daily_loss=10_000.0))  # no market data yet
+    # no market data yet
+    restarted = Engine(ExecutionSettings(max_daily_loss=10_000.0).engine_params())
     restarted.replay_day([], fills)
     assert restarted.controls.day_cash < -10_000.0  # the premium paid: cash alone looks a loss
     assert not restarted.check_loss(T0 + 1) and restarted.controls.requests == []

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ledger_examples import CALL, NDX, SPX, T0
 
-from hedgemesh.ledger.domain import BookingRefused, Ledger, apply_trade, unrealised_pnl
+from hedgemesh.ledger.domain.ledger import BookingRefused, Ledger, apply_trade, unrealised_pnl
 from hedgemesh.store.ledger import EventKind, LedgerPosition
 from hedgemesh.wire import Instrument
 from hedgemesh.wire.book import MAX_POSITIONS

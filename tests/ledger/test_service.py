@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import pytest
 from ledger_examples import CALL, PUT, SPX, accepted, fill, surface, tick, trade
 
-from hedgemesh.ledger.adapters import LedgerComponent
+from hedgemesh.ledger.adapters.component import LedgerComponent
 from hedgemesh.ledger.bootstrap import build
 from hedgemesh.ledger.config import LedgerSettings
 from hedgemesh.runtime.bus import Bus
@@ -190,15 +190,16 @@ async def test_given_tick_and_surface_then_snapshot_marks_at_fair_value(
         await bus.publish(subjects.tick("SPX"), tick(5050.0))
         await bus.publish(subjects.surface("SPX"), surface(5050.0))
         ledger = component(service)
-        await eventually(lambda: ledger.marks.fair_values([CALL], service.clock.now()))
+        await eventually(lambda: ledger.market.fair_values([CALL], service.clock.now()))
         snap = await snapshot(bus)
-        call_mark = ledger.marks.fair_values([CALL], service.clock.now())[CALL.symbol]
+        call_mark = ledger.market.fair_values([CALL], service.clock.now())[CALL.symbol]
         by_symbol = {p.instrument.symbol: p for p in snap.positions}
         assert by_symbol["SPX"].mark_price == 5050.0
         assert by_symbol["SPX"].unrealised_pnl == pytest.approx(100 * 50.0)
         assert by_symbol[CALL.symbol].mark_price == pytest.approx(call_mark, rel=1e-6)
         call_pnl = (call_mark - 200.0) * -10 * 100
         assert snap.unrealised_pnl == pytest.approx(100 * 50.0 + call_pnl, rel=1e-6)
-        assert snap.cash + 100 * 5050.0 - 10 * call_mark * 100 == pytest.approx(
+        marked = by_symbol[CALL.symbol].mark_price  # the snapshot's own mark: the clock moved
+        assert snap.cash + 100 * 5050.0 - 10 * marked * 100 == pytest.approx(
             snap.realised_pnl + snap.unrealised_pnl, rel=1e-9
         )

@@ -7,8 +7,9 @@ import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from hedgemesh.manager.config import ManagerSettings
 from hedgemesh.manager.domain.budgets import Budgets
-from hedgemesh.manager.domain.engine import DecisionEngine, DecisionParams
+from hedgemesh.manager.domain.engine import DecisionEngine
 from hedgemesh.manager.domain.gather import Cycle
 from hedgemesh.manager.domain.inflight import InFlight
 from hedgemesh.manager.domain.limits import DeskLimits
@@ -126,7 +127,7 @@ def engine(
         desk.set("firm", firm_limits, 2)
     allocations = budgets if budgets is not None else {"gamma-agent": 1e9, "vega-agent": 1e9}
     return DecisionEngine(
-        params=DecisionParams(**params),
+        params=ManagerSettings(**params).decision_params(),
         book=state,
         limits=desk,
         budgets=Budgets(allocations, period_s=3600, floor_fraction=0.2, rate=0.5, now=T0),

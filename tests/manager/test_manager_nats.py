@@ -131,7 +131,7 @@ async def publish_market(bus: Bus, seq: int = 0) -> None:
 
 
 async def ready(manager: Manager, eventually) -> None:
-    engine = manager.component.engine
+    engine = manager.component.core.engine
     assert engine is not None
     await eventually(lambda: engine.book.positions_seq("SPX") and engine.limits.get("SPX"))
     await eventually(lambda: "SPX" in engine.book.underlyings)
@@ -236,7 +236,7 @@ async def test_given_a_proposal_after_its_cycle_then_it_is_rejected_cycle_closed
     assert capture.decisions[1].proposal_id == late.id
     assert capture.decisions[1].reason_code is ReasonCode.CYCLE_CLOSED
     # The duplicate may be handled after the decision is seen: wait for it to be counted.
-    await eventually(lambda: manager.component.stats["duplicate_proposals"] == 1)
+    await eventually(lambda: manager.component.core.stats["duplicate_proposals"] == 1)
 
 
 async def test_given_halt_by_control_then_proposals_are_rejected_and_nothing_routed(
@@ -289,7 +289,7 @@ async def test_given_set_limit_by_control_or_in_kv_then_it_applies_live(
     await kv.update(
         "SPX", held.value.model_copy(update={"max_order_quantity": 7}), last=held.revision
     )
-    engine = manager.component.engine
+    engine = manager.component.core.engine
     await eventually(lambda: engine.limits.get("SPX").max_order_quantity == 7)
 
     bad = await command(
@@ -347,7 +347,7 @@ async def test_given_a_trade_booked_between_ticks_then_its_delta_is_hedged_befor
     await seed(bus, positions=[(CALL_7, -5)], max_abs_delta=1000.0)  # about −260: in the band
     await ready(manager, eventually)
     await publish_market(bus, seq=1)
-    engine = manager.component.engine
+    engine = manager.component.core.engine
     await eventually(lambda: engine.book.tick("SPX").seq == 1)
     assert capture.orders == []
 
@@ -388,7 +388,7 @@ async def test_given_an_option_order_reported_then_the_delta_of_what_filled_is_h
         await eventually(lambda: len(capture.orders) > 2)
         back = [o for _, o in capture.orders[2:]]
         assert all(o.instrument == SPX and o.side is Side.BUY for o in back)
-        engine = manager.component.engine
+        engine = manager.component.core.engine
         await eventually(lambda: len(engine.inflight.working("SPX")) == 1)
         assert abs(engine.greeks(datetime.now(UTC))["SPX"][0]) <= 1.0
 
@@ -409,10 +409,10 @@ async def test_given_two_replicas_then_only_the_leader_routes_and_the_standby_ta
     assert len(capture.decisions) == 1
     epochs = {o.epoch for _, o in capture.orders}
     assert epochs == {leader.service.epoch}
-    assert standby.component.stats["cycles"] == 0
+    assert standby.component.core.stats["cycles"] == 0
     # Warm: it gathered the proposal too, and closed the cycle when the decision went by.
-    assert standby.component.stats["proposals"] == 1
-    await eventually(lambda: "SPX-0" not in standby.component.gatherer.open)
+    assert standby.component.core.stats["proposals"] == 1
+    await eventually(lambda: "SPX-0" not in standby.component.core.gatherer.open)
     reply = await command(bus, ControlAction.STATUS, issued_by="api")
     assert reply.state["instance"] == leader.service.instance
 
@@ -435,7 +435,7 @@ async def test_given_a_slice_without_a_leader_then_the_manager_reduces_until_it_
         agents=("gamma-agent",), degrade_when_slice_down=True, startup_grace_real_s=0.0,
         agent_timeout_real_s=0.5,
     )  # fmt: skip
-    engine = manager.component.engine
+    engine = manager.component.core.engine
     await eventually(lambda: engine.trading.state is TradingState.REDUCING)
     assert "gamma-agent" in engine.trading.reason
     beat = Heartbeat(
@@ -470,10 +470,10 @@ async def test_given_a_scenario_with_limits_then_kv_is_seeded_without_overwritin
     firm = await kv_of(bus, subjects.KV_LIMITS, FirmLimits)
     held = await firm.get("firm")
     assert held is not None and held.value.max_abs_vega_per_vol_point == 2.5e5
-    budgets = manager.component.engine.budgets
+    budgets = manager.component.core.engine.budgets
     assert set(budgets.agents) == {"gamma-agent", "vega-agent"}
-    await eventually(lambda: manager.component.engine.limits.get("NDX") is not None)
-    assert manager.component.engine.limits.get("NDX").max_abs_gamma == 1.5
+    await eventually(lambda: manager.component.core.engine.limits.get("NDX") is not None)
+    assert manager.component.core.engine.limits.get("NDX").max_abs_gamma == 1.5
     assert Instrument.spot("NDX").underlying == "NDX"
 
 
@@ -503,7 +503,7 @@ async def test_given_a_cycle_decided_again_after_a_failover_then_jetstream_drops
     for p in proposals:
         await send(bus, p)
     await eventually(lambda: len(capture.decisions) == 4)
-    await eventually(lambda: second.component.stats["duplicate_orders"] == len(before))
+    await eventually(lambda: second.component.core.stats["duplicate_orders"] == len(before))
     after = await stream_orders(bus)
     assert sorted(m for m, _ in after) == sorted(m for m, _ in before)
 
@@ -570,10 +570,10 @@ async def test_given_stored_orders_too_old_to_route_then_they_stay_unpublished_a
     manager = await start_manager()
     await eventually(lambda: capture.decisions)  # the outbox ran: the decision is still news
     assert capture.decisions[0].id == decision.id
-    assert orphan.client_order_id in manager.component._dropped
+    assert orphan.client_order_id in manager.component.outbox.dropped
     assert capture.orders == []
     assert [o.client_order_id for o in repo.unpublished_orders()] == [orphan.client_order_id]
-    assert manager.component.engine.inflight.working("SPX") == {}
+    assert manager.component.core.engine.inflight.working("SPX") == {}
 
 
 async def test_given_a_budget_period_ends_then_the_leader_records_the_reallocation(
@@ -603,10 +603,10 @@ async def test_given_a_leader_dies_before_storing_a_published_cycle_then_its_suc
     def never_stored(*args, **kwargs):
         raise RuntimeError("killed before the store")
 
-    first.component.repo.record_cycle = never_stored  # as a kill -9 after publishing
+    first.component.outbox.repo.record_cycle = never_stored  # as a kill -9 after publishing
     p = await send(bus, proposal([(CALL_7, 10)], cycle="SPX-0"))
     await eventually(lambda: capture.orders and capture.decisions)
-    await eventually(lambda: "SPX-0" in second.component.heard.cycle_ids())
+    await eventually(lambda: "SPX-0" in second.component.core.heard.cycle_ids())
     repo = repository(database_url)
     assert not repo.has_cycle("SPX-0")
     old_epoch = first.service.epoch
@@ -618,7 +618,7 @@ async def test_given_a_leader_dies_before_storing_a_published_cycle_then_its_suc
     assert cycle.orders == len(capture.orders) and cycle.proposals == 1
     assert repo.decided([p.id]) == {p.id}
     assert repo.unpublished_orders() == []
-    assert second.component.stats["predecessor_cycles"] == 1
+    assert second.component.core.stats["predecessor_cycles"] == 1
 
 
 async def test_given_the_leader_stops_mid_cycle_then_the_warm_standby_decides_it(
@@ -632,7 +632,7 @@ async def test_given_the_leader_stops_mid_cycle_then_the_warm_standby_decides_it
     await ready(first, eventually)
     await ready(second, eventually)
     p = await send(bus, proposal([(CALL_7, 10)], cycle="SPX-0"))
-    await eventually(lambda: "SPX-0" in second.component.gatherer.open)  # warm
+    await eventually(lambda: "SPX-0" in second.component.core.gatherer.open)  # warm
     await first.service.stop()  # with the cycle still open
     await eventually(lambda: second.component.is_leader, timeout=5)
     await eventually(lambda: capture.decisions)

@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 from api_examples import chain, feed_batches, session, snapshot
 
-from hedgemesh.api.readmodel import ReadModel
+from hedgemesh.api.domain.readmodel import ReadModel
 from hedgemesh.market.stress import SPOT_SHOCKS, VOL_SHOCKS, stress_grid
 from hedgemesh.quant import bsm
 from hedgemesh.wire.instruments import Instrument

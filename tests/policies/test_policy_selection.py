@@ -9,8 +9,9 @@ import pytest
 
 from hedgemesh.policies.selection import LadderCost, allocate, eligible, vega_bucket_changes
 from hedgemesh.venue.liquidity import LiquidityParams, ladder
+from hedgemesh.venue.spec import VENUE
 
-COSTS = LadderCost()
+COSTS = LadderCost.of(VENUE.option)
 
 
 def walk(q, fair, vol, multiplier=100.0, drought=1.0, costs=COSTS):
@@ -48,7 +49,7 @@ def test_given_a_quantity_within_the_shown_depth_then_cost_equals_walking_the_ve
 
 
 def test_given_more_than_the_shown_depth_then_further_levels_of_the_last_size_step_out():
-    costs = LadderCost(levels=2, top_size=10, size_decay=0.5, fee_per_contract=0.0)
+    costs = LadderCost.of(VENUE.option, levels=2, top_size=10, size_decay=0.5, fee_per_contract=0.0)
     # fair 1.0: half = max(1, 0.75) = 1 tick, step = max(1, 0.4) = 1 tick; sizes 10, 5
     # levels at 1 and 2 ticks; then 5 more at 3 ticks, 5 at 4, 2 at 5 (22 in all).
     ticks = 10 * 1 + 5 * 2 + 5 * 3 + 5 * 4 + 2 * 5
@@ -76,7 +77,7 @@ def test_given_bad_inputs_then_cost_refuses():
     with pytest.raises(ValueError, match="vol"):
         COSTS.cost(1, 1.0, 0.0)
     with pytest.raises(ValueError, match="size_decay"):
-        LadderCost(size_decay=1.5)
+        LadderCost.of(VENUE.option, size_decay=1.5)
 
 
 def test_given_equal_gamma_then_the_option_with_the_lower_premium_is_cheaper_per_gamma():
@@ -144,7 +145,7 @@ def test_given_buckets_then_only_those_past_the_trigger_move_back_to_the_target_
 
 
 def test_given_a_reach_then_depth_counts_only_the_levels_within_it():
-    costs = LadderCost(levels=3, top_size=10, size_decay=0.5)
+    costs = LadderCost.of(VENUE.option, levels=3, top_size=10, size_decay=0.5)
     # fair 1.0: the levels sit 1, 2 and 3 ticks from fair with 10, 5 and 3 contracts.
     assert float(costs.depth(1.0, 0.2)) == 18.0
     assert float(costs.depth(1.0, 0.2, within=0.02)) == 15.0
@@ -154,7 +155,7 @@ def test_given_a_reach_then_depth_counts_only_the_levels_within_it():
 
 
 def test_given_a_sweep_then_the_depth_it_took_comes_back_with_the_half_life():
-    costs = LadderCost(half_life_s=30.0)
+    costs = LadderCost.of(VENUE.option, half_life_s=30.0)
     assert costs.still_missing(40.0, 0.0) == pytest.approx(40.0)
     assert costs.still_missing(40.0, 30.0) == pytest.approx(20.0)
     assert costs.still_missing([40.0, 8.0], [60.0, -5.0]).tolist() == pytest.approx([10.0, 8.0])

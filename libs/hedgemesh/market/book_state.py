@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TypeVar
@@ -50,7 +50,8 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from hedgemesh.market.fair_value import InstrumentArrays, fair_values, vol_surface
+from hedgemesh.market.fair_value import InstrumentArrays, fair_values
+from hedgemesh.market.view import MarketView
 from hedgemesh.quant import bsm
 from hedgemesh.quant.book import (
     DEFAULT_BUCKET_EDGES_DAYS,
@@ -68,7 +69,7 @@ from hedgemesh.wire.market import Surface, Tick
 
 __all__ = ["SECONDS_PER_YEAR", "BookState", "InstrumentBatch", "UnitGreeks"]
 
-_MarketData = TypeVar("_MarketData", Tick, Surface)
+_M = TypeVar("_M", Tick, Surface)
 
 SECONDS_PER_YEAR = bsm.DAYS_PER_YEAR * 86_400.0
 """ACT/365 year, in seconds (as `bsm` and `fair_value`)."""
@@ -155,9 +156,7 @@ class BookState:
         self._edges = tuple(float(e) for e in bucket_edges_days)
         self._snapshots: dict[str, PositionSnapshot] = {}
         self._rows: dict[str, _Rows] = {}
-        self._ticks: dict[str, Tick] = {}
-        self._surfaces: dict[str, Surface] = {}
-        self._vol_surfaces: dict[str, VolSurface] = {}
+        self._view = MarketView()
         self._underlyings: tuple[str, ...] = ()
         self._index: dict[str, int] = {}
         self._layout: _Layout | None = None
@@ -194,33 +193,39 @@ class BookState:
 
     def apply_tick(self, tick: Tick) -> bool:
         """Take the tick if newer by (ts, seq) than the held one (True), else ignore it."""
-        return self._take_market_data(self._ticks, tick)
+        return self._apply_market(tick, self._view.tick, self._view.apply_tick)
 
     def apply_surface(self, surface: Surface) -> bool:
-        """Take the surface if newer by (ts, seq) than the held one (True), else ignore it."""
-        if not self._take_market_data(self._surfaces, surface):
-            return False
-        self._vol_surfaces[surface.underlying] = vol_surface(surface)
-        return True
+        """Take the surface if newer by (ts, seq) than the held one (True), else ignore it;
+        ValueError (nothing taken) for one the quant library refuses."""
+        return self._apply_market(surface, self._view.surface, self._view.apply_surface)
 
-    def _take_market_data(self, held: dict[str, _MarketData], message: _MarketData) -> bool:
-        underlying = message.underlying
-        previous = held.get(underlying)
+    def _apply_market(
+        self,
+        message: _M,
+        held: Callable[[str], _M | None],
+        take: Callable[[_M], None],
+    ) -> bool:
+        previous = held(message.underlying)
         if previous is not None and (message.ts, message.seq) <= (previous.ts, previous.seq):
             return False
-        held[underlying] = message
+        take(message)
+        first = previous is None
+        self._market_moved(message.underlying, first=first, surface=isinstance(message, Surface))
+        return True
+
+    def _market_moved(self, underlying: str, *, first: bool, surface: bool) -> None:
         self._market = None
-        if isinstance(message, Surface):
+        if surface:
             self._surface_market = None
         self._risk = None
-        if previous is None:
-            priced = tuple(sorted(set(self._ticks) & set(self._surfaces)))
+        if first:
+            priced = self._view.priced()
             if priced != self._underlyings:
                 self._surface_market = None
                 self._underlyings = priced
                 self._index = {name: i for i, name in enumerate(priced)}
                 self._layout = None
-        return True
 
     # -- what is held ---------------------------------------------------------------------
 
@@ -233,15 +238,20 @@ class BookState:
         """Row of `underlying` in `risk`; KeyError if it has no tick or no surface yet."""
         return self._index[underlying]
 
+    @property
+    def view(self) -> MarketView:
+        """The market held (the latest tick and surface of each underlying)."""
+        return self._view
+
     def tick(self, underlying: str) -> Tick | None:
-        return self._ticks.get(underlying)
+        return self._view.tick(underlying)
 
     def surface(self, underlying: str) -> Surface | None:
-        return self._surfaces.get(underlying)
+        return self._view.surface(underlying)
 
     def vol_surface(self, underlying: str) -> VolSurface | None:
         """The held surface as a quant `VolSurface` (converted once)."""
-        return self._vol_surfaces.get(underlying)
+        return self._view.vol_surface(underlying)
 
     def snapshot(self, underlying: str) -> PositionSnapshot | None:
         return self._snapshots.get(underlying)
@@ -269,7 +279,7 @@ class BookState:
 
     def tick_age_s(self, underlying: str, now: datetime) -> float:
         """Seconds from the latest tick's `ts` to `now` (inf if there is none)."""
-        tick = self._ticks.get(underlying)
+        tick = self._view.tick(underlying)
         return math.inf if tick is None else (now - tick.ts).total_seconds()
 
     def is_stale(self, underlying: str, now: datetime, max_age_s: float) -> bool:
@@ -283,14 +293,14 @@ class BookState:
     def market(self) -> Market | None:
         """The quant `Market` of `underlyings` (None while none is priced)."""
         if self._market is None and self._underlyings:
-            names = self._underlyings
-            spot = np.array([self._ticks[u].price for u in names])
+            inputs = [self._view.inputs(u) for u in self._underlyings]
+            spot = np.array([tick.price for tick, _, _ in inputs])
             if self._surface_market is None:
                 self._surface_market = Market(
                     spot=spot,
-                    rate=np.array([self._surfaces[u].rate for u in names]),
-                    div=np.array([self._surfaces[u].div for u in names]),
-                    surfaces=tuple(self._vol_surfaces[u] for u in names),
+                    rate=np.array([surface.rate for _, surface, _ in inputs]),
+                    div=np.array([surface.div for _, surface, _ in inputs]),
+                    surfaces=tuple(vol for _, _, vol in inputs),
                 )
             self._market = _with_spot(self._surface_market, spot)
         return self._market
@@ -398,7 +408,9 @@ class BookState:
             return np.empty(0)
         if len(batch.names) > 1:
             raise ValueError(f"instruments of several underlyings: {list(batch.names)}")
-        surface = self._surfaces[batch.names[0]]
+        surface = self.surface(batch.names[0])
+        if surface is None:
+            raise KeyError(batch.names[0])
         arrays, multiplier = batch.arrays, batch.multiplier
         t = _years(arrays.expiry_s, now)
         live = arrays.is_option & (t > 0.0)
@@ -436,8 +448,8 @@ class BookState:
         underlying = batch.names[0]
         if underlying not in self._index:
             raise KeyError(underlying)
-        tick, surface = self._ticks[underlying], self._surfaces[underlying]
-        return fair_values(tick, surface, batch.arrays, surf=self._vol_surfaces[underlying])
+        tick, surface, vol = self._view.inputs(underlying)
+        return fair_values(tick, surface, batch.arrays, surf=vol)
 
 
 def _with_spot(market: Market, spot: NDArray[np.float64]) -> Market:

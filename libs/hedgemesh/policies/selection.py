@@ -39,13 +39,17 @@ worth towards the target, or at `max_legs`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from hedgemesh.policies.base import into_band
 from hedgemesh.policies.state import finite
+
+if TYPE_CHECKING:
+    from hedgemesh.venue.spec import BookSpec
 
 __all__ = ["Allocation", "LadderCost", "allocate", "eligible", "vega_bucket_changes"]
 
@@ -56,22 +60,32 @@ Array = NDArray[np.float64]
 class LadderCost:
     """The venue ladder's parameters (`hedgemesh.venue.liquidity.LiquidityParams` for option
     books: basis points of the premium, ticks, contracts) and the fee per contract (currency).
-    Defaults: execution's option books (`hedgemesh.execution.config.OPTION_LIQUIDITY`)."""
+    `LadderCost.of(VENUE.option)`: the venue's option books (`hedgemesh.venue.spec`), the one
+    place their figures live."""
 
-    levels: int = 5
-    half_spread_bp: float = 75.0
-    min_half_spread_ticks: float = 1.0
-    level_step_bp: float = 40.0
-    min_level_step_ticks: float = 1.0
-    top_size: float = 50.0
-    size_decay: float = 0.7
-    ref_vol: float = 0.20
-    spread_vol_exponent: float = 1.0
-    size_vol_exponent: float = 0.5
-    tick_size: float = 0.01
-    fee_per_contract: float = 0.5
-    half_life_s: float = 30.0
+    levels: int
+    half_spread_bp: float
+    min_half_spread_ticks: float
+    level_step_bp: float
+    min_level_step_ticks: float
+    top_size: float
+    size_decay: float
+    ref_vol: float
+    spread_vol_exponent: float
+    size_vol_exponent: float
+    tick_size: float
+    fee_per_contract: float
+    half_life_s: float
     """The venue's resilience: half of the depth a sweep took is back after this long (s)."""
+
+    @classmethod
+    def of(cls, book: BookSpec, **changes: float) -> LadderCost:
+        """The ladder of one kind of the venue's books (its liquidity, tick size and fee per
+        contract), with `changes`."""
+        names = {f.name for f in fields(cls)} - {"tick_size", "fee_per_contract"}
+        values: dict[str, Any] = {name: getattr(book.liquidity, name) for name in names}
+        values.update(tick_size=book.tick_size, fee_per_contract=book.fee_per_contract)
+        return cls(**{**values, **changes})
 
     def __post_init__(self) -> None:
         owner = "LadderCost"

@@ -116,6 +116,18 @@ def default_instance() -> str:
     return re.sub(r"[^A-Za-z0-9_\-]", "-", raw)[-64:]
 
 
+def clock_for(settings: RuntimeSettings, speed: float | None = None) -> Clock:
+    """A service's clock: real time, unless the settings ask for a faster or shifted (anchored)
+    one. `speed` (a scenario's) applies unless `HEDGEMESH_CLOCK_SPEED` is set (the launcher sets
+    one speed for every service); `HEDGEMESH_CLOCK_START` and `HEDGEMESH_CLOCK_ANCHOR`, when
+    the launcher gives them, anchor it to the cluster's start so every service shares the time."""
+    if speed is None or "clock_speed" in settings.model_fields_set:
+        speed = settings.clock_speed
+    if speed == 1.0 and settings.clock_start is None:
+        return LiveClock()
+    return AcceleratedClock(speed, settings.clock_start, anchor=settings.clock_anchor)
+
+
 class Service:
     """One service instance: its NATS connection, bus, buckets, lease, heartbeats and parts."""
 
@@ -165,13 +177,7 @@ class Service:
     # -- what components use -----------------------------------------------------------------
 
     def _default_clock(self) -> Clock:
-        """Real time, unless the settings ask for a faster or shifted (anchored) clock."""
-        settings = self.settings
-        if settings.clock_speed == 1.0 and settings.clock_start is None:
-            return LiveClock()
-        return AcceleratedClock(
-            settings.clock_speed, settings.clock_start, anchor=settings.clock_anchor
-        )
+        return clock_for(self.settings)
 
     @property
     def bus(self) -> Bus:

@@ -11,5 +11,6 @@
 - `audit`: `AuditRepository`, the API's trail of mutating REST calls (who, what, before, after,
   when, outcome).
 
-No NATS here: services hand it wire models, it hands back wire models and plain values.
+No NATS here: services hand it wire models and records (`hedgemesh.records`: the plain
+dataclasses their domains make), it hands back the same.
 """

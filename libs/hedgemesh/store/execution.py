@@ -14,7 +14,6 @@ frozen dataclasses and wire models, never live ORM objects.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hedgemesh.records.execution import StoredOrder, Switch
 from hedgemesh.store._sql import insert_if_absent, rows_updated, table_of, upsert
 from hedgemesh.store.models import OrderRow, ReportRow, SwitchRow
 from hedgemesh.wire.orders import ExecStatus, ExecutionReport, Order
@@ -41,47 +41,6 @@ class UnknownOrder(LookupError):
 
 class ConflictingReport(ValueError):
     """A report reuses its order's seq (or exec id) with different content."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredOrder:
-    """An order as execution stored it, with its working state.
-
-    `status` is None until the first report (received, not yet accepted or rejected).
-    """
-
-    order: Order
-    status: ExecStatus | None
-    final: bool
-    cum_quantity: int
-    leaves_quantity: int
-    avg_price: float | None
-    fees: float
-    last_seq: int
-    reason_code: str | None
-    algo_state: dict[str, Any] | None
-    received_at: datetime
-    updated_at: datetime
-
-    @property
-    def client_order_id(self) -> str:
-        return self.order.client_order_id
-
-    @property
-    def next_seq(self) -> int:
-        """The seq the next report on this order takes."""
-        return self.last_seq + 1
-
-
-@dataclass(frozen=True, slots=True)
-class Switch:
-    """A switch of execution (the kill switch) as last set."""
-
-    name: str
-    engaged: bool
-    reason: str
-    changed_by: str
-    changed_at: datetime
 
 
 def _stored(row: OrderRow) -> StoredOrder:

@@ -8,14 +8,16 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from hedgemesh.agentkit.component import AgentComponent
+from hedgemesh.agentkit.adapters.component import AgentComponent
 from hedgemesh.agentkit.config import AgentSettings
-from hedgemesh.agentkit.core import AgentCore, Specialist
+from hedgemesh.agentkit.domain.core import AgentCore, Specialist
 from hedgemesh.market.book_state import BookState
-from hedgemesh.marketdata.bootstrap import clock_for
+from hedgemesh.policies.selection import LadderCost
 from hedgemesh.runtime import Clock, NatsSettings, Service
-from hedgemesh.runtime.service import RuntimeSettings, run_service
+from hedgemesh.runtime.service import RuntimeSettings, clock_for, run_service
 from hedgemesh.scenario import Scenario, ScenarioError, load_scenario
+from hedgemesh.venue.settings import VenueSettings
+from hedgemesh.venue.spec import VenueSpec
 
 
 def build_agent(
@@ -26,26 +28,33 @@ def build_agent(
     clock: Clock | None = None,
     runtime: RuntimeSettings | None = None,
     nats: NatsSettings | None = None,
+    venue: VenueSpec | None = None,
 ) -> Service:
     """The agent's service, leased under its name; raises `ScenarioError` for a bad scenario.
 
     The clock is the cluster's (`HEDGEMESH_CLOCK_*`, else the scenario's speed), as
-    marketdata's, so that tick ages are measured on the time the ticks are stamped with.
+    marketdata's, so that tick ages are measured on the time the ticks are stamped with. The
+    cost model reads the venue (`HEDGEMESH_VENUE_*`) as execution and the manager do.
     """
     scenario = scenario or load_scenario(settings.scenario)
     runtime = runtime or RuntimeSettings()
     chains = {u.symbol: u.chain for u in scenario.underlyings}
+    venue = venue or VenueSettings().spec()
     core = AgentCore(
-        specialist, settings, chains, BookState(bucket_edges_days=settings.bucket_edges_days)
+        specialist,
+        settings.rules(),
+        chains,
+        BookState(bucket_edges_days=settings.bucket_edges_days),
+        LadderCost.of(venue.option),
     )
-    component = AgentComponent(core, tuple(scenario.symbols))
+    component = AgentComponent(core, settings, tuple(scenario.symbols))
     return Service(
         specialist.agent,
         components=[component],
         lease=specialist.agent,
         settings=runtime,
         nats=nats,
-        clock=clock or clock_for(scenario, runtime),
+        clock=clock or clock_for(runtime, scenario.clock.speed),
     )
 
 

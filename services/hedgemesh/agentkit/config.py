@@ -1,46 +1,21 @@
 """Settings every specialist agent shares; each agent's own class sets its env prefix
-(`HEDGEMESH_GAMMA_AGENT_`, `HEDGEMESH_VEGA_AGENT_`) and its defaults. Nested settings use a
-double underscore: `HEDGEMESH_GAMMA_AGENT_COSTS__TOP_SIZE=20`."""
+(`HEDGEMESH_GAMMA_AGENT_`, `HEDGEMESH_VEGA_AGENT_`) and its defaults. The cost model's venue
+(spreads, depth, tick size, fee) is the venue's own spec, shared with execution and the manager:
+`hedgemesh.venue.settings.VenueSettings` (`HEDGEMESH_VENUE_*`)."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings
 
-from hedgemesh.policies.selection import LadderCost
+from hedgemesh.agentkit.domain.rules import AgentRules
 from hedgemesh.quant.book import DEFAULT_BUCKET_EDGES_DAYS
 from hedgemesh.scenario import DEFAULT_SCENARIO
 from hedgemesh.wire.base import Token
-
-
-class CostSettings(BaseModel):
-    """The venue assumptions of the cost model (`hedgemesh.policies.selection.LadderCost`):
-    execution's option books by default (`hedgemesh.execution.config.OPTION_LIQUIDITY`, its
-    option tick size and fee per contract)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    levels: int = Field(default=5, ge=1, le=50)
-    half_spread_bp: float = Field(default=75.0, gt=0, le=10_000, description="Fair to touch.")
-    min_half_spread_ticks: float = Field(default=1.0, gt=0, le=10_000)
-    level_step_bp: float = Field(default=40.0, gt=0, le=10_000, description="Between levels.")
-    min_level_step_ticks: float = Field(default=1.0, gt=0, le=10_000)
-    top_size: float = Field(default=50.0, gt=0, le=1e9, description="Contracts at the touch.")
-    size_decay: float = Field(default=0.7, gt=0, le=1)
-    ref_vol: float = Field(default=0.20, gt=0, le=10)
-    spread_vol_exponent: float = Field(default=1.0, ge=0, le=10)
-    size_vol_exponent: float = Field(default=0.5, ge=0, le=10)
-    tick_size: float = Field(default=0.01, gt=0, le=1e6, description="Currency.")
-    fee_per_contract: float = Field(default=0.5, ge=0, le=1e6, description="Currency.")
-    half_life_s: float = Field(
-        default=30.0, gt=0, le=86_400, description="Depth refill half-life (clock seconds)."
-    )
-
-    def model(self) -> LadderCost:
-        return LadderCost(**self.model_dump())
 
 
 class AgentSettings(BaseSettings):
@@ -132,7 +107,6 @@ class AgentSettings(BaseSettings):
         default=1.0, gt=0, le=60, description="Retry of the start-up snapshot request (real s)."
     )
     bucket_edges_days: tuple[float, ...] = DEFAULT_BUCKET_EDGES_DAYS
-    costs: CostSettings = CostSettings()
 
     @model_validator(mode="after")
     def _bands_nest(self) -> Self:
@@ -141,3 +115,8 @@ class AgentSettings(BaseSettings):
         if self.min_tenor_days >= self.max_tenor_days:
             raise ValueError("min_tenor_days must be below max_tenor_days")
         return self
+
+    def rules(self) -> AgentRules:
+        """The core's rules (the fields of `AgentRules`, by name)."""
+        names = {f.name for f in fields(AgentRules)}
+        return AgentRules(**self.model_dump(include=names))

@@ -17,8 +17,8 @@ import uvicorn
 from pydantic import ValidationError
 
 from hedgemesh.api.app import create_app
-from hedgemesh.api.auth import AuthConfigError
 from hedgemesh.api.config import ApiSettings
+from hedgemesh.api.security.auth import AuthConfigError
 from hedgemesh.runtime.service import config_error_message
 
 #: uvicorn's exit code when the server could not start (port taken, lifespan failed).

@@ -16,18 +16,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from hedgemesh.api.audit import AuditTrail
-from hedgemesh.api.auth import token_table
+from hedgemesh.api.adapters.monitor import Monitor
 from hedgemesh.api.config import ApiSettings
 from hedgemesh.api.context import ApiContext
 from hedgemesh.api.deps import known_query, needs_viewer
 from hedgemesh.api.errors import install_error_handlers
 from hedgemesh.api.fastpath import FastPath
-from hedgemesh.api.gate import Gate
-from hedgemesh.api.monitor import Monitor
-from hedgemesh.api.ratelimit import RateLimiter
 from hedgemesh.api.routes import ROUTERS, health, room
-from hedgemesh.api.session import Sessions
+from hedgemesh.api.security.audit import AuditTrail
+from hedgemesh.api.security.auth import token_table
+from hedgemesh.api.security.gate import Gate
+from hedgemesh.api.security.ratelimit import RateLimiter
+from hedgemesh.api.security.session import Sessions
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.store.audit import AuditEntry
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from hedgemesh.api.adapters.desk import NatsDesk
+from hedgemesh.api.adapters.feed import Feed
+from hedgemesh.api.adapters.records import Records
 from hedgemesh.api.config import ApiSettings
 from hedgemesh.api.context import ApiContext
-from hedgemesh.api.desk import NatsDesk
-from hedgemesh.api.feed import Feed
-from hedgemesh.api.readmodel import ReadModel
-from hedgemesh.api.records import Records
+from hedgemesh.api.domain.readmodel import ReadModel
 from hedgemesh.runtime.clock import Clock
 from hedgemesh.runtime.connection import NatsSettings
 from hedgemesh.runtime.service import RuntimeSettings, Service

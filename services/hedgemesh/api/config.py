@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hedgemesh.api.auth import TokenSpec
+from hedgemesh.api.security.auth import TokenSpec
 from hedgemesh.scenario import DEFAULT_SCENARIO
 
 

@@ -6,10 +6,10 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from hedgemesh.api.adapters.desk import Desk
+from hedgemesh.api.adapters.records import Records
 from hedgemesh.api.config import ApiSettings
-from hedgemesh.api.desk import Desk
-from hedgemesh.api.readmodel import ReadModel
-from hedgemesh.api.records import Records
+from hedgemesh.api.domain.readmodel import ReadModel
 
 
 class Lifecycle(Protocol):

@@ -13,14 +13,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
-from hedgemesh.api.audit import CHANGE, Change
-from hedgemesh.api.auth import Caller, Role
+from hedgemesh.api.adapters.desk import Desk
+from hedgemesh.api.adapters.records import Records, StoreUnavailable
 from hedgemesh.api.context import ApiContext
-from hedgemesh.api.desk import Desk
+from hedgemesh.api.domain.readmodel import ReadModel
 from hedgemesh.api.errors import ApiError
-from hedgemesh.api.gate import caller_of
-from hedgemesh.api.readmodel import ReadModel
-from hedgemesh.api.records import Records, StoreUnavailable
+from hedgemesh.api.security.audit import CHANGE, Change
+from hedgemesh.api.security.auth import Caller, Role
+from hedgemesh.api.security.gate import caller_of
 
 #: Most rows a list returns.
 MAX_PAGE = 1000

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from hedgemesh.api.views import ErrorBody
+from hedgemesh.api.domain.views import ErrorBody
 
 __all__ = [
     "BAD_BODY",

@@ -1,6 +1,6 @@
 """`hedgemesh report [--home DIR] --out DIR`: the post-trade report of a running (or just
 stopped, while its API answers) cluster: DIR/report.html with PNG charts and DIR/report.json,
-the figures they show (`hedgemesh.api.report`). The API's address and a token come from the
+the figures they show (`hedgemesh.api.adapters.report`). The API's address and a token come from the
 cluster's `cluster.json` and `api-tokens.json` in the home (`--api` and `--token` override)."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _where(args: argparse.Namespace) -> tuple[str, str]:
 async def _report(url: str, token: str, out: Path) -> Path:
     import httpx
 
-    from hedgemesh.api.report import FIGURES, gather, write_report
+    from hedgemesh.api.adapters.report import FIGURES, gather, write_report
 
     with Progress("report", total=6 + len(FIGURES) + 1) as progress:
         async with httpx.AsyncClient(

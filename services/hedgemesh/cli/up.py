@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from hedgemesh.api.auth import Role
+from hedgemesh.api.security.auth import Role
 from hedgemesh.launcher import catalog, state
 from hedgemesh.launcher.supervisor import METRICS_PORT_ENV, Supervisor
 from hedgemesh.market.bookfile import BookFileError, load_book

@@ -1,6 +1,7 @@
 """Execution settings, from `HEDGEMESH_EXECUTION_*` (the database from `HEDGEMESH_DATABASE_URL`).
 
-Nested settings use a double underscore: `HEDGEMESH_EXECUTION_OPTION_LIQUIDITY__TOP_SIZE=20`.
+The venue's books (tick sizes, multipliers, fees, liquidity) are the venue's facts, shared with
+the manager and the agents: `hedgemesh.venue.settings.VenueSettings` (`HEDGEMESH_VENUE_*`).
 """
 
 from __future__ import annotations
@@ -8,56 +9,14 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import time
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hedgemesh.execution.domain.controls import ControlLimits
-from hedgemesh.venue.liquidity import LiquidityParams
+from hedgemesh.execution.domain.params import EngineParams
+from hedgemesh.venue.spec import VENUE, VenueSpec
 from hedgemesh.wire.base import Token
-from hedgemesh.wire.instruments import DEFAULT_OPTION_MULTIPLIER, MAX_MONEY, MAX_QUANTITY
-
-
-class LiquiditySettings(BaseModel):
-    """How the synthetic liquidity providers of one kind of book quote (see
-    `hedgemesh.venue.liquidity`): basis points of fair value, ticks, units or contracts."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    levels: int = Field(default=5, ge=1, le=50)
-    half_spread_bp: float = Field(default=2.0, gt=0, le=10_000, description="Fair to touch.")
-    min_half_spread_ticks: float = Field(default=0.5, gt=0, le=10_000)
-    level_step_bp: float = Field(default=1.0, gt=0, le=10_000, description="Between levels.")
-    min_level_step_ticks: float = Field(default=1.0, gt=0, le=10_000)
-    top_size: float = Field(default=100.0, gt=0, le=MAX_QUANTITY, description="At the touch.")
-    size_decay: float = Field(default=0.7, gt=0, le=1, description="Level i shows decay**i.")
-    ref_vol: float = Field(default=0.20, gt=0, le=10, description="Vol of the figures above.")
-    spread_vol_exponent: float = Field(default=1.0, ge=0, le=10)
-    size_vol_exponent: float = Field(default=0.5, ge=0, le=10)
-    half_life_s: float = Field(default=30.0, gt=0, le=86_400, description="Depth refill.")
-    size_jitter: float = Field(default=0.0, ge=0, le=5)
-    refill_step: float = Field(default=0.1, gt=0, le=1)
-
-    def params(self) -> LiquidityParams:
-        return LiquidityParams(**self.model_dump())
-
-
-#: An index's hedge instrument trades like its future: deep and quick to refill. About
-#: 107,000 units on show over ten levels (≈ $535M on an SPX-like index at 5,000, some 2,100
-#: E-mini contracts; the real touch alone often shows more), half of a sweep back within 10 s.
-#: Even a drought (a quarter of the depth) and doubled vol leave about 19,000 units: a desk cuts
-#: the 25,000 units of delta a 5 % gap leaves on a short-gamma book in one or two cycles.
-#: Options: spreads in basis points of the premium are wider, sizes in contracts smaller; they
-#: stay thin and wide.
-UNDERLYING_LIQUIDITY = LiquiditySettings(
-    levels=10, top_size=20_000.0, size_decay=0.85, half_life_s=10.0
-)
-
-OPTION_LIQUIDITY = LiquiditySettings(
-    half_spread_bp=75.0,
-    min_half_spread_ticks=1.0,
-    level_step_bp=40.0,
-    top_size=50.0,
-)
+from hedgemesh.wire.instruments import MAX_MONEY, MAX_QUANTITY
 
 
 class ExecutionSettings(BaseSettings):
@@ -134,23 +93,12 @@ class ExecutionSettings(BaseSettings):
     )
 
     # -- venue ---------------------------------------------------------------------------------
-    underlying_tick_size: float = Field(default=0.01, gt=0, le=1e6, description="Currency.")
-    option_tick_size: float = Field(default=0.01, gt=0, le=1e6, description="Currency.")
-    option_multiplier: float = Field(
-        default=DEFAULT_OPTION_MULTIPLIER, gt=0, description="Listed options' multiplier."
-    )
-    underlying_liquidity: LiquiditySettings = UNDERLYING_LIQUIDITY
-    option_liquidity: LiquiditySettings = OPTION_LIQUIDITY
     default_vol: float = Field(
         default=0.20, gt=0, le=10, description="Vol the providers assume before any surface."
     )
     vol_reference_days: float = Field(
         default=30.0, gt=0, le=3650, description="Tenor of the at-the-money vol for the spot book."
     )
-    underlying_fee_bp: float = Field(
-        default=0.1, ge=0, le=1000, description="Fee on the underlying, bp of notional."
-    )
-    option_fee_per_contract: float = Field(default=0.5, ge=0, le=1e6, description="Currency.")
     session_close_utc: time = Field(
         default=time(21, 0), description="Day orders expire at the first close after arrival."
     )
@@ -190,3 +138,10 @@ class ExecutionSettings(BaseSettings):
         """The pre-trade controls' settings (the fields of `ControlLimits`, by name)."""
         names = {f.name for f in fields(ControlLimits)}
         return ControlLimits(**self.model_dump(include=names))
+
+    def engine_params(self, venue: VenueSpec = VENUE) -> EngineParams:
+        """The engine's parameters (the fields of `EngineParams`, by name) on `venue`."""
+        names = {f.name for f in fields(EngineParams)} - {"controls", "venue"}
+        return EngineParams(
+            **self.model_dump(include=names), controls=self.control_limits(), venue=venue
+        )

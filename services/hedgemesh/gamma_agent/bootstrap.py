@@ -6,7 +6,7 @@ from typing import Any
 
 from hedgemesh.agentkit.bootstrap import build_agent
 from hedgemesh.gamma_agent.config import GammaAgentSettings
-from hedgemesh.gamma_agent.domain import GammaSpecialist
+from hedgemesh.gamma_agent.domain.specialist import GammaSpecialist
 from hedgemesh.runtime import Service
 
 

@@ -1,7 +1,7 @@
 """The ledger service: turns client trades and fills into positions, cash and P&L.
 
-- `domain`: the arithmetic (average cost, realised and unrealised P&L, fees), pure;
-- `marks`: fair values from the last tick and implied-vol surface;
+- `domain`: the arithmetic (average cost, realised and unrealised P&L, fees), pure; marks from
+  `hedgemesh.market.view.MarketView` (fair values from the last tick and surface);
 - `adapters`: the NATS and database side (`LedgerComponent`);
 - `config`, `bootstrap`, `__main__`: `python -m hedgemesh.ledger`.
 

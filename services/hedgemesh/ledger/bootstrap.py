@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hedgemesh.ledger.adapters import LedgerComponent
+from hedgemesh.ledger.adapters.component import LedgerComponent
 from hedgemesh.ledger.config import LedgerSettings
 from hedgemesh.runtime.clock import Clock
 from hedgemesh.runtime.connection import NatsSettings

@@ -1,6 +1,9 @@
 """Manager settings, from `HEDGEMESH_MANAGER_*` (the database from `HEDGEMESH_DATABASE_URL`, the
 scenario from `HEDGEMESH_SCENARIO`).
 
+The venue's tick sizes, spreads and fees (for limit prices and the expected cost of an order) are
+the venue's own facts: `hedgemesh.venue.settings.VenueSettings` (`HEDGEMESH_VENUE_*`).
+
 Times are clock seconds (the injected clock: simulated time on an accelerated cluster) unless
 the name says `real`: the gather window, liveness, orders in flight and the polling intervals
 are about processes and the network, and run on real time whatever the clock's speed.
@@ -8,12 +11,17 @@ are about processes and the network, and run on real time whatever the clock's s
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hedgemesh.manager.domain.core import ManagerRules
+from hedgemesh.manager.domain.engine import DecisionParams
+from hedgemesh.manager.domain.limits import FallbackLimits
 from hedgemesh.scenario import DEFAULT_SCENARIO
+from hedgemesh.venue.spec import VENUE, VenueSpec
 from hedgemesh.wire.base import Token
 
 
@@ -100,14 +108,6 @@ class ManagerSettings(BaseSettings):
     limit_collar_fraction: float = Field(
         default=0.8, gt=0, le=1, description="Limit price = fair ± this × the price collar."
     )
-    option_tick_size: float = Field(default=0.01, gt=0, le=1e6)
-    underlying_tick_size: float = Field(default=0.01, gt=0, le=1e6)
-    option_half_spread_bp: float = Field(
-        default=75.0, ge=0, le=10_000, description="Expected cost model: half spread."
-    )
-    underlying_half_spread_bp: float = Field(default=2.0, ge=0, le=10_000)
-    option_fee_per_contract: float = Field(default=0.5, ge=0, le=1e6)
-    underlying_fee_bp: float = Field(default=0.1, ge=0, le=1000)
     outbox_max_age_s: float = Field(
         default=30.0,
         gt=0,
@@ -161,3 +161,16 @@ class ManagerSettings(BaseSettings):
     timer_real_s: float = Field(
         default=0.25, gt=0, le=60, description="Budget periods, liveness and outbox checks."
     )
+
+    def decision_params(self, venue: VenueSpec = VENUE) -> DecisionParams:
+        """The decision engine's parameters (the fields of `DecisionParams`, by name) on
+        `venue` (its tick sizes, spreads and fees: `hedgemesh.venue.settings.VenueSettings`)."""
+        names = {f.name for f in fields(DecisionParams)} - {"venue"}
+        return DecisionParams(**self.model_dump(include=names), venue=venue)
+
+    def rules(self) -> ManagerRules:
+        """The core's rules (the fields of `ManagerRules` by name; the fallback limits from
+        the `fallback_*` fields)."""
+        names = {f.name for f in fields(ManagerRules)} - {"fallback"}
+        fallback = {f.name: getattr(self, f"fallback_{f.name}") for f in fields(FallbackLimits)}
+        return ManagerRules(**self.model_dump(include=names), fallback=FallbackLimits(**fallback))

@@ -7,6 +7,7 @@ publishes each underlying's `Surface` and `Tick` on `hedge.v1.md.surface.<UND>` 
 start, and the scenario's Poisson client flow on the same subject.
 
 - `config`: settings (`HEDGEMESH_MARKETDATA_*`, `HEDGEMESH_SCENARIO`);
-- `publisher`: the component that paces the session on the clock and publishes;
+- `domain`: the market library's `MarketSession` (pure);
+- `adapters`: `component`, which paces the session on the clock and publishes, and `control`;
 - `bootstrap`: builds the service from settings (tests pass a clock and NATS settings).
 """

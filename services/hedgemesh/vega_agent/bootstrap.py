@@ -7,7 +7,7 @@ from typing import Any
 from hedgemesh.agentkit.bootstrap import build_agent
 from hedgemesh.runtime import Service
 from hedgemesh.vega_agent.config import VegaAgentSettings
-from hedgemesh.vega_agent.domain import VegaSpecialist
+from hedgemesh.vega_agent.domain.specialist import VegaSpecialist
 
 
 def build(settings: VegaAgentSettings | None = None, **parts: Any) -> Service:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from hedgemesh.api.adapters.desk import MANAGER, DeskUnavailable
 from hedgemesh.api.deps import Context, ViewerCaller
-from hedgemesh.api.desk import MANAGER, DeskUnavailable
+from hedgemesh.api.domain.views import AgentsResponse
 from hedgemesh.api.errors import ERROR_RESPONSES
-from hedgemesh.api.views import AgentsResponse
 from hedgemesh.wire.ops import ControlAction, ControlCommand
 
 router = APIRouter(tags=["manager"], responses=ERROR_RESPONSES)

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from hedgemesh.api.deps import DEFAULT_PAGE, Limit, OperatorCaller, Since, Store, read
+from hedgemesh.api.domain.views import AuditResponse
 from hedgemesh.api.errors import ERROR_RESPONSES, FORBIDDEN, UNAVAILABLE
-from hedgemesh.api.views import AuditResponse
 
 router = APIRouter(tags=["audit"], responses={**ERROR_RESPONSES, **FORBIDDEN, **UNAVAILABLE})
 

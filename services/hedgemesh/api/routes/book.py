@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from hedgemesh.api.adapters.desk import DeskUnavailable
 from hedgemesh.api.deps import AdminCaller, Audit, DeskPort, Model, UnderlyingFilter
-from hedgemesh.api.desk import DeskUnavailable
+from hedgemesh.api.domain.views import PositionsResponse, RiskResponse, TradesBooked, TradesEntry
 from hedgemesh.api.errors import (
     BAD_BODY,
     ERROR_RESPONSES,
@@ -15,7 +16,6 @@ from hedgemesh.api.errors import (
     UNAVAILABLE,
     ApiError,
 )
-from hedgemesh.api.views import PositionsResponse, RiskResponse, TradesBooked, TradesEntry
 from hedgemesh.market.bookfile import BookFileError, parse_rows
 
 router = APIRouter(tags=["book"], responses={**ERROR_RESPONSES, **NOT_FOUND})

@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter
 
-from hedgemesh.api.audit import Change
+from hedgemesh.api.adapters.desk import MANAGER, DeskUnavailable
 from hedgemesh.api.deps import Audit, Context, OperatorCaller
-from hedgemesh.api.desk import MANAGER, DeskUnavailable
+from hedgemesh.api.domain.views import ControlRequest, ControlResult
 from hedgemesh.api.errors import (
     BAD_BODY,
     CONFLICT,
@@ -21,7 +21,7 @@ from hedgemesh.api.errors import (
     UNAVAILABLE,
     ApiError,
 )
-from hedgemesh.api.views import ControlRequest, ControlResult
+from hedgemesh.api.security.audit import Change
 from hedgemesh.wire.ops import ControlAction, ControlCommand
 
 router = APIRouter(

@@ -15,8 +15,8 @@ from hedgemesh.api.deps import (
     UnderlyingFilter,
     read,
 )
+from hedgemesh.api.domain.views import DecisionsResponse
 from hedgemesh.api.errors import ERROR_RESPONSES, NOT_FOUND, UNAVAILABLE
-from hedgemesh.api.views import DecisionsResponse
 from hedgemesh.wire.base import TOKEN_PATTERN
 from hedgemesh.wire.hedging import DecisionOutcome
 

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from hedgemesh.api.deps import Context, read
+from hedgemesh.api.domain.views import HealthResponse
 from hedgemesh.api.errors import ApiError
-from hedgemesh.api.views import HealthResponse
 
 router = APIRouter(tags=["health"])
 

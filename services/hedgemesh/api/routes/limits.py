@@ -15,9 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from pydantic import ValidationError
 
-from hedgemesh.api.cas import refuse_stale, store_if_unchanged
+from hedgemesh.api.adapters.cas import refuse_stale, store_if_unchanged
+from hedgemesh.api.adapters.desk import DeskUnavailable
 from hedgemesh.api.deps import AdminCaller, Audit, DeskPort, Model
-from hedgemesh.api.desk import DeskUnavailable
+from hedgemesh.api.domain.render import limit_names, number_or_none
+from hedgemesh.api.domain.views import LimitChange, LimitChanged, LimitsResponse
 from hedgemesh.api.errors import (
     BAD_BODY,
     CONFLICT,
@@ -27,8 +29,6 @@ from hedgemesh.api.errors import (
     UNAVAILABLE,
     ApiError,
 )
-from hedgemesh.api.render import limit_names, number_or_none
-from hedgemesh.api.views import LimitChange, LimitChanged, LimitsResponse
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import new_id
 from hedgemesh.wire.state import FIRM_LIMITS_KEY, FirmLimits, RiskLimits

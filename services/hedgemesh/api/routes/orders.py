@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from hedgemesh.api.adapters.records import OrderStatus
 from hedgemesh.api.deps import (
     DEFAULT_PAGE,
     ID_PATTERN,
@@ -15,9 +16,8 @@ from hedgemesh.api.deps import (
     UnderlyingFilter,
     read,
 )
+from hedgemesh.api.domain.views import FillsResponse, OrdersResponse
 from hedgemesh.api.errors import ERROR_RESPONSES, NOT_FOUND, UNAVAILABLE
-from hedgemesh.api.records import OrderStatus
-from hedgemesh.api.views import FillsResponse, OrdersResponse
 
 router = APIRouter(tags=["execution"], responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE})
 

@@ -14,9 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import ValidationError
 
-from hedgemesh.api.cas import refuse_stale, store_if_unchanged
+from hedgemesh.api.adapters.cas import refuse_stale, store_if_unchanged
+from hedgemesh.api.adapters.desk import DeskUnavailable
 from hedgemesh.api.deps import Audit, DeskPort, Model, OperatorCaller, ViewerCaller
-from hedgemesh.api.desk import DeskUnavailable
+from hedgemesh.api.domain.views import AgentParamsChange, AgentParamsEntry
 from hedgemesh.api.errors import (
     BAD_BODY,
     CONFLICT,
@@ -26,7 +27,6 @@ from hedgemesh.api.errors import (
     UNAVAILABLE,
     ApiError,
 )
-from hedgemesh.api.views import AgentParamsChange, AgentParamsEntry
 from hedgemesh.runtime.kv import Versioned
 from hedgemesh.wire import subjects
 from hedgemesh.wire.params import AGENTS, PARAMETERS, AgentParams, ParamValues

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from hedgemesh.api.deps import Model, Since, UnderlyingFilter
+from hedgemesh.api.domain.views import PnlResponse
 from hedgemesh.api.errors import ERROR_RESPONSES, NOT_FOUND
-from hedgemesh.api.views import PnlResponse
 
 router = APIRouter(tags=["book"], responses={**ERROR_RESPONSES, **NOT_FOUND})
 

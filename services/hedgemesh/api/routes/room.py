@@ -26,14 +26,14 @@ from fastapi.staticfiles import StaticFiles
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from hedgemesh.api.auth import DEV_CALLER, Caller, TokenTable
+from hedgemesh.api.adapters.monitor import Monitor
+from hedgemesh.api.adapters.records import StoreUnavailable
+from hedgemesh.api.adapters.report import PAGE, ReportData, write_report
 from hedgemesh.api.context import ApiContext
 from hedgemesh.api.deps import ViewerCaller
 from hedgemesh.api.errors import ApiError
-from hedgemesh.api.monitor import Monitor
-from hedgemesh.api.records import StoreUnavailable
-from hedgemesh.api.report import PAGE, ReportData, write_report
-from hedgemesh.api.session import COOKIE, Session, Sessions
+from hedgemesh.api.security.auth import DEV_CALLER, Caller, TokenTable
+from hedgemesh.api.security.session import COOKIE, Session, Sessions
 from hedgemesh.runtime import metrics
 
 __all__ = ["STATIC", "install", "router"]

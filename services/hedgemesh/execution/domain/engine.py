@@ -32,20 +32,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from hedgemesh.execution.config import ExecutionSettings
 from hedgemesh.execution.domain.controls import Controls
-from hedgemesh.execution.domain.marks import Marks
-from hedgemesh.execution.domain.reports import Fees, OrderRecord, utc
+from hedgemesh.execution.domain.params import EngineParams
+from hedgemesh.execution.domain.reports import OrderRecord, utc
+from hedgemesh.market.view import MarketView
 from hedgemesh.venue.algos import ParentOrder, ParentUpdate
-from hedgemesh.venue.liquidity import LiquidityParams
 from hedgemesh.venue.simulator import Venue
+from hedgemesh.venue.spec import BookSpec
 from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.instruments import Instrument
 from hedgemesh.wire.market import Surface, Tick
 from hedgemesh.wire.orders import ExecStatus, ExecutionReport, Order
 
 if TYPE_CHECKING:
-    from hedgemesh.store.execution import StoredOrder
+    from hedgemesh.records.execution import StoredOrder
 
 
 def next_close(now: float, close: time) -> float:
@@ -79,15 +79,15 @@ class Quote:
 class Engine:
     """The venue and the orders it works; see the module docstring."""
 
-    def __init__(self, settings: ExecutionSettings | None = None) -> None:
-        self.settings = settings or ExecutionSettings()
-        s = self.settings
-        self.marks = Marks()
+    def __init__(self, params: EngineParams) -> None:
+        self.params = params
+        self.venue_spec = params.venue
+        self.market = MarketView()
+        """The latest tick and surface of each underlying traded here."""
         self.venue = Venue()
-        self.fees = Fees(s.underlying_fee_bp, s.option_fee_per_contract)
         self.fence = 0
         """The highest manager epoch seen; orders from a lower one are refused."""
-        self.controls = Controls(s.control_limits())
+        self.controls = Controls(params.controls)
         """The pre-trade controls (`hedgemesh.execution.domain.controls`) and their counts."""
         self.orders: dict[str, OrderRecord] = {}
         """Orders not yet final: working at the venue or waiting for market data."""
@@ -95,11 +95,7 @@ class Engine:
         self._options: dict[str, dict[str, Instrument]] = {}  # underlying -> books of options
         self._expiries: dict[str, float] = {}  # option books not yet expired -> expiry (s)
         self._expired: set[str] = set()
-        self._params = {
-            False: s.underlying_liquidity.params(),
-            True: s.option_liquidity.params(),
-        }
-        self._traded = frozenset(s.underlyings)
+        self._traded = frozenset(params.underlyings)
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -228,14 +224,14 @@ class Engine:
     def on_tick(self, tick: Tick, now: float) -> list[ExecutionReport]:
         if not self._trades(tick.underlying):
             return []
-        self.marks.on_tick(tick)
+        self.market.apply_tick(tick)
         return self._requote(tick.underlying, now) + self._retry_waiting(tick.underlying, now)
 
     def on_surface(self, surface: Surface, now: float) -> list[ExecutionReport]:
         """Raises ValueError for a surface the quant library refuses (nothing changes)."""
         if not self._trades(surface.underlying):
             return []
-        self.marks.on_surface(surface)
+        self.market.apply_surface(surface)
         underlying = surface.underlying
         return self._requote(underlying, now) + self._retry_waiting(underlying, now)
 
@@ -250,7 +246,7 @@ class Engine:
         for record in list(self.orders.values()):
             if record.closes_at is not None and record.closes_at <= now and self._open(record):
                 reports += self._expire_day_order(record, now)
-        limit = self.settings.market_data_wait_s
+        limit = self.params.market_data_wait_s
         for record in list(self._waiting.values()):
             since = record.waiting_since
             if (
@@ -271,7 +267,7 @@ class Engine:
         """The earliest time `on_time` has something due (besides depth refills)."""
         times = [self.venue.next_wakeup()]
         times += [r.closes_at for r in self.orders.values()]
-        limit = self.settings.market_data_wait_s
+        limit = self.params.market_data_wait_s
         times += [
             r.waiting_since + limit
             for r in self._waiting.values()
@@ -298,12 +294,10 @@ class Engine:
     # -- internals: judging ------------------------------------------------------------------
 
     def _record(self, order: Order) -> OrderRecord:
-        tick = self._tick_size(order.instrument)
-        return OrderRecord(order, tick)
+        return OrderRecord(order, self._book(order.instrument))
 
-    def _tick_size(self, instrument: Instrument) -> float:
-        s = self.settings
-        return s.option_tick_size if instrument.is_option else s.underlying_tick_size
+    def _book(self, instrument: Instrument) -> BookSpec:
+        return self.venue_spec.book(instrument)
 
     def _trades(self, underlying: str) -> bool:
         return not self._traded or underlying in self._traded
@@ -314,13 +308,13 @@ class Engine:
         if not self._trades(instrument.underlying):
             text = f"{instrument.underlying} is not traded here"
             return self._reject(record, ReasonCode.UNKNOWN_INSTRUMENT, text, now)
-        if record.resume is None and order.quantity > self.settings.max_order_quantity:
-            text = f"{order.quantity} is over the maximum {self.settings.max_order_quantity}"
+        if record.resume is None and order.quantity > self.params.max_order_quantity:
+            text = f"{order.quantity} is over the maximum {self.params.max_order_quantity}"
             self.controls.count(ReasonCode.QUANTITY_EXCEEDS_MAXIMUM)
             return self._reject(record, ReasonCode.QUANTITY_EXCEEDS_MAXIMUM, text, now)
         if record.is_day and record.closes_at is None:  # from arrival, or the first acceptance
             started = (record.resume or {}).get("started_at", now)
-            record.closes_at = next_close(float(started), self.settings.session_close_utc)
+            record.closes_at = next_close(float(started), self.params.session_close_utc)
         if not self._has_market(instrument):
             if record.waiting_since is None:
                 record.waiting_since = now
@@ -344,9 +338,9 @@ class Engine:
 
     def _has_market(self, instrument: Instrument) -> bool:
         underlying = instrument.underlying
-        if self.marks.spot(underlying) is None:
+        if self.market.spot(underlying) is None:
             return False
-        return not instrument.is_option or self.marks.has_surface(underlying)
+        return not instrument.is_option or self.market.has_surface(underlying)
 
     def _listing_problem(self, instrument: Instrument, now: float) -> tuple[ReasonCode, str] | None:
         if not instrument.is_option:
@@ -355,9 +349,9 @@ class Engine:
         assert expiry is not None
         if expiry.timestamp() <= now or instrument.symbol in self._expired:
             return ReasonCode.INSTRUMENT_EXPIRED, f"{instrument} expired at {expiry.isoformat()}"
-        if expiry not in self.marks.listed_expiries(instrument.underlying):
+        if expiry not in self.market.listed_expiries(instrument.underlying):
             return ReasonCode.UNKNOWN_INSTRUMENT, f"{instrument}: expiry not listed"
-        if instrument.multiplier != self.settings.option_multiplier:
+        if instrument.multiplier != self.venue_spec.option.multiplier:
             text = f"{instrument}: multiplier {instrument.multiplier:g} is not the listed one"
             return ReasonCode.UNKNOWN_INSTRUMENT, text
         return None
@@ -392,7 +386,7 @@ class Engine:
         controls = self.controls
         for update in updates:
             record = self.orders[update.parent_id]
-            report = record.report(update, now, self.fees)
+            report = record.report(update, now)
             if report.is_terminal:
                 del self.orders[update.parent_id]
             if report.status is ExecStatus.ACCEPTED:
@@ -407,8 +401,8 @@ class Engine:
     def _fair(self, instrument: Instrument) -> float | None:
         """Fair value (currency per unit): the spot, or the option's value on the surface."""
         if not instrument.is_option:
-            return self.marks.spot(instrument.underlying)
-        values = self.marks.option_values([instrument])
+            return self.market.spot(instrument.underlying)
+        values = self.market.option_values([instrument])
         if values is None:
             return None
         fair = float(values[0][0])
@@ -424,10 +418,10 @@ class Engine:
                 continue
             if instrument.is_option:
                 options.setdefault(instrument.underlying, []).append(instrument)
-            elif (spot := self.marks.spot(instrument.underlying)) is not None:
+            elif (spot := self.market.spot(instrument.underlying)) is not None:
                 fair[symbol] = spot
         for listed in options.values():
-            values = self.marks.option_values(listed)
+            values = self.market.option_values(listed)
             if values is None:
                 continue
             for instrument, value in zip(listed, values[0].tolist(), strict=True):
@@ -444,9 +438,9 @@ class Engine:
 
     def _add_book(self, instrument: Instrument) -> None:
         symbol = instrument.symbol
-        seed = zlib.crc32(symbol.encode()) ^ self.settings.seed
-        params: LiquidityParams = self._params[instrument.is_option]
-        self.venue.add_book(symbol, self._tick_size(instrument), params, seed=seed)
+        seed = zlib.crc32(symbol.encode()) ^ self.params.seed
+        book = self._book(instrument)
+        self.venue.add_book(symbol, book.tick_size, book.liquidity, seed=seed)
         if instrument.expiry is not None:
             self._options.setdefault(instrument.underlying, {})[symbol] = instrument
             self._expiries[symbol] = instrument.expiry.timestamp()
@@ -455,25 +449,26 @@ class Engine:
         self, underlying: str, now: float, only: str | None = None
     ) -> list[ExecutionReport]:
         """New fair values, vols and drought for the books of `underlying` (or just `only`)."""
-        spot = self.marks.spot(underlying)
+        spot = self.market.spot(underlying)
         if spot is None:
             return []
-        s = self.settings
-        drought = 1.0 / self.marks.depth_multiplier(underlying)
+        p = self.params
+        drought = 1.0 / self.market.depth_multiplier(underlying)
         updates: list[ParentUpdate] = []
         if only is None or only == underlying:
             if underlying not in self.venue.books:
                 self._add_book(Instrument.spot(underlying))
-            vol = self.marks.atm_vol(underlying, s.vol_reference_days, s.default_vol)
+            vol = self.market.atm_vol(underlying, p.vol_reference_days, p.default_vol)
             updates += self.venue.mark(underlying, now, fair=spot, vol=vol, drought=drought)
         books = self._options.get(underlying, {})
         live = [i for sym, i in books.items() if sym not in self._expired and only in (None, sym)]
-        values = self.marks.option_values(live) if live else None
+        values = self.market.option_values(live) if live else None
         if values is not None:
-            floor = 0.5 * s.option_tick_size  # a worthless option still needs a price to quote
+            # a worthless option still needs a price to quote
+            floor = 0.5 * self.venue_spec.option.tick_size
             for instrument, fair, vol in zip(live, *values, strict=True):
                 fair = max(float(fair), floor)
-                vol = float(vol) if math.isfinite(vol) and vol > 0 else s.default_vol
+                vol = float(vol) if math.isfinite(vol) and vol > 0 else p.default_vol
                 updates += self.venue.mark(
                     instrument.symbol, now, fair=fair, vol=vol, drought=drought
                 )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from hedgemesh.venue.algos import ParentUpdate
 from hedgemesh.venue.book import ticks_to_price
+from hedgemesh.venue.spec import BookSpec
 from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.orders import ExecStatus, ExecutionReport, Order, TimeInForce
 
@@ -41,27 +42,13 @@ def utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Fees:
-    """Fees per fill: basis points of notional on the underlying, a fixed fee per option contract
-    (currency)."""
-
-    underlying_bp: float = 0.0
-    per_option_contract: float = 0.0
-
-    def of(self, order: Order, quantity: int, price: float) -> float:
-        instrument = order.instrument
-        if instrument.is_option:
-            return round(quantity * self.per_option_contract, 9)
-        return round(quantity * price * instrument.multiplier * self.underlying_bp * 1e-4, 9)
-
-
 @dataclass(slots=True)
 class OrderRecord:
     """An order execution is working (or judging), and the reports made on it so far."""
 
     order: Order
-    tick_size: float
+    book: BookSpec
+    """The spec of its book: the tick size of its prices, its fees."""
     seq: int = 0
     """Seq of the last report made (stored reports included, after a restart)."""
     status: ExecStatus | None = None
@@ -80,6 +67,10 @@ class OrderRecord:
         return self.order.client_order_id
 
     @property
+    def tick_size(self) -> float:
+        return self.book.tick_size
+
+    @property
     def symbol(self) -> str:
         return self.order.instrument.symbol
 
@@ -87,7 +78,7 @@ class OrderRecord:
     def is_day(self) -> bool:
         return self.order.time_in_force is TimeInForce.DAY
 
-    def report(self, update: ParentUpdate, now: float, fees: Fees) -> ExecutionReport:
+    def report(self, update: ParentUpdate, now: float) -> ExecutionReport:
         """The next report, from the venue's update (prices from ticks to currency)."""
         status = update.status
         if status is ExecStatus.CANCELLED and self.expiring:
@@ -96,7 +87,7 @@ class OrderRecord:
         fee = 0.0
         if update.last_price is not None and update.last_quantity is not None:
             last_price = ticks_to_price(update.last_price, self.tick_size)
-            fee = fees.of(self.order, update.last_quantity, last_price)
+            fee = self.book.fee(update.last_quantity, last_price, self.order.instrument.multiplier)
         avg = None if update.avg_price is None else ticks_to_price(update.avg_price, self.tick_size)
         return self._next(
             status,

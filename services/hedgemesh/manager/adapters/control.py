@@ -11,7 +11,8 @@
 `set_limit` changes the given fields of KV `limits/<name>` by compare-and-set (a new
 underlying needs every field) and applies them at once.
 
-Every `ok=true` reply carries the manager's state in `ControlReply.state` (see `status`).
+Every `ok=true` reply carries the manager's state in `ControlReply.state`
+(`ManagerCore.status`). The handler sees the manager through `ControlPort` only.
 Refusals (`ok=false`, `reason`): `NOT_LEADER` (a replica that just lost the lease; retry),
 `INVALID_REQUEST` (bad params, unknown field), `INVALID_MESSAGE` (a value the limits model
 refuses, with the field named in `detail`), `CONFLICT` (the limit changed concurrently three
@@ -21,8 +22,8 @@ times in a row), `UNSUPPORTED_ACTION`, `NATS_UNAVAILABLE` (KV unreachable).
 from __future__ import annotations
 
 import re
-import time
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from hedgemesh.manager.domain.limits import FIRM_LIMITS_KEY, updated
 from hedgemesh.manager.domain.trading import STATE_OF_ACTION
@@ -33,24 +34,51 @@ from hedgemesh.wire.base import TOKEN_PATTERN
 from hedgemesh.wire.ops import ControlAction, ControlCommand, ControlReply
 from hedgemesh.wire.state import FirmLimits, RiskLimits, TradingStatus
 
-if TYPE_CHECKING:
-    from hedgemesh.manager.adapters.component import ManagerComponent
-
-__all__ = ["ControlHandler"]
+__all__ = ["ControlHandler", "ControlPort"]
 
 _CAS_TRIES = 3
+
+
+class ControlPort(Protocol):
+    """What control needs of the manager (its component implements it)."""
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    @property
+    def instance(self) -> str: ...
+
+    def now(self) -> datetime:
+        """The clock's time."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """The manager's state (`ManagerCore.status`)."""
+        ...
+
+    async def set_trading(self, status: TradingStatus) -> TradingStatus:
+        """Write the trading state to KV and act on it at once."""
+        ...
+
+    def limits_kv(self) -> TypedKV[RiskLimits]: ...
+
+    def firm_kv(self) -> TypedKV[FirmLimits]: ...
+
+    def set_limits(self, name: str, value: RiskLimits | FirmLimits, revision: int) -> None:
+        """Act at once on limits just written to KV."""
+        ...
 
 
 class ControlHandler:
     """Serves the manager's control commands (module doc)."""
 
-    def __init__(self, component: ManagerComponent) -> None:
-        self.component = component
+    def __init__(self, port: ControlPort) -> None:
+        self.port = port
 
     async def handle(self, command: ControlCommand, envelope: Envelope) -> ControlReply:
-        c = self.component
+        c = self.port
         if not c.is_leader:
-            raise Rejected("NOT_LEADER", f"{c.service.instance} is a standby; retry")
+            raise Rejected("NOT_LEADER", f"{c.instance} is a standby; retry")
         action = command.action
         try:
             if action in STATE_OF_ACTION:
@@ -72,14 +100,12 @@ class ControlHandler:
             command_id=command.id,
             target=command.target,
             ok=True,
-            state=self.status(),
-            ts=c.clock.now(),
+            state=c.status(),
+            ts=c.now(),
         )
 
     async def _set_limit(self, command: ControlCommand) -> None:
-        c = self.component
-        engine = c.engine
-        assert engine is not None
+        c = self.port
         name = command.params.get("name")
         changes = command.params.get("limits")
         if not isinstance(name, str) or not isinstance(changes, dict):
@@ -121,7 +147,7 @@ class ControlHandler:
                 if type(error) is ValueError:
                     raise Rejected("INVALID_REQUEST", str(error)) from error
                 raise  # a ValidationError: INVALID_MESSAGE with the field named
-            value = value.model_copy(update={"ts": c.clock.now()})
+            value = value.model_copy(update={"ts": c.now()})
             try:
                 if held is None:
                     revision = await kv.create(name, value)
@@ -129,66 +155,6 @@ class ControlHandler:
                     revision = await kv.update(name, value, last=held.revision)
             except CasConflict:
                 continue
-            engine.limits.set(name, value, revision)
+            c.set_limits(name, value, revision)
             return
         raise Rejected("CONFLICT", f"limits/{name} kept changing; try again")
-
-    def status(self) -> dict[str, Any]:
-        """The manager's state: role, trading state, budgets, live slices, limits, last cycle.
-
-        {
-          "instance", "role" ("leader" | "standby"), "epoch",
-          "trading_state": {"state", "reason", "changed_by", "causation_id", "ts"},
-          "budgets": {"period_start", "period_end", "agents": {name: {"allocated",
-                      "spent", "left", "risk_removed", "floor", "last_reallocation": None |
-                      {"at", "from", "to", "efficiency", "reason"}}}},
-          "slices": {agent: {"live", "leader", "heartbeat_age_s"}},
-          "limits": {"revision", "revisions": {key: rev}, "underlyings": {UND: {...}},
-                     "firm": {...} | None},
-          "last_cycle": None | {"cycle_id", "underlying", "trigger", "decided_at",
-                     "proposals", "orders", "greeks_before", "greeks_after", "decide_ms"},
-          "open_cycles", "orders_in_flight" (count), "in_flight": {UND: {symbol: signed
-                     quantity routed or filled but not yet in the positions}},
-          "counters": {name: count}
-        }
-        """
-        c = self.component
-        engine = c.engine
-        assert engine is not None
-        live = c.live_slices()
-        now = time.monotonic()
-        trading = engine.trading
-        return {
-            "instance": c.service.instance,
-            "role": "leader" if c.is_leader else "standby",
-            "epoch": c.service.epoch,
-            "trading_state": {
-                "state": trading.state.value,
-                "reason": trading.reason,
-                "changed_by": trading.changed_by,
-                "causation_id": trading.causation_id,
-                "ts": trading.ts.isoformat(),
-            },
-            "budgets": engine.budgets.status(),
-            "slices": {
-                agent: {
-                    "live": agent in live,
-                    "leader": c.slices[agent].instance if agent in c.slices else None,
-                    "heartbeat_age_s": round(now - c.slices[agent].seen_at, 3)
-                    if agent in c.slices
-                    else None,
-                }
-                for agent in c.settings.agents
-            },
-            "limits": engine.limits.status(),
-            "last_cycle": c.last_cycle,
-            "open_cycles": len(c.gatherer.open),
-            "orders_in_flight": engine.inflight.working_orders(),
-            "in_flight": {
-                und: {
-                    symbol: qty for symbol, (_, qty) in sorted(engine.inflight.pending(und).items())
-                }
-                for und in sorted(c.known_underlyings)
-            },
-            "counters": dict(sorted(c.stats.items())),
-        }

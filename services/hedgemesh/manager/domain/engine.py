@@ -64,7 +64,8 @@ from hedgemesh.manager.domain.solve import (
     solve,
 )
 from hedgemesh.market.book_state import BookState
-from hedgemesh.store.decisions import CycleRecord, DecisionRecord
+from hedgemesh.records.decisions import CycleRecord, DecisionRecord
+from hedgemesh.venue.spec import VenueSpec
 from hedgemesh.wire.codes import ReasonCode, TradingState
 from hedgemesh.wire.hedging import Decision, DecisionOutcome, Proposal
 from hedgemesh.wire.instruments import Instrument, Side
@@ -81,22 +82,19 @@ _ORDERS_REMEMBERED = 10_000
 
 @dataclass(frozen=True, slots=True)
 class DecisionParams:
-    """How the manager decides (see `ManagerSettings` for each field's meaning)."""
+    """How the manager decides (`ManagerSettings.decision_params()` builds them; see it for each
+    field's meaning); `venue`: tick sizes, multipliers, half spreads and fees of the books, for
+    the limit prices and the expected cost of each order."""
 
-    delta_band_fraction: float = 0.5
-    delta_rehedge_to: float = 0.0
-    risk_weight: float = 1e6
-    breach_weight: float = 1e9
-    dead_zone_fraction: float = 0.01
-    max_orders_per_instrument: int = 10
-    limit_collar_fraction: float = 0.8
-    option_tick_size: float = 0.01
-    underlying_tick_size: float = 0.01
-    option_half_spread_bp: float = 75.0
-    underlying_half_spread_bp: float = 2.0
-    option_fee_per_contract: float = 0.5
-    underlying_fee_bp: float = 0.1
-    bucket_vega_limit_fraction: float = 1.0
+    delta_band_fraction: float
+    delta_rehedge_to: float
+    risk_weight: float
+    breach_weight: float
+    dead_zone_fraction: float
+    max_orders_per_instrument: int
+    limit_collar_fraction: float
+    bucket_vega_limit_fraction: float
+    venue: VenueSpec
 
 
 @dataclass(frozen=True)
@@ -375,7 +373,7 @@ class DecisionEngine:
         instruments = [leg.instrument for leg in proposal.legs]
         fair = self.book.fair_values(instruments)
         for leg, value in zip(proposal.legs, fair, strict=True):
-            tick = self.params.option_tick_size if leg.instrument.is_option else 0.0
+            tick = self.params.venue.option.tick_size if leg.instrument.is_option else 0.0
             if not math.isfinite(value) or value < max(tick, 1e-12):
                 return _Verdict(
                     0.0,
@@ -432,15 +430,12 @@ class DecisionEngine:
         greeks = self.unit_greeks(listed, now)
         price = self.book.fair_values(listed)
         mult = np.array([inst.multiplier for inst in listed])
-        is_option = np.array([inst.is_option for inst in listed])
         prm = self.params
-        half_spread = np.where(is_option, prm.option_half_spread_bp, prm.underlying_half_spread_bp)
-        fee = np.where(
-            is_option,
-            prm.option_fee_per_contract,
-            prm.underlying_fee_bp * 1e-4 * price * mult,
-        )
-        cost = half_spread * 1e-4 * price * mult + fee
+        books = [prm.venue.book(inst) for inst in listed]
+        half_spread = np.array([b.half_spread_bp for b in books])
+        per_contract = np.array([b.fee_per_contract for b in books])
+        fee_bp = np.array([b.fee_bp for b in books])
+        cost = half_spread * 1e-4 * price * mult + (per_contract + fee_bp * 1e-4 * price * mult)
         by_notional = np.floor(lim.max_order_notional / np.maximum(price * mult, 1e-12))
         single = np.minimum(lim.max_order_quantity, by_notional)
         cap_reason = tuple(
@@ -637,7 +632,7 @@ class DecisionEngine:
     def _limit_price(self, instrument: Instrument, fair: float, side: Side, collar: float) -> float:
         """fair × (1 ± fraction × collar) on the tick grid, rounded toward fair value."""
         p = self.params
-        tick = p.option_tick_size if instrument.is_option else p.underlying_tick_size
+        tick = p.venue.book(instrument).tick_size
         raw = fair * (1.0 + side.sign * p.limit_collar_fraction * collar)
         ticks = math.floor(raw / tick + 1e-9) if side is Side.BUY else math.ceil(raw / tick - 1e-9)
         return round(max(ticks, 1) * tick, 10)

@@ -1,0 +1,1 @@
+"""The agents' adapter, shared by every specialist: `component` (NATS in, proposals out)."""

@@ -1,0 +1,101 @@
+"""What a replica does when it takes over (and at start): recovery from the store.
+
+- `restore`: budgets and the day's cost as the store has them (a predecessor's state);
+- `record_predecessors`: cycles a predecessor published but died before storing, as this
+  replica heard them standing by (`domain.heard`), stored;
+- `republish`: what a predecessor stored but never published is published: orders re-stamped
+  with the new epoch (same client order ids), unless older than `outbox_max_age_s` (left
+  unpublished in the store, dropped from the outbox and from the orders in flight), and the
+  decisions. The leader's timer runs it too whenever the store holds something unpublished.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from hedgemesh.manager.adapters.outbox import Outbox
+from hedgemesh.manager.domain.budgets import period_start
+from hedgemesh.manager.domain.core import ManagerCore
+from hedgemesh.runtime.bus import Bus
+
+__all__ = ["flush", "record_predecessors", "republish", "restore"]
+
+log = logging.getLogger(__name__)
+
+
+async def restore(core: ManagerCore, outbox: Outbox, now: datetime) -> None:
+    """Budgets and the day's cost as the store has them."""
+    engine, repo = core.engine, outbox.repo
+    budgets = engine.budgets
+    start = period_start(now, budgets.period_s)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    latest = await outbox.run(repo.latest_budget_periods)
+    spending = await outbox.run(lambda: repo.spending_since(start))
+    costs = await outbox.run(lambda: repo.cost_since(day))
+    allocations = {a: p.next_allocation for a, p in latest.items() if p.period_end <= start}
+    budgets.restore(
+        allocations,
+        {a: (sp.premium, sp.risk_removed) for a, sp in spending.items()},
+        now=now,
+    )
+    engine.roll_cost_day(now)
+    engine.cost_today = dict(costs)
+
+
+async def record_predecessors(core: ManagerCore, outbox: Outbox, epoch: int, now: datetime) -> None:
+    """Store the cycles a predecessor published but did not store."""
+    repo, heard = outbox.repo, core.heard
+    ids = heard.cycle_ids()
+    stored = await outbox.run(lambda: {c for c in ids if repo.has_cycle(c)})
+    unstored = heard.unstored(epoch, stored.__contains__, core.engine.trading.state.value)
+    record = functools.partial(repo.record_cycle, published_at=now)
+    for c in unstored:
+        await outbox.run(functools.partial(record, c.cycle, c.decisions, c.orders))
+    if unstored:
+        log.warning("manager: stored %d cycles its predecessor published", len(unstored))
+    core.stats["predecessor_cycles"] += len(unstored)
+
+
+async def flush(outbox: Outbox, republish: Callable[[], Awaitable[None]]) -> None:
+    """The leader's timer: store what is decided, then `republish()` if the store holds
+    anything unpublished."""
+    await outbox.store_pending()
+    if await outbox.unpublished_orders(1) or await outbox.unpublished_decisions(1):
+        await republish()
+
+
+async def republish(
+    core: ManagerCore,
+    outbox: Outbox,
+    bus: Bus,
+    epoch: int,
+    now: datetime,
+    real: float,
+    max_age_s: float,
+) -> None:
+    """Publish what the store holds unpublished (module doc); `real`: monotonic seconds, for
+    the orders in flight."""
+    inflight = core.engine.inflight
+    max_age = timedelta(seconds=max_age_s)
+    orders = await outbox.unpublished_orders()
+    fresh = [o for o in orders if now - o.ts <= max_age]
+    stale = [o for o in orders if now - o.ts > max_age]
+    restamped = [
+        o.model_copy(update={"epoch": epoch, "id": f"{o.client_order_id}-e{epoch}"}) for o in fresh
+    ]
+    if restamped and await outbox.publish_orders(bus, restamped):
+        for o in restamped:
+            inflight.on_order(o, real)
+    elif restamped:
+        fresh = []
+    if stale:
+        log.warning("manager: %d stored orders too old to route; dropped", len(stale))
+        outbox.dropped.update(o.client_order_id for o in stale)
+        inflight.forget(outbox.dropped)
+    decisions = await outbox.unpublished_decisions()
+    sent = [d for d in decisions if await outbox.publish_decisions(bus, [d])]
+    await outbox.mark_published([d.id for d in sent], [o.client_order_id for o in fresh], now)
+    core.stats["republished_orders"] += len(fresh)
