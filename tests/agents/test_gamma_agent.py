@@ -136,7 +136,7 @@ def test_given_gamma_between_target_and_band_then_a_price_move_re_hedges_to_the_
     # Up 1.1 %, the dollar gamma limit ($30M per 1 %) is the tighter: the target follows it.
     limit = limits("SPX").gamma_limit(big.price)
     assert limit < limits("SPX").max_abs_gamma
-    target = core.settings.target_fraction * limit
+    target = core.rules.target_fraction * limit
     assert abs(gamma + proposal.leg_greeks.gamma) == pytest.approx(target, abs=0.5)
 
 

@@ -4,13 +4,13 @@ OpenAPI docs served from the package (no CDN: they work offline).
 - `GET /`: the page (`static/index.html`); `/static/...`: its script, styles and the vendored
   libraries (uPlot, Swagger UI, ReDoc), open to anyone, as `/docs` and `/redoc` are.
 - `POST /v1/session` `{"token": ...}`: sign in with an API token; answers who you are and a
-  CSRF token, and sets the session cookie (`session.py`). `GET /v1/session`: the same for the
+  CSRF token, and sets the session cookie (`security/session.py`). `GET /v1/session`: the same for the
   cookie held; `DELETE /v1/session`: sign out.
 - `GET /v1/stream` (viewer): server-sent events, a snapshot then a frame a second
-  (`monitor.py`).
+  (`adapters/monitor.py`).
 - `GET /metrics` (viewer): Prometheus' text format (`hedgemesh.runtime.metrics`).
 - `GET /v1/history` (viewer): the stream's samples so far; `GET /v1/report` (viewer): the
-  post-trade report as one page (`report.py`).
+  post-trade report as one page (`adapters/report.py`).
 """
 
 from __future__ import annotations
