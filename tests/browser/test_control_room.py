@@ -193,7 +193,7 @@ def _every_service_exports_metrics(launcher: Launcher, http: httpx.Client) -> No
         "ledger": "hedgemesh_ledger_bookings_total",
         "gamma-agent": "hedgemesh_evaluations_total",
         "vega-agent": "hedgemesh_evaluations_total",
-        "manager": "hedgemesh_messages_total",
+        "manager": "hedgemesh_decisions_total",
         "api": "hedgemesh_limit_utilisation_ratio",
     }
 

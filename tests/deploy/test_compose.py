@@ -159,6 +159,7 @@ def test_grafana_dashboard_reads_only_metrics_the_services_declare() -> None:
     import hedgemesh.api.adapters.monitor
     import hedgemesh.execution.adapters.component
     import hedgemesh.ledger.adapters.component
+    import hedgemesh.manager.adapters.component
     import hedgemesh.marketdata.adapters.component  # noqa: F401  (they declare their metrics)
     from hedgemesh.runtime import metrics
 

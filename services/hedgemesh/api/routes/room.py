@@ -4,8 +4,8 @@ OpenAPI docs served from the package (no CDN: they work offline).
 - `GET /`: the page (`static/index.html`); `/static/...`: its script, styles and the vendored
   libraries (uPlot, Swagger UI, ReDoc), open to anyone, as `/docs` and `/redoc` are.
 - `POST /v1/session` `{"token": ...}`: sign in with an API token; answers who you are and a
-  CSRF token, and sets the session cookie (`security/session.py`). `GET /v1/session`: the same for the
-  cookie held; `DELETE /v1/session`: sign out.
+  CSRF token, and sets the session cookie (`security/session.py`). `GET /v1/session`: the
+  same for the cookie held; `DELETE /v1/session`: sign out.
 - `GET /v1/stream` (viewer): server-sent events, a snapshot then a frame a second
   (`adapters/monitor.py`).
 - `GET /metrics` (viewer): Prometheus' text format (`hedgemesh.runtime.metrics`).
