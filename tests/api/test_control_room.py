@@ -193,3 +193,20 @@ async def test_given_trades_then_an_admin_books_them_through_the_trade_stream_au
     assert api.desk.trades["byob-2"].signed_quantity == -20
     entry = api.context.records.audit(limit=1)[0]
     assert entry.path == "/v1/book/trades" and entry.after["duplicates"] == ["byob-1", "byob-2"]
+
+
+def test_given_a_cluster_clock_faster_than_real_time_then_heartbeat_ages_are_real_seconds():
+    from hedgemesh.api.domain.readmodel import ReadModel
+    from hedgemesh.runtime.clock import SteppedClock
+    from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
+
+    market, real = SteppedClock(ORIGIN), SteppedClock(ORIGIN)
+    model = ReadModel(["SPX"], clock=market, heartbeat_stale_s=10.0)
+    model.real = real
+    beat = Heartbeat(service="gamma-agent", instance="g1", role=Role.LEADER,
+                     state=ServiceState.READY, seq=1, started_at=ORIGIN, pid=1, lag_ms=0.0)  # fmt: skip
+    model.on_heartbeat(beat)
+    market.advance(390 * 2.0)  # two real seconds of a day-in-a-minute clock
+    real.advance(2.0)
+    instance = model.agents_view().agents[0].instances[0]
+    assert instance.last_heartbeat_age_s == pytest.approx(2.0) and instance.alive

@@ -78,6 +78,7 @@ def build_context(
     feed = Feed(feed_model, kv_poll_s=settings.kv_poll_s)
     service = Service(SERVICE, components=[feed], settings=runtime, nats=nats, clock=clock)
     feed_model.clock = service.clock
+    feed_model.real = service.liveness_clock  # heartbeat ages in real seconds at any speed
     return ApiContext(
         settings=settings,
         model=feed_model,

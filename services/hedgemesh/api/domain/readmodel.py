@@ -72,6 +72,10 @@ class ReadModel:
         day_start: datetime | None = None,
     ) -> None:
         self.clock = clock or LiveClock()
+        """The cluster's clock: market time (`now`), the time risk is computed at."""
+        self.real: Clock = self.clock
+        """Ages in real seconds (heartbeats, proposals, the manager's status, the risk cache):
+        `bootstrap` sets the service's live clock here when the cluster's runs faster."""
         self.day_start = day_start
         """The trading day's start (the cluster clock's start); None: midnight UTC."""
         self.book = BookState()
@@ -140,11 +144,11 @@ class ReadModel:
         key = (heartbeat.service, heartbeat.instance)
         held = self._instances.get(key)
         if held is None or heartbeat.seq >= held.message.seq or heartbeat.pid != held.message.pid:
-            self._instances[key] = _Seen(heartbeat, self.clock.monotonic())
+            self._instances[key] = _Seen(heartbeat, self.real.monotonic())
 
     def on_proposal(self, proposal: Proposal) -> None:
         self._known.add(proposal.underlying)
-        self._proposals[proposal.agent] = _Seen(proposal, self.clock.monotonic())
+        self._proposals[proposal.agent] = _Seen(proposal, self.real.monotonic())
 
     def on_limits(self, key: str, value: RiskLimits | FirmLimits | None, revision: int) -> None:
         """A value of KV `limits` (None: the key is missing). Older revisions are ignored."""
@@ -173,10 +177,10 @@ class ReadModel:
         if state is None:
             self._manager, self._manager_error = None, error
         else:
-            self._manager, self._manager_error = _Seen(state, self.clock.monotonic()), ""
+            self._manager, self._manager_error = _Seen(state, self.real.monotonic()), ""
 
     def manager_status_age_s(self) -> float | None:
-        return None if self._manager is None else self.clock.monotonic() - self._manager.received
+        return None if self._manager is None else self.real.monotonic() - self._manager.received
 
     # -- views --------------------------------------------------------------------------------
 
@@ -236,7 +240,7 @@ class ReadModel:
         return body
 
     def _risk_cached(self) -> tuple[RiskResponse, bytes | None]:
-        monotonic = self.clock.monotonic()
+        monotonic = self.real.monotonic()
         if self._risk is not None and monotonic - self._risk[0] <= self.risk_max_age_s:
             return self._risk[1], self._risk[2]
         view = render.risk_response(
@@ -263,7 +267,7 @@ class ReadModel:
         return render.pnl_response(self.pnl, self.snapshots(), underlying, start)
 
     def agents_view(self) -> AgentsResponse:
-        now = self.clock.monotonic()
+        now = self.real.monotonic()
         budgets = self._budgets()
         by_service: dict[str, list[InstanceView]] = {}
         for (service, instance), seen in sorted(self._instances.items()):
