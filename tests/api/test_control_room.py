@@ -203,8 +203,16 @@ def test_given_a_cluster_clock_faster_than_real_time_then_heartbeat_ages_are_rea
     market, real = SteppedClock(ORIGIN), SteppedClock(ORIGIN)
     model = ReadModel(["SPX"], clock=market, heartbeat_stale_s=10.0)
     model.real = real
-    beat = Heartbeat(service="gamma-agent", instance="g1", role=Role.LEADER,
-                     state=ServiceState.READY, seq=1, started_at=ORIGIN, pid=1, lag_ms=0.0)  # fmt: skip
+    beat = Heartbeat(
+        service="gamma-agent",
+        instance="g1",
+        role=Role.LEADER,
+        state=ServiceState.READY,
+        seq=1,
+        started_at=ORIGIN,
+        pid=1,
+        lag_ms=0.0,
+    )
     model.on_heartbeat(beat)
     market.advance(390 * 2.0)  # two real seconds of a day-in-a-minute clock
     real.advance(2.0)
