@@ -4,9 +4,11 @@
 clock speed. An observer reads the ticks' timestamps (the simulated time, whatever pace the
 clock keeps) and, once the clock has passed `START_OFFSET` of simulated time (start-up and its
 imports are over), reads the CPU time (user + system) of the launcher and every process below
-it from `/proc`; again when `STRETCH` more simulated time has passed. The difference, per
-process and in total, scaled to a 6.5-hour trading day, is the figure; the real seconds the
-stretch took say how busy the cluster kept the machine (CPU-seconds per real second).
+it from `/proc`; again when `STRETCH` more simulated time has passed (ticks a late marketdata
+skips can make the stretch measured a little shorter: the figure is scaled by what was). The
+difference, per process and in total, scaled to a 6.5-hour trading day, is the figure; the
+real seconds the stretch took say how busy the cluster kept the machine (CPU-seconds per real
+second).
 
     .venv/bin/python bench/bench_cpu_day.py                     # 390x, simulated 1 h to 6 h
     .venv/bin/python bench/bench_cpu_day.py --speed 100 --stretch-h 2
