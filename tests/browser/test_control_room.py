@@ -1,11 +1,11 @@
 """The control room in a real headless browser (Playwright's Python package driving Debian's
 `chromium`; never `playwright install`) on a real cluster started by `hedgemesh up`.
 
-Signs in with the admin's token (every control), sees the numbers
-move, halts (clicked and confirmed) and sees HALTED and the next proposals refused with
-TRADING_HALTED, resumes, changes a limit on the page and finds it in `/v1/limits` and
-`/v1/audit`, and saves a screenshot (`HEDGEMESH_SCREENSHOT` names where; by default the
-test's temporary folder).
+Scrapes every service's /metrics, finds the `--book` holding in /v1/positions, signs in with
+the admin's token (every control), sees the numbers move, halts (clicked and confirmed) and
+sees HALTED with the agents refusing to propose and no order routed, saves a screenshot
+(`HEDGEMESH_SCREENSHOT` names where; by default the test's temporary folder), changes a limit
+on the page and finds it in `/v1/limits` and `/v1/audit`, and resumes.
 """
 
 from __future__ import annotations
@@ -128,7 +128,9 @@ def test_given_the_control_room_then_an_operator_watches_halts_and_changes_a_lim
         assert page.locator("#stress-table td").count() > 40
         assert "gamma-agent" in page.inner_text("#agents-table")
 
-        # Halt: clicked, confirmed; the page shows HALTED and the next proposals are refused.
+        # Halt: clicked, confirmed; the page shows HALTED and nothing new is hedged: the agents
+        # refuse to propose (their evaluations end `halted`; the manager would refuse any
+        # proposal with TRADING_HALTED) and no order is routed.
         page.fill("#control-reason", "browser drill")
         page.click("#btn-halt")
         page.locator("#confirm").wait_for(state="visible")
@@ -136,13 +138,21 @@ def test_given_the_control_room_then_an_operator_watches_halts_and_changes_a_lim
         page.click("#confirm-ok")
         until(lambda: page.inner_text("#trading-state") == "HALTED", 20, "the banner HALTED")
         assert "browser drill" in page.inner_text("#trading-reason")
+        assert http.get("/v1/agents").json()["trading_state"] == "HALTED"
+        time.sleep(1.0)  # what was routed before the halt lands
+        before = {
+            o["client_order_id"]
+            for o in http.get("/v1/orders", params={"limit": 1000}).json()["orders"]
+        }
+        refusals = _halted_evaluations(launcher, http)
         until(
-            lambda: "TRADING_HALTED" in page.inner_text("#decisions-table"),
-            60,
-            "a proposal refused while HALTED",
+            lambda: _halted_evaluations(launcher, http) > refusals,
+            30,
+            "the agents refusing to propose while HALTED",
         )
-        refused = http.get("/v1/decisions", params={"limit": 50}).json()["decisions"]
-        assert any(d["reason_code"] == "TRADING_HALTED" for d in refused)
+        time.sleep(3.0)  # three simulated minutes of market and client flow
+        after = http.get("/v1/orders", params={"limit": 1000}).json()["orders"]
+        assert {o["client_order_id"] for o in after} == before, "an order was routed while HALTED"
         page.screenshot(path=str(_screenshot_path(tmp_path)), full_page=True)
 
         # Change a limit on the page: confirmed, then in /v1/limits and the audit trail.
@@ -215,6 +225,24 @@ def _every_service_exports_metrics(launcher: Launcher, http: httpx.Client) -> No
         until(complete, 60, "every service's metrics")
     except AssertionError as error:
         raise AssertionError(f"{error}; missing {last[0]}") from None
+
+
+def _halted_evaluations(launcher: Launcher, http: httpx.Client) -> float:
+    """The agents' evaluations that proposed nothing because the desk is HALTED."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for info in launcher.cluster()["instances"].values():
+        if info["service"] not in ("gamma-agent", "vega-agent"):
+            continue
+        for family in text_string_to_metric_families(http.get(info["metrics_url"]).text):
+            for sample in family.samples:
+                if (
+                    sample.name == "hedgemesh_evaluations_total"
+                    and sample.labels.get("outcome") == "halted"
+                ):
+                    total += sample.value
+    return total
 
 
 def _answers(http: httpx.Client) -> bool:
