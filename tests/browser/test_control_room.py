@@ -153,7 +153,8 @@ def test_given_the_control_room_then_an_operator_watches_halts_and_changes_a_lim
         time.sleep(3.0)  # three simulated minutes of market and client flow
         after = http.get("/v1/orders", params={"limit": 1000}).json()["orders"]
         assert {o["client_order_id"] for o in after} == before, "an order was routed while HALTED"
-        page.screenshot(path=str(_screenshot_path(tmp_path)), full_page=True)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(_screenshot_path(tmp_path)))  # the viewport: 1400 x 2600
 
         # Change a limit on the page: confirmed, then in /v1/limits and the audit trail.
         page.select_option("#limit-select", "SPX.max_abs_delta")
@@ -161,7 +162,11 @@ def test_given_the_control_room_then_an_operator_watches_halts_and_changes_a_lim
         page.click("#limit-apply")
         page.locator("#confirm").wait_for(state="visible")
         page.click("#confirm-ok")
-        until(lambda: "done" in page.inner_text("#action-result"), 20, "the limit change answered")
+        until(
+            lambda: page.inner_text("#action-result") == "limit SPX.max_abs_delta: done",
+            20,
+            "the limit change answered",
+        )
         limits = http.get("/v1/limits").json()
         spx = next(e for e in limits["underlyings"] if e["key"] == "SPX")
         assert spx["limits"]["max_abs_delta"] == 1234.0

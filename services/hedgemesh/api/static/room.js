@@ -281,7 +281,12 @@ function confirmThen(text, action) {
   const dialog = $("confirm");
   $("confirm-text").textContent = text;
   dialog.returnValue = "";
-  dialog.onclose = async () => { if (dialog.returnValue === "ok") await action(); };
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== "ok") return;
+    $("action-result").className = "muted";
+    $("action-result").textContent = "sending…";
+    await action();
+  };
   dialog.showModal();
 }
 
