@@ -160,7 +160,8 @@ def test_grafana_dashboard_reads_only_metrics_the_services_declare() -> None:
     import hedgemesh.execution.adapters.component
     import hedgemesh.ledger.adapters.component
     import hedgemesh.manager.adapters.component
-    import hedgemesh.marketdata.adapters.component  # noqa: F401  (they declare their metrics)
+    import hedgemesh.marketdata.adapters.component
+    import hedgemesh.runtime.streams  # noqa: F401  (they declare their metrics)
     from hedgemesh.runtime import metrics
 
     declared = {
