@@ -233,3 +233,18 @@ async def test_given_nats_killed_9_then_up_restarts_it_and_every_service_is_hear
     assert restarted["nats_pid"] != cluster["nats_pid"] and _pid_alive(restarted["nats_pid"])
     assert restarted["nats_url"] == cluster["nats_url"]  # the same port
     assert launcher.stop(signal.SIGINT) == 0
+
+
+def test_given_a_book_file_with_bad_rows_then_up_names_each_and_starts_nothing(
+    tmp_path: Path,
+) -> None:
+    book = tmp_path / "book.csv"
+    book.write_text("instrument,quantity,price\nSPX,1.5,5000\nFOO,1,1\nSPX,10,5000\n")
+    launcher = Launcher("--book", str(book), home=tmp_path / "var")
+    assert launcher.proc.wait(30) == 2
+    launcher.wait_for_line("hedgemesh: ")
+    output = launcher.seen + list(launcher.lines.queue)
+    assert f"hedgemesh: {book}:2: quantity: not a whole number: '1.5'" in output
+    assert any(line.startswith(f"hedgemesh: {book}:3: instrument: unknown underlying FOO")
+               for line in output)  # fmt: skip
+    assert not (tmp_path / "var" / "nats").exists()  # nothing started

@@ -384,6 +384,8 @@ class PlotsSpec(Section):
     enabled: bool = True
     sample_path: Annotated[int, Field(ge=0)] = 0
     bins: Annotated[int, Field(ge=10, le=400)] = 60
+    currency: Annotated[str, Field(min_length=1, max_length=8)] = "USD"
+    """Named on every money axis (the paths' prices are in it)."""
 
 
 # -- the config --------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The `hedgemesh` command line: `up`, `status`, `kill`, `logs`, `backtest`, `train`, `compose`,
-`schema`, `version`."""
+"""The `hedgemesh` command line: `up`, `status`, `kill`, `logs`, `backtest`, `train`, `report`,
+`compose`, `schema`, `version`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hedgemesh.cli import backtest, ops, train, up
+from hedgemesh.cli import backtest, ops, report, train, up
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     ops.add_parsers(commands)
     backtest.add_parser(commands)
     train.add_parser(commands)
+    report.add_parser(commands)
 
     schema = commands.add_parser("schema", help="export or check the wire messages' JSON Schemas")
     schema.add_argument("--check", action="store_true", help="fail if the checked-in files differ")

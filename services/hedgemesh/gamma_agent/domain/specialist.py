@@ -1,9 +1,11 @@
 """The gamma-agent's decision: pure, no I/O.
 
 Band: |gamma| of the underlying (units of the underlying per 1 currency unit of spot, the book's
-`BookRisk.by_underlying.gamma`) above `band_fraction` × the limit `max_abs_gamma` breaches;
-a hedge brings it back to the edge of ±`target_fraction` × the limit (on a price-move or timer
-trigger too, when it is outside that inner band).
+`BookRisk.by_underlying.gamma`) above `band_fraction` × the limit `max_abs_gamma` breaches, and
+so does dollar gamma per 1 % above `band_fraction` × `max_abs_dollar_gamma_per_pct` when that
+limit is set; a hedge brings it back to the edge of ±`target_fraction` × the binding limit
+(`RiskLimits.gamma_limit` at spot; on a price-move or timer trigger too, when it is outside
+that inner band).
 
 How much gamma: the policies library's `DeltaGamma` with `gamma_band` = the inner band, through
 `policies.live.decide` (the backtester runs the same policy), on the book's options at their
@@ -101,7 +103,11 @@ class GammaSpecialist:
 
     def breached(self, risk: BookRisk, row: int, limits: RiskLimits, rules: AgentRules) -> bool:
         gamma = float(risk.by_underlying.gamma[row])
-        return abs(gamma) > rules.band_fraction * limits.max_abs_gamma
+        dollar = float(risk.by_underlying.dollar_gamma_per_pct[row])
+        dollar_limit = limits.max_abs_dollar_gamma_per_pct
+        return abs(gamma) > rules.band_fraction * limits.max_abs_gamma or (
+            dollar_limit is not None and abs(dollar) > rules.band_fraction * dollar_limit
+        )
 
     def gamma_change(self, ctx: PlanContext, tenor_days: float) -> float:
         """The gamma change `DeltaGamma` (band = the inner band) decides, sized on the listed
@@ -136,7 +142,8 @@ class GammaSpecialist:
             float(options.unit.vol[i]),
         )
         book, underlying = book_for_policy(ctx)
-        policy = DeltaGamma(hedge=spec, gamma_band=s.target_fraction * ctx.limits.max_abs_gamma)
+        limit = ctx.limits.gamma_limit(ctx.tick.price)
+        policy = DeltaGamma(hedge=spec, gamma_band=s.target_fraction * limit)
         inp = LiveInput(
             time=time,
             spot=ctx.tick.price,
@@ -165,7 +172,7 @@ class GammaSpecialist:
         if not legs:
             return None
         gamma = float(ctx.risk.by_underlying.gamma[ctx.row])
-        limit = ctx.limits.max_abs_gamma
+        limit = ctx.limits.gamma_limit(ctx.tick.price)
         contracts = sum(abs(leg.contracts) for leg in legs)
         reason = (
             f"gamma {gamma:+.4g} {'outside' if ctx.trigger == 'band_breach' else 're-hedged to'}"
