@@ -21,10 +21,10 @@ $(VENV)/bin/python:
 	$(PIP) install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,ml]'
 	@touch $@
 
-install: $(STAMP) ## Create .venv and install hedgemesh with its test tools
+install: $(STAMP) ## Create .venv and install hedgemesh with its test tools and PyTorch (CPU)
 	@echo "installed: $(VENV)/bin/hedgemesh"
 
 up: $(STAMP) ## Run the cluster on embedded defaults (local nats-server, SQLite); Ctrl-C stops it
@@ -50,7 +50,7 @@ schema: $(STAMP) ## Regenerate the checked-in JSON Schemas of the wire messages
 	$(PY) -m hedgemesh.wire.schema
 
 $(VENV)/.bench-installed: $(STAMP)
-	$(PIP) install --quiet -e '.[test,bench]'
+	$(PIP) install --quiet -e '.[test,ml,bench]'
 	@touch $@
 
 bench: $(VENV)/.bench-installed ## Benchmarks on one core, figures as ratios against baselines of the same run

@@ -15,7 +15,7 @@ from hedgemesh.gamma_agent.config import GammaAgentSettings
 from hedgemesh.runtime.clock import SteppedClock
 from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.hedging import Decision, DecisionOutcome
-from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
+from hedgemesh.wire.ops import Heartbeat, PolicyStatus, Role, ServiceState
 from hedgemesh.wire.orders import client_order_id
 
 
@@ -112,6 +112,7 @@ class FakeService:
     clock: SteppedClock
     bus: FakeBus = field(default_factory=FakeBus)
     instance: str = "test"
+    policy_status: PolicyStatus | None = None
 
     def leads(self, underlying: str) -> bool:
         return self.is_leader

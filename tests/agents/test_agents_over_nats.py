@@ -23,6 +23,7 @@ from hedgemesh.gamma_agent.bootstrap import build as build_gamma
 from hedgemesh.gamma_agent.config import GammaAgentSettings
 from hedgemesh.marketdata.bootstrap import build as build_marketdata
 from hedgemesh.marketdata.config import MarketDataSettings
+from hedgemesh.policies.learned.checkpoint import WEIGHTS_FILE
 from hedgemesh.runtime import AcceleratedClock, NatsSettings, Service
 from hedgemesh.runtime.kv import TypedKV
 from hedgemesh.runtime.service import RuntimeSettings
@@ -36,7 +37,9 @@ from hedgemesh.wire.codes import TradingState
 from hedgemesh.wire.hedging import Proposal
 from hedgemesh.wire.instruments import Instrument
 from hedgemesh.wire.market import Surface, Tick
+from hedgemesh.wire.ops import Heartbeat
 from hedgemesh.wire.state import RiskLimits, TradingStatus
+from tests.policies.learned_checkpoints import write_checkpoint
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -143,9 +146,9 @@ async def cluster(nats_server, bus) -> AsyncIterator[tuple[Desk, AsyncExitStack,
     # No manager here: the agents are not to wait for one.
     fast = {"decision_timeout_s": 0.3, "kv_poll_s": 0.05, "snapshot_retry_s": 0.1, "manager": None}
 
-    def gamma(instance):
+    def gamma(instance, **settings):
         return build_gamma(
-            GammaAgentSettings(**fast), scenario=scenario, clock=clock,
+            GammaAgentSettings(**fast, **settings), scenario=scenario, clock=clock,
             runtime=runtime(instance), nats=nats,
         )  # fmt: skip
 
@@ -297,3 +300,50 @@ async def test_given_params_put_through_the_api_then_both_replicas_apply_them_at
         refused = await api.put("/v1/agents/gamma-agent/params", json={"max_legs": 99})
         assert refused.status_code == 422
         assert component(leader).core.params_revision == on.json()["revision"]
+
+
+async def test_given_the_policy_switched_to_learned_through_the_api_then_both_replicas_run_it(
+    nats_server, bus, eventually, tmp_path
+):
+    """Both replicas switch to the learned policy; a checkpoint that then fails its checksum
+    hands every decision to the band, and the heartbeats say so."""
+    write_checkpoint(tmp_path / "ck", head="fraction")
+    beats: list[Heartbeat] = []
+
+    async def on_beat(beat: Heartbeat, envelope) -> None:
+        beats.append(beat)
+
+    await bus.subscribe(f"{subjects.PREFIX}.heartbeat.gamma-agent.*", Heartbeat, on_beat)
+    async with (
+        cluster(nats_server, bus) as (desk, stack, make),
+        api_client(nats_server, tmp_path) as api,
+    ):
+        first = await _start(make["gamma"]("g1", checkpoint=tmp_path / "ck"), stack)
+        second = await _start(make["gamma"]("g2", checkpoint=tmp_path / "ck"), stack)
+        leader, standby = (first, second) if first.is_leader else (second, first)
+        await eventually(lambda: len(desk.proposals) >= 1, timeout=10.0)
+        assert leader.policy_status is not None and leader.policy_status.asked == "band"
+        put = await api.put("/v1/agents/gamma-agent/params", json={"policy": "learned"})
+        assert put.status_code == 200, put.text
+        for replica in (leader, standby):
+
+            def learning(r=replica) -> bool:
+                status = r.policy_status
+                return status is not None and status.last == "learned"
+
+            await eventually(learning, timeout=10.0)
+        seen = len(desk.proposals)
+        await eventually(lambda: len(desk.proposals) > seen, timeout=10.0)
+        weights = tmp_path / "ck" / WEIGHTS_FILE
+        data = bytearray(weights.read_bytes())
+        data[-30] ^= 0x01
+        weights.write_bytes(bytes(data))  # no longer what was trained
+        await eventually(lambda: leader.policy_status.reason == "checksum", timeout=10.0)
+        fallbacks = leader.policy_status.fallbacks
+        await eventually(lambda: leader.policy_status.fallbacks > fallbacks, timeout=10.0)
+        await leader._beat()
+        await eventually(
+            lambda: any(b.policy is not None and b.policy.reason == "checksum" for b in beats)
+        )
+        agents = await api.get("/v1/agents")
+        assert agents.status_code == 200

@@ -133,7 +133,11 @@ def test_given_gamma_between_target_and_band_then_a_price_move_re_hedges_to_the_
     proposal = core.evaluate("SPX", big.ts, 0.0).proposal
     assert proposal is not None and proposal.trigger is HedgeTrigger.PRICE_MOVE
     gamma = gamma_of(core, now=big.ts)
-    assert abs(gamma + proposal.leg_greeks.gamma) == pytest.approx(SPX_TARGET, abs=0.5)
+    # Up 1.1 %, the dollar gamma limit ($30M per 1 %) is the tighter: the target follows it.
+    limit = limits("SPX").gamma_limit(big.price)
+    assert limit < limits("SPX").max_abs_gamma
+    target = core.rules.target_fraction * limit
+    assert abs(gamma + proposal.leg_greeks.gamma) == pytest.approx(target, abs=0.5)
 
 
 def test_given_the_timer_interval_has_passed_then_the_timer_trigger_re_hedges():
@@ -201,4 +205,7 @@ def test_given_the_specialist_then_the_band_is_a_fraction_of_the_live_limit():
     row = core.book.index("SPX")
     specialist = GammaSpecialist()
     assert specialist.breached(risk, row, limits("SPX"), core.rules)
-    assert not specialist.breached(risk, row, limits("SPX", max_abs_gamma=500.0), core.rules)
+    raw_only = limits("SPX", max_abs_gamma=500.0, max_abs_dollar_gamma_per_pct=None)
+    assert not specialist.breached(risk, row, raw_only, core.rules)
+    # The dollar gamma limit binds beside raw gamma: a loose raw limit alone does not free it.
+    assert specialist.breached(risk, row, limits("SPX", max_abs_gamma=500.0), core.rules)

@@ -27,7 +27,7 @@ from hedgemesh.store.decisions import CycleRecord, DecisionRecord, DecisionRepos
 from hedgemesh.store.execution import ExecutionRepository
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import WireModel
-from hedgemesh.wire.book import Position, PositionSnapshot
+from hedgemesh.wire.book import ClientTrade, Position, PositionSnapshot
 from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.hedging import (
     Decision,
@@ -142,6 +142,7 @@ class FakeDesk:
     entries: dict[tuple[str, str], tuple[WireModel, int]] = field(default_factory=dict)
     commands: list[ControlCommand] = field(default_factory=list)
     revision: int = 0
+    trades: dict[str, ClientTrade] = field(default_factory=dict)
 
     def put(self, bucket: str, key: str, value: WireModel) -> int:
         self.revision += 1
@@ -163,6 +164,13 @@ class FakeDesk:
             if entry is None
             else Versioned(model.model_validate(entry[0].model_dump()), entry[1])
         )
+
+    async def book_trade(self, trade: ClientTrade) -> bool:
+        if not self.connected:
+            raise DeskUnavailable("not connected")
+        new = trade.trade_id not in self.trades
+        self.trades.setdefault(trade.trade_id, trade)
+        return new
 
     async def update(self, bucket: str, key: str, value: WireModel, *, last: int) -> int:
         if not self.connected:

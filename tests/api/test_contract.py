@@ -27,6 +27,7 @@ SURFACE = {
     "/v1/control/reduce-only": {"post"},
     "/v1/audit": {"get"},
     "/v1/agents/{agent}/params": {"get", "put"},
+    "/v1/book/trades": {"post"},
     "/health": {"get"},
 }
 #: What needs more than a viewer's token (403 documented).
@@ -37,6 +38,7 @@ RESTRICTED = {
     ("post", "/v1/control/reduce-only"),
     ("get", "/v1/audit"),
     ("put", "/v1/agents/{agent}/params"),
+    ("post", "/v1/book/trades"),
 }
 
 

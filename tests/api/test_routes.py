@@ -50,6 +50,8 @@ from hedgemesh.wire.ops import (
     ControlCommand,
     ControlReply,
     Heartbeat,
+    HedgePolicy,
+    PolicyStatus,
     Role,
     ServiceState,
 )
@@ -464,6 +466,21 @@ async def test_given_heartbeats_proposals_and_budgets_then_agents_show_them(api)
     assert view.manager.available and view.manager.state["trading_state"] == "ACTIVE"
 
 
+async def test_given_an_agent_running_a_learned_policy_then_agents_show_its_fallbacks(api) -> None:
+    status = PolicyStatus(
+        asked=HedgePolicy.LEARNED,
+        last=HedgePolicy.BAND,
+        decisions=40,
+        fallbacks=3,
+        reason="checksum",
+        detail="weights.npz fails its checksum",
+    )
+    beat = heartbeat("gamma-agent", "gamma-agent-1", Role.LEADER).evolve(policy=status)
+    api.model.on_heartbeat(Heartbeat.from_json(beat.to_json()))  # as it comes over the wire
+    view = AgentsResponse.model_validate_json((await get(api, "/v1/agents")).content)
+    assert view.agents[0].instances[0].policy == status
+
+
 async def test_given_a_silent_instance_then_it_is_shown_not_alive_and_not_leading(api) -> None:
     api.model.on_heartbeat(heartbeat("vega-agent", "vega-agent-1", Role.LEADER))
     api.clock.advance(api.context.settings.heartbeat_stale_s + 1)
@@ -535,14 +552,27 @@ async def test_given_positions_and_moves_then_pnl_lists_totals_and_attribution(a
     spx = view.underlyings[1]
     assert spx.total_pnl == pytest.approx(30.0 - 7.5)  # the ledger's, as in the snapshot
     a = spx.attribution
-    parts = a.delta + a.gamma + a.theta + a.vega + a.transaction_costs + a.new_trades
-    assert a.total == pytest.approx(parts + a.unexplained)
-    assert a.total == pytest.approx(api.model.pnl["SPX"].change)
+    names = ("delta", "gamma", "vega", "vanna", "volga", "theta", "transaction_costs")
+    names += ("new_trades", "not_followed", "unexplained")
+    # Components and total in cents: they add up exactly, to the cent.
+    assert round(sum(getattr(a, n) for n in names) * 100) == round(a.total * 100)
+    # The default window, the trading day, began before the API followed: the ledger's P&L
+    # at the baseline is carried in as not followed.
+    followed = api.model.pnl["SPX"]
+    assert a.window_start is not None and a.since is not None and a.window_start < a.since
+    assert a.not_followed == pytest.approx(followed.ledger_pnl_at_baseline, abs=0.005)
+    assert a.total == pytest.approx(followed.change + a.not_followed, abs=0.01)
     assert view.attribution.total == pytest.approx(
-        sum(u.attribution.total for u in view.underlyings)
+        sum(u.attribution.total for u in view.underlyings), abs=0.02
     )
     one = PnlResponse.model_validate_json((await get(api, "/v1/pnl?underlying=SPX")).content)
     assert [u.underlying for u in one.underlyings] == ["SPX"]
+    # A window from the baseline on: the change of value since, nothing carried in.
+    since = a.since.isoformat().replace("+00:00", "Z")
+    own = PnlResponse.model_validate_json((await get(api, f"/v1/pnl?since={since}")).content)
+    b = own.underlyings[1].attribution
+    assert b.not_followed == 0.0 and b.window_start == a.since
+    assert b.total == pytest.approx(followed.change, abs=0.01)
 
 
 async def test_given_nats_and_the_store_then_health_is_ok(api) -> None:

@@ -157,6 +157,8 @@ def test_given_overrides_then_they_replace_the_files_values_and_are_validated():
         (lambda d: d["policies"][2].update(gamma_band=1.0), "policies[2]", "not both"),
         (lambda d: d["market"].update(vol="path"), "market.vol", "heston or sabr"),
         (lambda d: d["market"].update(vol="heston"), "market.vol", "heston model"),
+        (lambda d: d["market"].update(vol={"hagan": {"strike": 100}}), "market.vol", "sabr"),
+        (lambda d: d["market"].update(vol={"hagan": {"strike": -1}}), "market.vol", ""),
         (
             lambda d: d["paths"].update(gap={"at_days": 45, "move": -0.2}),
             "paths.gap.at_days",

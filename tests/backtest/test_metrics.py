@@ -15,10 +15,12 @@ from hypothesis.extra.numpy import arrays
 from hedgemesh.backtest.metrics import (
     QUANTILE_METHOD,
     cvar,
+    cvar_standard_error,
     frontier,
     frontier_from_summaries,
     level_key,
     mean_minus_k_std,
+    mean_minus_k_std_standard_error,
     pareto_efficient,
     std_standard_error,
     summarise,
@@ -221,3 +223,24 @@ def test_frontier_from_summaries_reads_cost_mean_and_std():
         (0.02, True),
         (0.04, False),
     ]
+
+
+@pytest.mark.parametrize("draw", ["normal", "lognormal"])
+def test_the_standard_errors_of_mean_minus_k_std_and_cvar_match_their_spread_over_samples(draw):
+    """2,000 independent samples of 500 paths: the spread of each estimate across them is
+    the standard error the formulas give from one sample (within 10 %)."""
+    rng = np.random.default_rng(5)
+    x = (
+        rng.standard_normal((2000, 500))
+        if draw == "normal"
+        else -rng.lognormal(0, 0.5, (2000, 500))
+    )
+    scores = [mean_minus_k_std(row, 1.645) for row in x]
+    tails = [cvar(row, 0.95) for row in x]
+    formula_score = np.mean([mean_minus_k_std_standard_error(row, 1.645) for row in x])
+    formula_tail = np.mean([cvar_standard_error(row, 0.95) for row in x])
+    assert formula_score == pytest.approx(np.std(scores), rel=0.1)
+    assert formula_tail == pytest.approx(np.std(tails), rel=0.1)
+    summary = summarise(x[0], k=1.645)
+    assert summary["mean_minus_k_std_stderr"] == mean_minus_k_std_standard_error(x[0], 1.645)
+    assert summary["cvar95_stderr"] == cvar_standard_error(x[0], 0.95)

@@ -28,6 +28,7 @@ from hedgemesh.policies import (
     roll_due,
     select,
 )
+from hedgemesh.policies.learned import LearnedPolicy
 from hedgemesh.policies.live import LiveHedge, LiveInput, LiveMemory, LiveOption
 from hedgemesh.quant.paths import GBM
 
@@ -62,6 +63,21 @@ def backtest(market) -> dict[str, engine.BacktestResult]:
     return engine.compare(market, book, POLICIES, samples=REPLAYED)
 
 
+def _decide(policy, t, spot, hedges, book, memory, closing=()) -> live.LiveDecision:
+    """One live decision at time t and spot (the market's rate, dividend yield and vol)."""
+    inp = LiveInput(
+        time=t,
+        spot=spot,
+        rate=RATE,
+        div=DIV,
+        vol=VOL,
+        hedges=hedges,
+        book_options=book,
+        closing=closing,
+    )
+    return live.decide(policy, inp, memory)
+
+
 def replay(policy: Policy, market: MarketPaths, path: int) -> tuple[np.ndarray, np.ndarray]:
     """Trades (N, k) and roll closings (N, k) of ``policy`` on one path, the live way."""
     specs = policy.hedge_options
@@ -89,20 +105,7 @@ def replay(policy: Policy, market: MarketPaths, path: int) -> tuple[np.ndarray, 
         hedges = [LiveHedge("U", None, held[0])]
         hedges += [LiveHedge(f"opt{j}", option(j), held[j]) for j in range(1, k)]
         book = [LiveOption(STRIKE, max(book_expiry - t, 0.0), True, VOL, QUANTITY)]
-        decision = live.decide(
-            policy,
-            LiveInput(
-                time=t,
-                spot=spot,
-                rate=RATE,
-                div=DIV,
-                vol=VOL,
-                hedges=hedges,
-                book_options=book,
-                closing=closing,
-            ),
-            memory,
-        )
+        decision = _decide(policy, t, spot, hedges, book, memory, closing)
         trades[i] = decision.trades
         held = np.array(decision.targets)
         memory = decision.memory
@@ -133,3 +136,43 @@ def test_replays_exercise_triggers_bands_and_rolls(backtest):
     assert 0 < np.count_nonzero(band.trades[:, 0]) < STEPS
     rolled = by_name["delta_gamma"][0].closed[:, 1]
     assert np.count_nonzero(rolled) >= STEPS - 2
+
+
+def replay_ladder(policy: Policy, market: MarketPaths, path: int) -> np.ndarray:
+    """Trades (N, 2) of a policy hedging with a ladder, the live way: each decision offers a
+    fresh option with holding 0, and what was traded of it joins the book's options (until it
+    expires, as the engine settles it)."""
+    spec = policy.hedge_options[0]
+    memory = LiveMemory()
+    trades = np.zeros((STEPS, 2))
+    held = 0.0
+    book_expiry = float(market.times[0]) + EXPIRY
+    rungs: list[tuple[float, float, float]] = []  # strike, expiry, quantity
+    for i in range(STEPS):
+        t, spot = float(market.times[i]), float(market.spot[path, i])
+        strike, expiry = (float(x) for x in select(spec, spot, t))
+        book = [LiveOption(STRIKE, max(book_expiry - t, 0.0), True, VOL, QUANTITY)]
+        book += [LiveOption(k, e - t, True, VOL, q) for k, e, q in rungs if e - t > 1e-9]
+        fresh = LiveHedge("fresh", LiveOption(strike, expiry - t, True, VOL), 0.0)
+        decision = _decide(policy, t, spot, [LiveHedge("U", None, held), fresh], book, memory)
+        trades[i] = decision.trades
+        held, memory = decision.targets[0], decision.memory
+        rungs.append((strike, expiry, decision.targets[1]))
+    return trades
+
+
+@pytest.mark.parametrize(("kind", "head"), [("mlp", "band"), ("gru", "fraction")])
+def test_a_learned_policy_on_a_ladder_trades_live_as_in_the_backtester(
+    kind, head, market, tmp_path
+):
+    from tests.policies.learned_checkpoints import write_checkpoint
+
+    folder = write_checkpoint(tmp_path / "ck", kind=kind, head=head, bias=-1.0).directory
+    policy = LearnedPolicy(checkpoint=str(folder))
+    book = single_option(strike=STRIKE, expiry=EXPIRY, quantity=QUANTITY)
+    result = engine.run(market, book, policy, samples=REPLAYED)
+    for sample in result.samples:
+        trades = replay_ladder(policy, market, sample.path)
+        assert np.count_nonzero(trades[:, 1]) > 0
+        scale = 1.0 + np.abs(sample.trades)
+        assert np.max(np.abs(trades - sample.trades) / scale) <= 1e-10

@@ -291,3 +291,18 @@ async def test_given_up_with_a_nats_cluster_of_3_then_services_share_r3_streams_
         assert launcher.stop(signal.SIGINT) == 0
     finally:
         launcher.kill()
+
+
+def test_given_a_book_file_with_bad_rows_then_up_names_each_and_starts_nothing(
+    tmp_path: Path,
+) -> None:
+    book = tmp_path / "book.csv"
+    book.write_text("instrument,quantity,price\nSPX,1.5,5000\nFOO,1,1\nSPX,10,5000\n")
+    launcher = Launcher("--book", str(book), home=tmp_path / "var")
+    assert launcher.proc.wait(30) == 2
+    launcher.wait_for_line("hedgemesh: ")
+    output = launcher.seen + list(launcher.lines.queue)
+    assert f"hedgemesh: {book}:2: quantity: not a whole number: '1.5'" in output
+    assert any(line.startswith(f"hedgemesh: {book}:3: instrument: unknown underlying FOO")
+               for line in output)  # fmt: skip
+    assert not (tmp_path / "var" / "nats").exists()  # nothing started

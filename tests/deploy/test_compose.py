@@ -132,3 +132,48 @@ def test_every_service_connects_as_its_own_user_with_a_required_secret() -> None
     init = services[compose.INIT]
     assert init["command"] == ["python", "-m", "hedgemesh.runtime.declare"]
     assert init["environment"]["HEDGEMESH_NATS_USER"] == permissions.ADMIN
+
+
+def test_checked_in_prometheus_config_scrapes_every_instance_the_catalog_runs() -> None:
+    path = ROOT / compose.PROMETHEUS_CONF
+    assert path.read_text() == compose.render_prometheus(), "regenerate: hedgemesh compose --write"
+    scraped = {
+        target.split(":")[0]
+        for job in yaml.safe_load(path.read_text())["scrape_configs"]
+        for config in job["static_configs"]
+        for target in config["targets"]
+    }
+    assert scraped == {i.name for i in catalog.instances()}
+    services = _compose()["services"]
+    for instance in catalog.instances():
+        if instance.spec.http is None:
+            env = services[instance.name]["environment"]
+            assert env["HEDGEMESH_METRICS_PORT"] == str(compose.METRICS_PORT)
+
+
+def test_grafana_dashboard_reads_only_metrics_the_services_declare() -> None:
+    import json
+    import re
+
+    import hedgemesh.agentkit.adapters.component
+    import hedgemesh.api.adapters.monitor
+    import hedgemesh.execution.adapters.component
+    import hedgemesh.ledger.adapters.component
+    import hedgemesh.manager.adapters.component
+    import hedgemesh.marketdata.adapters.component
+    import hedgemesh.runtime.streams  # noqa: F401  (they declare their metrics)
+    from hedgemesh.runtime import metrics
+
+    declared = {
+        name.removesuffix("_total")
+        for family in metrics.REGISTRY.collect()
+        for name in (family.name,)
+    }
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "hedgemesh.json").read_text())
+    used = {
+        re.sub(r"_(bucket|count|sum|total)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"hedgemesh_[a-z_]+", target["expr"])
+    }
+    assert used and used <= declared, f"undeclared: {used - declared}"

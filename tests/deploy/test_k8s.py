@@ -108,6 +108,10 @@ def test_every_catalog_service_is_a_deployment_as_the_catalog_says() -> None:
         }
         assert env["HEDGEMESH_STREAM_REPLICAS"] == "3"
         assert env["HEDGEMESH_PARTITIONS"] == str(k8s.PARTITIONS)
+        metrics = deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"]
+        assert int(metrics) in {p["containerPort"] for p in container["ports"]}
+        if spec.http is None:  # the API serves /metrics on its own port
+            assert env["HEDGEMESH_METRICS_PORT"] == metrics == str(compose.METRICS_PORT)
         assert ("HEDGEMESH_DATABASE_URL" in env) == spec.needs_database
         for key, value in compose.shared_env(spec).items():  # what compose gives it too
             assert env[key] == value, key

@@ -197,8 +197,16 @@ def test_given_revisions_then_only_newer_values_replace_held_ones():
     assert desk.set("SPX", risk_limits(max_abs_gamma=10.0), 5)
     assert not desk.set("SPX", risk_limits(max_abs_gamma=99.0), 4)
     assert desk.get("SPX").max_abs_gamma == 10.0
-    assert desk.vector("SPX", 0.5).tolist() == [500.0, 10.0, 100_000.0]
+    assert desk.vector("SPX", 0.5, 5000.0).tolist() == [500.0, 10.0, 100_000.0]
     assert desk.status()["revision"] == 5
+
+
+def test_given_a_dollar_gamma_limit_then_the_tighter_of_the_two_binds_at_spot():
+    desk = DeskLimits()
+    # $2M per 1 % at 5000 is gamma 8: tighter than 10; at 4000 it is 12.5, and 10 binds.
+    desk.set("SPX", risk_limits(max_abs_gamma=10.0, max_abs_dollar_gamma_per_pct=2e6), 1)
+    assert desk.vector("SPX", 0.5, 5000.0).tolist() == [500.0, 8.0, 100_000.0]
+    assert desk.vector("SPX", 0.5, 4000.0).tolist() == [500.0, 10.0, 100_000.0]
 
 
 def test_given_an_underlying_without_limits_then_fallbacks_scale_with_its_spot():

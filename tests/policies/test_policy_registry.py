@@ -17,10 +17,14 @@ def test_every_policy_of_the_issue_is_registered_by_its_kind():
         "zakamouline",
         "leland",
         "delta_gamma",
+        "delta_vega",
         "delta_gamma_vega",
         "portfolio_insurance",
+        "learned",
     }
     for kind, factory in POLICIES.items():
+        if kind == "learned":  # needs its checkpoint: tests/policies/test_policy_learned.py
+            continue
         policy = factory()
         assert isinstance(policy, Policy)
         assert policy.kind == kind == policy.name

@@ -185,3 +185,71 @@ def test_given_breakdowns_then_they_add_field_by_field() -> None:
         delta=1.5, gamma=2.0, theta=-1.0, transaction_costs=-0.5, new_trades=3.0, unexplained=0.25
     )
     assert combined.total == pytest.approx(5.25)
+
+
+def _second_order_move(d_spot: float, d_vol: float, *, revalued: bool = False):
+    """3 contracts of one call moved in spot and vol together (no time): by the greeks with
+    vanna and volga, or by full revaluation."""
+    spot, vol, strike, t, q = 100.0, 0.25, 105.0, 0.5, 3.0
+
+    def value(s: float, v: float) -> float:
+        return float(bsm.price(s, strike, t, RATE, DIV, v, True)) * MULTIPLIER
+
+    g = bsm.greeks(spot, strike, t, RATE, DIV, vol, True)
+    common = {
+        "quantity": q,
+        "value_before": value(spot, vol),
+        "value_after": value(spot + d_spot, vol + d_vol),
+        "delta": g.delta * MULTIPLIER,
+        "theta_per_day": g.theta * MULTIPLIER,
+        "vega_per_point": g.vega * MULTIPLIER,
+        "spot_before": spot,
+        "spot_after": spot + d_spot,
+        "vol_before": vol,
+        "vol_after": vol + d_vol,
+        "days": 0.0,
+    }
+    if revalued:
+        return attribution.explain_move_revalued(
+            value_spot_moved=value(spot + d_spot, vol),
+            value_vol_moved=value(spot, vol + d_vol),
+            value_both_moved=value(spot + d_spot, vol + d_vol),
+            **common,
+        )
+    return explain_move(
+        gamma=g.gamma * MULTIPLIER,
+        vanna_per_point=g.vanna * MULTIPLIER,
+        volga_per_point=g.volga * MULTIPLIER,
+        **common,
+    )
+
+
+def test_given_spot_and_vol_moving_together_then_vanna_and_volga_leave_only_third_orders() -> None:
+    big = _second_order_move(2.0, 0.02)
+    small = _second_order_move(1.0, 0.01)
+    assert float(big.vanna) != 0.0 and float(big.volga) != 0.0
+    # Every second-order term explained: halving both moves divides the rest by ~8.
+    assert float(big.unexplained) / float(small.unexplained) == pytest.approx(8.0, rel=0.1)
+    # Without vanna and volga the cross and vol-squared terms would stay unexplained.
+    cross = abs(float(small.vanna)) + abs(float(small.volga))
+    assert abs(float(small.unexplained)) < 0.2 * cross
+
+
+def test_given_a_gap_and_a_vol_spike_then_full_revaluation_explains_every_order() -> None:
+    gap = _second_order_move(-15.0, 0.12, revalued=True)
+    greeks = _second_order_move(-15.0, 0.12)
+    total = gap.delta + gap.gamma + gap.vega + gap.vanna + gap.volga + gap.theta
+    assert float(total) == pytest.approx(float(gap.actual), rel=1e-12)
+    # No time passed: nothing is left; the second-order expansion leaves much more.
+    assert abs(float(gap.unexplained)) < 1e-9 * abs(float(gap.actual))
+    assert abs(float(greeks.unexplained)) > 0.01 * abs(float(greeks.actual))
+    # The same split as the greeks for the first orders; gamma takes every order of spot.
+    assert float(gap.delta) == pytest.approx(float(greeks.delta))
+    assert float(gap.vega) == pytest.approx(float(greeks.vega))
+    assert float(gap.gamma) == pytest.approx(float(greeks.gamma), rel=0.5)
+
+
+def test_given_breakdowns_then_one_subtracts_from_another_field_by_field() -> None:
+    later = PnlBreakdown(delta=3.0, vanna=1.0, not_followed=2.0)
+    earlier = PnlBreakdown(delta=1.0, volga=0.5)
+    assert later - earlier == PnlBreakdown(delta=2.0, vanna=1.0, volga=-0.5, not_followed=2.0)

@@ -219,3 +219,31 @@ async def test_given_a_consumer_restarted_then_it_resumes_after_the_last_ack(bus
 def test_given_max_deliver_below_one_then_refused(bus):
     with pytest.raises(ValueError, match="max_deliver"):
         DurableConsumer(bus, stream="S", durable="d", model=Reading, handler=None, max_deliver=0)
+
+
+async def test_given_a_backlog_then_the_consumer_pending_gauge_follows_it_down(bus, eventually):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from hedgemesh.runtime import metrics
+
+    def pending() -> list[float]:
+        return [
+            s.value
+            for f in text_string_to_metric_families(metrics.render().decode())
+            for s in f.samples
+            if s.name == "hedgemesh_consumer_pending_messages" and s.labels["consumer"] == "probe"
+        ]
+
+    for n in range(5):
+        await bus.js_publish(ORDERS, reading(100 + n), msg_id=f"pending-{n}")
+    seen: list[list[float]] = []
+
+    async def handler(message: Reading, _envelope) -> None:
+        seen.append(pending())  # the gauge as this message is handled
+
+    consumer = await _consume(bus, handler)
+    try:
+        await eventually(lambda: len(seen) == 5, timeout=10)
+        assert seen == [[4.0], [3.0], [2.0], [1.0], [0.0]]
+    finally:
+        await consumer.stop()

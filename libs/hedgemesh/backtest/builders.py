@@ -12,6 +12,7 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -133,7 +134,9 @@ def _hedge(value: Any, hedges: Mapping[str, HedgeOption], at: str) -> HedgeOptio
     raise ConfigError(at, "must be the name of a hedge option or a mapping of its fields")
 
 
-def _policy(raw: Any, hedges: Mapping[str, HedgeOption], at: str) -> Policy:
+def _policy(
+    raw: Any, hedges: Mapping[str, HedgeOption], at: str, base_dir: Path | None = None
+) -> Policy:
     if not isinstance(raw, Mapping):
         raise ConfigError(at, "must be a mapping with a kind and its parameters")
     params = dict(raw)
@@ -144,6 +147,9 @@ def _policy(raw: Any, hedges: Mapping[str, HedgeOption], at: str) -> Policy:
     if not isinstance(kind, str) or kind not in POLICIES:
         raise ConfigError(f"{at}.kind", f"{kind!r} is not one of {known}")
     factory = POLICIES[kind]
+    checkpoint = params.get("checkpoint")
+    if isinstance(checkpoint, str) and base_dir is not None and not Path(checkpoint).is_absolute():
+        params["checkpoint"] = str(base_dir / checkpoint)  # relative to the config's folder
     if "hedge" in params:
         params["hedge"] = _hedge(params["hedge"], hedges, f"{at}.hedge")
     if "hedges" in params:
@@ -155,10 +161,14 @@ def _policy(raw: Any, hedges: Mapping[str, HedgeOption], at: str) -> Policy:
     return policy
 
 
-def build_policies(raws: list[dict[str, Any]], hedges: Mapping[str, HedgeOption]) -> dict:
+def build_policies(
+    raws: list[dict[str, Any]], hedges: Mapping[str, HedgeOption], base_dir: Path | None = None
+) -> dict:
+    """The config's policies by name (a learned policy's checkpoint relative to ``base_dir``,
+    the config's folder)."""
     built: dict[str, Policy] = {}
     for i, raw in enumerate(raws):
-        policy = _policy(raw, hedges, f"policies[{i}]")
+        policy = _policy(raw, hedges, f"policies[{i}]", base_dir)
         if policy.name in built:
             raise ConfigError(
                 f"policies[{i}].name", f"{policy.name!r} is taken; give each policy a name"

@@ -196,6 +196,19 @@ class SurfaceVolSpec(Section):
     svi: list[SviSliceSpec] = Field(min_length=1, max_length=32)
 
 
+class HaganSpec(Section):
+    """Where Hagan's formula is read: the strike (currency)."""
+
+    strike: Annotated[float, Field(gt=0.0, le=1e12, allow_inf_nan=False)]
+
+
+class HaganVolSpec(Section):
+    """One implied vol per path and step, Hagan's SABR vol at a fixed strike for the time left
+    to the paths' end, for every option (Cao et al.'s SABR setup; a sabr model only)."""
+
+    hagan: HaganSpec
+
+
 class MarketSpec(Section):
     """Rates and the vol options are priced at: a number, ``path`` (the paths' own vol: SABR's
     α, Heston's √v), ``heston`` (Heston's term structure) or an SVI surface. Default: GBM's
@@ -207,6 +220,7 @@ class MarketSpec(Section):
         Annotated[float, Field(ge=0.0, le=5.0, allow_inf_nan=False)]
         | Literal["path", "heston"]
         | SurfaceVolSpec
+        | HaganVolSpec
         | None
     ) = None
 
@@ -215,7 +229,8 @@ class MarketSpec(Section):
     def _vol_word(cls, value: Any) -> Any:
         if isinstance(value, str) and value not in ("path", "heston"):
             raise ValueError(
-                f"{value!r} is not a vol: give a number, 'path', 'heston' or {{svi: [...]}}"
+                f"{value!r} is not a vol: give a number, 'path', 'heston', {{svi: [...]}} "
+                "or {hagan: {strike: K}}"
             )
         return value
 
@@ -369,6 +384,8 @@ class PlotsSpec(Section):
     enabled: bool = True
     sample_path: Annotated[int, Field(ge=0)] = 0
     bins: Annotated[int, Field(ge=10, le=400)] = 60
+    currency: Annotated[str, Field(min_length=1, max_length=8)] = "USD"
+    """Named on every money axis (the paths' prices are in it)."""
 
 
 # -- the config --------------------------------------------------------------------------------
@@ -408,7 +425,7 @@ class BacktestConfig(Section):
             name: build(HedgeOption, params, f"hedge_options.{name}")
             for name, params in self.hedge_options.items()
         }
-        self._policies = build_policies(self.policies, hedges)
+        self._policies = build_policies(self.policies, hedges, self._base_dir)
         self._sweeps = build_sweeps(self.frontier, self._policies, hedges)
         self._costs = build_costs(self.costs)
         if isinstance(self.paths.model, CsvSpec):
@@ -550,6 +567,8 @@ class BacktestConfig(Section):
             raise ConfigError("market.vol", "is required for a csv history (e.g. 0.2)")
         if vol == "path" and kind not in ("heston", "sabr"):
             raise ConfigError("market.vol", f"'path' needs a heston or sabr model, not {kind}")
+        if isinstance(vol, HaganVolSpec) and kind != "sabr":
+            raise ConfigError("market.vol", f"'hagan' needs a sabr model, not {kind}")
         if vol == "heston" and kind != "heston":
             raise ConfigError("market.vol", f"'heston' needs a heston model, not {kind}")
         if vol is None and isinstance(self.paths.model, SabrSpec) and self.paths.model.beta < 1:

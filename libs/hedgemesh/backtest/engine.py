@@ -24,9 +24,13 @@ At each time t_i (i = 0 … N) of the market, on every path together:
 2. the book is marked at t_i (Black–Scholes–Merton at the market's vol source); new positions
    arrive at fair value (the premium goes to cash), expiring ones settle at intrinsic value;
 3. hedge options are marked; one that is due to roll (`hedgemesh.policies.roll_due`) is sold
-   back at its price (a trade, with its cost) and a fresh one chosen with zero held;
+   back at its price (a trade, with its cost) and a fresh one chosen with zero held; the
+   rungs of a ladder (`HedgeOption(ladder=True)`, `hedgemesh.backtest.ladder`) are marked and
+   settled, and a fresh ladder option is offered at every decision;
 4. for i < N the policy decides from the `HedgeState`; the trades (target − holdings) are done
    at the instruments' prices, their cost (the cost model's) is paid from cash;
+   what was traded of a fresh ladder option becomes a rung held to its expiry, whose greeks
+   join the book's in the states the policy sees next;
 5. at t_N everything still held is marked to market (no liquidation cost).
 
 Per path, the hedged P&L is the terminal wealth cash + book value + hedge value (in currency
@@ -53,6 +57,7 @@ from hedgemesh.backtest import metrics
 from hedgemesh.backtest.books import Book, BookArrays, single_option
 from hedgemesh.backtest.costs import CostModel
 from hedgemesh.backtest.instruments import ConstantVol, MarketPaths
+from hedgemesh.backtest.ladder import Ladder
 from hedgemesh.policies import instruments as hedge_choice
 from hedgemesh.policies.base import Policy
 from hedgemesh.policies.delta import DeltaInterval
@@ -73,6 +78,7 @@ from hedgemesh.quant.paths import GBM
 __all__ = [
     "BacktestResult",
     "BookStep",
+    "BookTrack",
     "SamplePath",
     "StdCostRatio",
     "compare",
@@ -163,7 +169,7 @@ class BookStep:
     vol: Array
 
 
-class _BookTrack:
+class BookTrack:
     """Marks the book at each step (one bsm pass over the positions alive or touched)."""
 
     def __init__(self, arrays: BookArrays, market: MarketPaths) -> None:
@@ -260,6 +266,11 @@ class _Hedger:
         self.cash = np.zeros(n)
         self.memory = HedgeMemory.empty(n)
         self.slots = _Slots(policy.hedge_options, n)
+        self.ladders = {
+            j: Ladder(n, market.n_steps, spec.is_call)
+            for j, spec in enumerate(policy.hedge_options)
+            if spec.ladder
+        }
         self.is_option = np.arange(k) > 0
         self.total = {name: np.zeros(n) for name in ("cost", "turnover", "book", "hedge", "carry")}
         self.n_trades = np.zeros(n, dtype=np.int64)
@@ -310,6 +321,10 @@ class _Hedger:
         chosen = ~np.isnan(slots.chosen)
         if i > 0:
             self.total["hedge"] += np.where(chosen, held * (price - self.price[:, 1:]), 0.0).sum(1)
+        for ladder in self.ladders.values():
+            pnl, settled = ladder.mark(m, i, s, t)
+            self.total["hedge"] += pnl
+            self.cash += settled
         expired = chosen & (slots.expiry <= t + TIME_TOLERANCE)
         if expired.any():  # settled at intrinsic value: no trade, no cost
             self.cash += np.where(expired, held * price, 0.0).sum(axis=1)
@@ -346,19 +361,21 @@ class _Hedger:
         option_prices = self._mark_options(i, s, t)
         if i == m.n_steps:
             hedges = self.hold[:, 0] * s + (self.hold[:, 1:] * option_prices).sum(axis=1)
+            hedges += sum((ladder.value() for ladder in self.ladders.values()), np.zeros(len(s)))
             self.pnl = self.cash + book.value_after + hedges
             self._record_wealth(i, self.pnl)
             return
         hedge_opts = self.slots.options(m, i, s, t) if self.slots.specs else None
         instruments, prices = priced_instruments(s, m.rate, m.div, hedge_opts)
+        exposure, options = self._with_ladders(book)
         state = HedgeState(
             time=t,
             spot=s,
             vol=book.vol,
             rate=m.rate,
             div=m.div,
-            book=book.exposure,
-            book_options=book.options,
+            book=exposure,
+            book_options=options,
             book_underlying=book.underlying,
             horizon=book.horizon,
             instruments=instruments,
@@ -373,6 +390,25 @@ class _Hedger:
         self.memory = remember(self.memory, state, decision)
         self.mean_holdings[i] = self.hold.mean(axis=0)
         self._record(i, state, trades, book.value_after)
+        for j, ladder in self.ladders.items():  # the fresh option's trade becomes a rung
+            c = j + 1
+            ladder.add(
+                self.slots.strike[:, j], self.slots.expiry[:, j], self.hold[:, c], prices[:, c]
+            )
+            self.hold[:, c] = 0.0
+
+    def _with_ladders(self, book: BookStep) -> tuple[Exposure, OptionSet | None]:
+        """The book's exposure and options with the ladders' rungs added (what a policy
+        hedging with a ladder sees as its book: the book and the hedges done so far)."""
+        exposure, options = book.exposure, book.options
+        for ladder in self.ladders.values():
+            more = ladder.exposure()
+            rungs = ladder.options()
+            if more is None or rungs is None:
+                continue
+            exposure = exposure + more
+            options = rungs if options is None else _joined(options, rungs)
+        return exposure, options
 
     def _record(self, i: int, state: HedgeState, trades: Array, book_value: Array) -> None:
         if not self.samples:
@@ -429,6 +465,25 @@ class _Hedger:
         )
 
 
+def _joined(a: OptionSet, b: OptionSet) -> OptionSet:
+    """Two option sets of the same paths side by side, (n, m_a + m_b)."""
+    n = max(np.shape(a.tau)[0], np.shape(b.tau)[0], np.shape(a.strike)[0])
+
+    def cat(x: Any, y: Any) -> Any:
+        x, y = np.asarray(x), np.asarray(y)
+        return np.concatenate(
+            [np.broadcast_to(x, (n, x.shape[-1])), np.broadcast_to(y, (n, y.shape[-1]))], axis=1
+        )
+
+    return OptionSet(
+        cat(a.strike, b.strike),
+        cat(a.tau, b.tau),
+        cat(a.is_call, b.is_call),
+        cat(a.quantity, b.quantity),
+        cat(a.vol, b.vol),
+    )
+
+
 def compare(
     market: MarketPaths,
     book: Book | BookArrays,
@@ -446,7 +501,7 @@ def compare(
     if not named:
         raise ValueError("compare: no policy")
     arrays = book if isinstance(book, BookArrays) else book.materialise(market)
-    track = _BookTrack(arrays, market)
+    track = BookTrack(arrays, market)
     hedgers = {name: _Hedger(p, market, costs, samples) for name, p in named.items()}
     for i in range(market.n_steps + 1):
         step = track.step(i)

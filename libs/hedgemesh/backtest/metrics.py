@@ -35,10 +35,12 @@ __all__ = [
     "DEFAULT_LEVELS",
     "QUANTILE_METHOD",
     "cvar",
+    "cvar_standard_error",
     "frontier",
     "frontier_from_summaries",
     "level_key",
     "mean_minus_k_std",
+    "mean_minus_k_std_standard_error",
     "pareto_efficient",
     "std_standard_error",
     "summarise",
@@ -123,6 +125,33 @@ def std_standard_error(pnl: ArrayLike) -> Any:
     return _figure(se)
 
 
+def mean_minus_k_std_standard_error(pnl: ArrayLike, k: float = 1.0) -> float:
+    """Standard error of mean − k·std (1-D P&L, n ≥ 4), by the delta method: Var(x̄) = σ²/n,
+    Var(s) as in `std_standard_error`, Cov(x̄, s) ≈ μ₃ / (2σn) (μ₃ the third central moment),
+    so Var = σ²/n + k² Var(s) − k μ₃ / (σ n)."""
+    x = _samples(pnl, minimum=4)
+    n = x.size
+    centred = x - x.mean()
+    s = float(np.sqrt((centred**2).sum() / (n - 1)))
+    if s == 0.0:
+        return 0.0
+    m3 = float((centred**3).mean())
+    se_s = float(std_standard_error(x))
+    variance = s * s / n + k * k * se_s * se_s - k * m3 / (s * n)
+    return math.sqrt(max(variance, 0.0))
+
+
+def cvar_standard_error(pnl: ArrayLike, level: float = 0.95) -> float:
+    """Standard error of the CVaR estimate (1-D P&L): the asymptotic variance of expected
+    shortfall, Var((L − v)₊) / (n (1 − level)²), L = −pnl the loss and v its VaR."""
+    x = _samples(pnl, minimum=2)
+    tail = _tail(level)
+    loss = -x
+    v = float(var(x, level))
+    excess = np.maximum(loss - v, 0.0)
+    return float(np.sqrt(excess.var(ddof=1) / x.size) / tail)
+
+
 def level_key(prefix: str, level: float) -> str:
     """The summary key of a figure at a level: level_key("var", 0.95) == "var95",
     level_key("cvar", 0.975) == "cvar97.5"."""
@@ -141,6 +170,7 @@ def summarise(
 
     n_paths; mean, stderr_mean (std/√n), std, std_stderr, median, min, max; var{L} and
     cvar{L} per level (var95, cvar95, var99, cvar99 by default); mean_minus_k_std and k;
+    from 4 paths on, the standard errors mean_minus_k_std_stderr and cvar{L}_stderr;
     cost_mean, cost_std (0 without costs); turnover (the mean per path; 0 without).
     pnl is 1-D (n_paths ≥ 2); costs and turnover, when given, have the same shape.
     """
@@ -164,6 +194,10 @@ def summarise(
         out[level_key("cvar", level)] = cvar(x, level)
     out["mean_minus_k_std"] = mean_minus_k_std(x, k)
     out["k"] = float(k)
+    if n >= 4:
+        out["mean_minus_k_std_stderr"] = mean_minus_k_std_standard_error(x, k)
+        for level in levels:
+            out[level_key("cvar", level) + "_stderr"] = cvar_standard_error(x, level)
     cost = _per_path(costs, n, "costs")
     out["cost_mean"] = float(cost.mean())
     out["cost_std"] = float(cost.std(ddof=1))

@@ -2,15 +2,18 @@
 state: each plot is its own `Figure`, safe in threads and tests).
 
 - ``pnl_histograms.png``: the hedged P&L at the horizon across paths, one panel per policy,
-  with its mean, VaR95 and CVaR95;
+  all on one x-range and the same bins (the policies compare by eye), with its mean, VaR95 and
+  CVaR95, and Hull's std(cost)/price where the book has a price;
 - ``sample_path.png``: one path (``plots.sample_path``): the spot, the units of the underlying
-  each policy holds after each decision against the full delta hedge, and the hedge options
-  held;
+  each policy holds after each decision against the full delta hedge (a wide pale band drawn
+  beneath, so that a policy equal to it still shows), and the hedge options held;
 - ``frontier.png`` (when the config sweeps a parameter): mean transaction cost against the
-  std of hedged P&L for every sweep point, the efficient ones filled, and the listed policies.
+  std of hedged P&L for every sweep point and every listed policy; a point is filled when no
+  other point drawn — of any sweep, or a listed policy — is at least as good on both and
+  better on one, hollow when one is (efficiency over the whole figure, as the legend says).
 
-File names are fixed (`PNL_FILE`, `SAMPLE_FILE`, `FRONTIER_FILE`); money is in the currency of
-the paths, times in calendar days from the start.
+File names are fixed (`PNL_FILE`, `SAMPLE_FILE`, `FRONTIER_FILE`); money is in the config's
+currency (`plots.currency`, named on every axis), times in calendar days from the start.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from hedgemesh.backtest.engine import BacktestResult
+from hedgemesh.backtest.metrics import pareto_efficient
 from hedgemesh.quant.bsm import DAYS_PER_YEAR
 
 if TYPE_CHECKING:
@@ -61,14 +65,29 @@ def write_plots(run: BacktestRun, out_dir: Path) -> list[Path]:
     name = run.config.name or "backtest"
     results = run.policy_results
     bins = run.config.plots.bins
-    files = [pnl_histograms(results, out_dir / PNL_FILE, bins=bins, title=name)]
+    currency = run.config.plots.currency
+    ratios = {
+        policy: float(entry["std_cost_over_price"])
+        for policy, entry in run.report["policies"].items()
+        if entry.get("std_cost_over_price") is not None
+    }
+    files = [
+        pnl_histograms(
+            results, out_dir / PNL_FILE, bins=bins, title=name, currency=currency, ratios=ratios
+        )
+    ]
     if any(r.samples for r in results.values()):
         gap = run.report["paths"].get("gap", {}).get("step")
-        files.append(sample_path(results, out_dir / SAMPLE_FILE, title=name, gap_step=gap))
+        files.append(sample_path(results, out_dir / SAMPLE_FILE, title=name, gap_step=gap,
+                                 currency=currency))  # fmt: skip
     if run.report["frontier"]:
         files.append(
             frontier(
-                run.report["frontier"], run.report["policies"], out_dir / FRONTIER_FILE, title=name
+                run.report["frontier"],
+                run.report["policies"],
+                out_dir / FRONTIER_FILE,
+                title=name,
+                currency=currency,
             )
         )
     return files
@@ -94,36 +113,50 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def pnl_histograms(
-    results: Mapping[str, BacktestResult], path: Path, *, bins: int = 60, title: str = ""
+    results: Mapping[str, BacktestResult],
+    path: Path,
+    *,
+    bins: int = 60,
+    title: str = "",
+    currency: str = "USD",
+    ratios: Mapping[str, float] | None = None,
 ) -> Path:
-    """One histogram of hedged P&L per policy (its own bins), with the mean and the 95 % VaR
-    and CVaR marked (as P&L: −VaR, −CVaR)."""
+    """One histogram of hedged P&L per policy, every panel on the same x-range and bins (so
+    their widths compare by eye), with the mean and the 95 % VaR and CVaR marked (as P&L: −VaR,
+    −CVaR); `ratios`: Hull's std(cost)/price per policy, shown in its title."""
     rows, cols = _grid(len(results))
     fig = Figure(figsize=(4.6 * cols, 3.4 * rows + 0.6), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
+    low = min(float(r.pnl.min()) for r in results.values())
+    high = max(float(r.pnl.max()) for r in results.values())
+    span = (low - 0.5, high + 0.5) if high - low < 1e-9 * max(1.0, abs(high)) else (low, high)
+    edges = np.linspace(*span, bins + 1)
     n_paths = 0
     for ax, (name, result) in zip(axes.flat, results.items(), strict=False):
         pnl = result.pnl
         n_paths = pnl.size
         summary = result.summary()
-        low, high = float(pnl.min()), float(pnl.max())
-        span = (low - 0.5, high + 0.5) if high - low < 1e-9 * max(1.0, abs(high)) else (low, high)
-        ax.hist(pnl, bins=bins, range=span, histtype="stepfilled", color="tab:blue", alpha=0.75)
+        ax.hist(pnl, bins=edges, histtype="stepfilled", color="tab:blue", alpha=0.75)
         for key, sign, color, style in _MARKS:  # as P&L: the losses VaR and CVaR negated
             label = f"{key.replace('var', 'VaR').replace('cVaR', 'CVaR')} {_MONEY(summary[key])}"
             ax.axvline(sign * summary[key], color=color, ls=style, lw=1.3, label=label)
+        hull = "" if not ratios or name not in ratios else f", std(cost)/price {ratios[name]:.3f}"
         ax.set_title(
-            f"{name}  (std {_MONEY(summary['std'])}, cost {_MONEY(summary['cost_mean'])})",
-            fontsize=10,
+            f"{name}  (std {_MONEY(summary['std'])}, cost {_MONEY(summary['cost_mean'])}{hull})",
+            fontsize=9,
         )
         ax.xaxis.set_major_formatter(_ticks())
-        ax.set_xlabel("hedged P&L at the horizon (currency)")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax.set_xlabel(f"hedged P&L at the horizon ({currency})")
         ax.set_ylabel("paths")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8, loc="upper left")
     for ax in axes.flat[len(results) :]:
         ax.set_visible(False)
-    fig.suptitle(f"{title}: hedged P&L per policy, {n_paths:,} paths (the same for every policy)")
+    fig.suptitle(
+        f"{title}: hedged P&L per policy, {n_paths:,} paths (the same for every policy; "
+        "one x-range and one set of bins)"
+    )
     return _save(fig, path)
 
 
@@ -138,9 +171,11 @@ def sample_path(
     *,
     title: str = "",
     gap_step: int | None = None,
+    currency: str = "USD",
 ) -> Path:
     """One recorded path: spot; units of the underlying held by each policy against the full
-    delta hedge (−the book's delta); hedge options held (when a policy holds any)."""
+    delta hedge (−the book's delta, a wide pale band beneath the policies, so that one equal to
+    it still shows); hedge options held (when a policy holds any)."""
     recorded = {name: r.samples[0] for name, r in results.items() if r.samples}
     first = next(iter(recorded.values()))
     days = first.times * DAYS_PER_YEAR
@@ -149,7 +184,7 @@ def sample_path(
     fig = Figure(figsize=(10, 2.8 * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
     axes[0].plot(days, first.spot, color="black", lw=1.2)
-    axes[0].set_ylabel("spot (currency)")
+    axes[0].set_ylabel(f"spot ({currency})")
     for i, (name, sample) in enumerate(recorded.items()):
         color = f"C{i}"  # one colour per policy, in every panel
         _steps(axes[1], days, sample.holdings[:, 0], color=color, lw=1.2, label=name)
@@ -168,10 +203,10 @@ def sample_path(
         axes[1],
         days,
         -first.book_delta,
-        color="black",
-        ls=":",
-        lw=1.2,
-        zorder=5,
+        color="grey",
+        lw=6,
+        alpha=0.35,
+        zorder=1,
         label="full delta hedge (−book delta)",
     )
     axes[1].set_ylabel("underlying held (units)")
@@ -202,27 +237,27 @@ def frontier(
     path: Path,
     *,
     title: str = "",
+    currency: str = "USD",
 ) -> Path:
     """Cost versus risk: each sweep's points (mean cost, std of P&L) joined in the order of
-    its values and labelled with them (filled: efficient, hollow: dominated), and the listed
-    policies as diamonds."""
+    its values and labelled with them, and the listed policies as diamonds; a point is filled
+    when it is efficient among every point drawn, hollow when another dominates it."""
+    points = [(p["cost"], p["std"]) for sweep in sweeps for p in sweep["points"]]
+    points += [(e["cost_mean"], e["std"]) for e in policies.values()]
+    efficient = pareto_efficient([c for c, _ in points], [r for _, r in points]).tolist()
     fig = Figure(figsize=(9, 6), layout="constrained")
     ax = fig.subplots()
+    k = 0
     for i, sweep in enumerate(sweeps):
         color = f"C{i}"
-        points = sweep["points"]
-        cost = [p["cost"] for p in points]
-        std = [p["std"] for p in points]
+        cost = [p["cost"] for p in sweep["points"]]
+        std = [p["std"] for p in sweep["points"]]
         ax.plot(cost, std, color=color, lw=1.2, label=f"{sweep['policy']}: {sweep['param']} swept")
-        for p in points:
+        for p in sweep["points"]:
             ax.plot(
-                p["cost"],
-                p["std"],
-                "o",
-                color=color,
-                ms=7,
-                mfc=color if p["efficient"] else "white",
+                p["cost"], p["std"], "o", color=color, ms=7, mfc=color if efficient[k] else "white"
             )
+            k += 1
             ax.annotate(
                 f"{p['width']:g}",
                 (p["cost"], p["std"]),
@@ -232,7 +267,9 @@ def frontier(
                 color=color,
             )
     for name, entry in policies.items():
-        ax.plot(entry["cost_mean"], entry["std"], "D", color="black", ms=6, mfc="none")
+        ax.plot(entry["cost_mean"], entry["std"], "D", color="black", ms=6,
+                mfc="black" if efficient[k] else "white")  # fmt: skip
+        k += 1
         ax.annotate(
             name,
             (entry["cost_mean"], entry["std"]),
@@ -240,12 +277,13 @@ def frontier(
             textcoords="offset points",
             fontsize=8,
         )
-    ax.plot([], [], "D", color="black", mfc="none", label="listed policies")
-    ax.plot([], [], "o", color="grey", label="efficient (filled) / dominated (hollow)")
+    ax.plot([], [], "D", color="black", mfc="white", label="listed policies")
+    ax.plot([], [], "o", color="grey", mfc="grey", label="efficient among every point drawn")
+    ax.plot([], [], "o", color="grey", mfc="white", label="dominated by another point drawn")
     ax.xaxis.set_major_formatter(_ticks())
     ax.yaxis.set_major_formatter(_ticks())
-    ax.set_xlabel("mean transaction cost per path (currency)")
-    ax.set_ylabel("std of hedged P&L (currency)")
+    ax.set_xlabel(f"mean transaction cost per path ({currency})")
+    ax.set_ylabel(f"std of hedged P&L ({currency})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="best")
     fig.suptitle(f"{title}: cost versus risk (labels: the swept parameter's value)")

@@ -31,7 +31,13 @@ from numpy.typing import NDArray
 
 from hedgemesh.backtest import engine, metrics
 from hedgemesh.backtest.books import BookArrays
-from hedgemesh.backtest.config import BacktestConfig, ConfigError, CsvSpec, load_config
+from hedgemesh.backtest.config import (
+    BacktestConfig,
+    ConfigError,
+    CsvSpec,
+    HaganVolSpec,
+    load_config,
+)
 from hedgemesh.backtest.engine import BacktestResult
 from hedgemesh.backtest.instruments import (
     ConstantVol,
@@ -45,8 +51,10 @@ from hedgemesh.backtest.instruments import (
 from hedgemesh.policies import Policy
 from hedgemesh.policies.instruments import TIME_TOLERANCE
 from hedgemesh.quant import bsm
+from hedgemesh.quant.hagan import hagan_lognormal_vol
 from hedgemesh.quant.history import historical_paths
 from hedgemesh.quant.paths import PathModel, PathSet
+from hedgemesh.scenario.model import SabrSpec
 
 __all__ = [
     "COMPARE_COLUMNS",
@@ -128,12 +136,15 @@ def run_config(
     return BacktestRun(config, market, book, results, report)
 
 
-def build_market(config: BacktestConfig) -> MarketPaths:
-    """The market a config describes: its paths (seeded), rate, dividend yield and vols."""
-    return _market(config)[0]
+def build_market(config: BacktestConfig, rng: np.random.Generator | None = None) -> MarketPaths:
+    """The market a config describes: its paths (seeded by the config's seed, or drawn from
+    ``rng``), rate, dividend yield and vols."""
+    return _market(config, rng)[0]
 
 
-def _market(config: BacktestConfig) -> tuple[MarketPaths, PathSet, PathModel | None]:
+def _market(
+    config: BacktestConfig, rng: np.random.Generator | None = None
+) -> tuple[MarketPaths, PathSet, PathModel | None]:
     steps, dt = config.grid()
     n = config.path_count()
     model = config.path_model()
@@ -144,7 +155,7 @@ def _market(config: BacktestConfig) -> tuple[MarketPaths, PathSet, PathModel | N
         paths = PathSet(spot=windows.spot[:n], dt=windows.dt)
     else:
         assert config.paths.s0 is not None
-        rng = np.random.default_rng(config.seed)
+        rng = np.random.default_rng(config.seed) if rng is None else rng
         paths = model.simulate(
             config.paths.s0, dt, steps, n, rng, antithetic=config.paths.antithetic
         )
@@ -171,6 +182,8 @@ def _vol_source(config: BacktestConfig, paths: PathSet, model: PathModel | None)
         return SurfaceVol(surface)
     if isinstance(vol, float | int):
         return ConstantVol(float(vol))
+    if isinstance(vol, HaganVolSpec):
+        return PathVol(_hagan_vols(config, paths, vol.hagan.strike))
     if vol == "heston" or (vol is None and spec.kind == "heston"):
         return HestonVol.of(paths, model)
     if vol == "path" or (vol is None and spec.kind == "sabr"):
@@ -178,6 +191,20 @@ def _vol_source(config: BacktestConfig, paths: PathSet, model: PathModel | None)
     sigma = float(getattr(spec, "sigma", 0.0))
     jumps = float(getattr(spec, "jump_variance", 0.0))  # Merton: the total vol of returns
     return ConstantVol(math.sqrt(sigma * sigma + jumps))
+
+
+def _hagan_vols(config: BacktestConfig, paths: PathSet, strike: float) -> Array:
+    """Hagan's SABR vol (n, N + 1) per path and step at ``strike`` for the time left to the
+    end, at the forward of that time (each path's α)."""
+    spec = config.paths.model
+    alpha = paths.vol
+    assert alpha is not None and isinstance(spec, SabrSpec)
+    left = paths.times[-1] - paths.times
+    carry = config.market.rate - config.market.div
+    forward = paths.spot * np.exp(carry * left)
+    return hagan_lognormal_vol(
+        forward, strike, left, alpha, float(spec.beta), float(spec.rho), float(spec.nu)
+    )
 
 
 def book_value_at_start(book: BookArrays, market: MarketPaths) -> Array:

@@ -83,7 +83,9 @@ class UnitGreeks:
     value: premium of one contract (currency; 0 for the underlying, which `book_risk` does not
     value); delta: units of the underlying; gamma: delta per 1 currency unit of spot;
     vega_per_point: currency per vol point; theta_per_day: currency per calendar day;
-    vol: the implied vol used (decimal; 0 for the underlying). An expired option has all zero.
+    vanna_per_point: change of delta per vol point; volga_per_point: change of vega per point
+    per vol point; vol: the implied vol used (decimal; 0 for the underlying). An expired option
+    has all zero.
     """
 
     value: NDArray[np.float64]
@@ -92,6 +94,8 @@ class UnitGreeks:
     vega_per_point: NDArray[np.float64]
     theta_per_day: NDArray[np.float64]
     vol: NDArray[np.float64]
+    vanna_per_point: NDArray[np.float64]
+    volga_per_point: NDArray[np.float64]
 
     def __len__(self) -> int:
         return int(self.delta.size)
@@ -361,7 +365,7 @@ class BookState:
         arrays, multiplier = batch.arrays, batch.multiplier
         t = _years(arrays.expiry_s, now)
         live = arrays.is_option & (t > 0.0)
-        value, delta, gamma, vega, theta, vol = (np.zeros(n) for _ in range(6))
+        value, delta, gamma, vega, theta, vol, vanna, volga = (np.zeros(n) for _ in range(8))
         delta[~arrays.is_option] = multiplier[~arrays.is_option]
         if live.any():
             assert market is not None
@@ -384,7 +388,47 @@ class BookState:
             m = multiplier[live]
             value[live], delta[live], gamma[live] = g.price * m, g.delta * m, g.gamma * m
             vega[live], theta[live], vol[live] = g.vega * m, g.theta * m, sigma
-        return UnitGreeks(value, delta, gamma, vega, theta, vol)
+            vanna[live], volga[live] = g.vanna * m, g.volga * m
+        return UnitGreeks(value, delta, gamma, vega, theta, vol, vanna, volga)
+
+    def revalue(
+        self,
+        batch: InstrumentBatch,
+        now: datetime,
+        spot: float,
+        vol: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """Value of one unit of each instrument of one underlying at `now` with the spot and
+        the implied vols given (not the market's): an option by Black–Scholes–Merton on the
+        latest surface's rate and dividend yield, times its multiplier; the underlying at
+        `spot` × multiplier; an expired option at 0. For full-revaluation P&L attribution.
+        KeyError if the underlying is not priced."""
+        n = len(batch)
+        if not n:
+            return np.empty(0)
+        if len(batch.names) > 1:
+            raise ValueError(f"instruments of several underlyings: {list(batch.names)}")
+        surface = self.surface(batch.names[0])
+        if surface is None:
+            raise KeyError(batch.names[0])
+        arrays, multiplier = batch.arrays, batch.multiplier
+        t = _years(arrays.expiry_s, now)
+        live = arrays.is_option & (t > 0.0)
+        value = np.where(arrays.is_option, 0.0, spot * multiplier)
+        if live.any():
+            value[live] = (
+                bsm.price(
+                    spot,
+                    arrays.strike[live],
+                    t[live],
+                    surface.rate,
+                    surface.div,
+                    vol[live],
+                    arrays.is_call[live],
+                )
+                * multiplier[live]
+            )
+        return value
 
     def fair_values(
         self, instruments: Sequence[Instrument] | InstrumentBatch

@@ -22,7 +22,7 @@ from hedgemesh.policies.delta import (
     Zakamouline,
     zakamouline_band,
 )
-from hedgemesh.policies.gamma import DeltaGamma, DeltaGammaVega
+from hedgemesh.policies.gamma import DeltaGamma, DeltaGammaVega, DeltaVega
 from hedgemesh.policies.instruments import HedgeOption, roll_due, select, select_listed
 from hedgemesh.policies.registry import POLICIES, make
 from hedgemesh.policies.state import (
@@ -42,6 +42,7 @@ __all__ = [
     "DeltaGammaVega",
     "DeltaInterval",
     "DeltaMove",
+    "DeltaVega",
     "Exposure",
     "HedgeMemory",
     "HedgeOption",

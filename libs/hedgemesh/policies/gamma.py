@@ -27,11 +27,22 @@ from hedgemesh.policies.base import (
 from hedgemesh.policies.instruments import HedgeOption
 from hedgemesh.policies.state import Array, Decision, HedgeState
 
-__all__ = ["MIN_GAMMA_TIMES_SPOT", "SINGULAR_TOLERANCE", "DeltaGamma", "DeltaGammaVega"]
+__all__ = [
+    "MIN_GAMMA_TIMES_SPOT",
+    "MIN_VEGA_OVER_SPOT",
+    "SINGULAR_TOLERANCE",
+    "DeltaGamma",
+    "DeltaGammaVega",
+    "DeltaVega",
+]
 
 MIN_GAMMA_TIMES_SPOT = 1e-3
 """A hedge option whose gamma per unit times spot (dimensionless) is below this (far out of
 the money or about to expire) is not traded: its holding is kept, not divided by ~0."""
+
+MIN_VEGA_OVER_SPOT = 1e-6
+"""Likewise for vega: a hedge option whose vega per vol point per unit over spot is below this
+is not traded."""
 
 SINGULAR_TOLERANCE = 0.05
 """The 2×2 gamma–vega system counts as singular when |det| ≤ this × (|g1 v2| + |g2 v1|): the
@@ -87,22 +98,39 @@ class DeltaGamma(Policy):
     def hedge_options(self) -> tuple[HedgeOption, ...]:
         return (self.hedge,)
 
+    def _greek(self, state: HedgeState) -> tuple[Array, Array, NDArray[np.bool_]]:
+        """The greek neutralised: the book's (n,), the option's per unit (n,), usable (n,)."""
+        g = state.instruments.gamma[:, 1]
+        return state.book.gamma, g, _usable(g, state.spot)
+
     def decide(self, state: HedgeState) -> Decision:
         self.check(state)
         fired = interval_due(state, self.interval_days)
-        g = state.instruments.gamma[:, 1]
+        book, g, usable = self._greek(state)
         held = state.holdings[:, 1]
-        usable = _usable(g, state.spot)
         safe_g = np.where(usable, g, 1.0)
         if self.gamma_band is None:
-            wanted = -self.fraction * state.book.gamma / safe_g
+            wanted = -self.fraction * book / safe_g
         else:
-            net = state.book.gamma + held * g
+            net = book + held * g
             edge = np.clip(net, -self.gamma_band, self.gamma_band)
             wanted = held - (net - edge) / safe_g
         options = state.holdings.copy()
         options[:, 1] = np.where(usable, wanted, held)
         return _with_delta(state, options, fired)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeltaVega(DeltaGamma):
+    """Delta–vega with one listed option: as `DeltaGamma` with vega (per vol point) in place of
+    gamma: h = −f · V_book / V_option, or a band of ``gamma_band`` currency per vol point on the
+    net vega. Then the underlying makes the delta zero."""
+
+    kind: ClassVar[str] = "delta_vega"
+
+    def _greek(self, state: HedgeState) -> tuple[Array, Array, NDArray[np.bool_]]:
+        v = state.instruments.vega[:, 1]
+        return state.book.vega, v, np.abs(v) >= MIN_VEGA_OVER_SPOT * state.spot
 
 
 def _two_options() -> tuple[HedgeOption, HedgeOption]:

@@ -41,7 +41,10 @@ class HedgeOption:
     spot has left its strike by more than this many standard deviations of its remaining life,
     |ln(S/K)| > max_drift · σ √τ (default 1: a call's delta outside about [0.16, 0.84]; None:
     never), before its gamma fades away. strike_step: listed strike spacing (currency; 0: any
-    strike).
+    strike). ladder: a fresh option is chosen at every decision and what was bought before is
+    never sold back but held to its expiry (a ladder of freshly struck options, as in Cao et
+    al.'s benchmark): the policy sees the fresh option with a holding of 0 and the earlier rungs
+    in the book's exposure (roll_days, min_life_days and max_drift do not apply).
     """
 
     tenor_days: float = 30.0
@@ -51,6 +54,7 @@ class HedgeOption:
     min_life_days: float = 7.0
     max_drift: float | None = 1.0
     strike_step: float = 0.0
+    ladder: bool = False
 
     def __post_init__(self) -> None:
         owner = "HedgeOption"
@@ -64,11 +68,17 @@ class HedgeOption:
             finite(owner, "max_drift", self.max_drift, low=0.0, strict=True)
         if self.min_life_days >= self.tenor_days:
             raise ValueError("HedgeOption: min_life_days must be below tenor_days")
+        if self.ladder and self.roll_days is not None:
+            raise ValueError(
+                "HedgeOption: roll_days does not apply to a ladder (a fresh option every decision)"
+            )
 
     @property
     def label(self) -> str:
         """A short name, e.g. ``30d-100%-C``."""
-        return f"{self.tenor_days:g}d-{100 * self.moneyness:g}%-{'C' if self.is_call else 'P'}"
+        kind = "C" if self.is_call else "P"
+        ladder = "-ladder" if self.ladder else ""
+        return f"{self.tenor_days:g}d-{100 * self.moneyness:g}%-{kind}{ladder}"
 
 
 def select(spec: HedgeOption, spot: ArrayLike, time: float) -> tuple[NDArray, NDArray]:
@@ -94,9 +104,11 @@ def roll_due(
     ``strike``, marked at ``vol``) must be replaced at ``time`` and ``spot``: never chosen
     (NaN), its roll period is over, its remaining life is down to ``min_life_days``, or spot
     has drifted from its strike by more than ``max_drift`` standard deviations (spot, strike
-    and vol are needed then)."""
+    and vol are needed then). A ladder is due at every decision."""
     chosen = np.asarray(selected_at, dtype=np.float64)
     life = np.asarray(expiry, dtype=np.float64) - time
+    if spec.ladder:
+        return np.ones(np.broadcast_shapes(chosen.shape, life.shape), dtype=bool)
     due = np.isnan(chosen) | (life <= years(spec.min_life_days) + TIME_TOLERANCE)
     if spec.roll_days is not None:
         due |= time - chosen >= years(spec.roll_days) - TIME_TOLERANCE

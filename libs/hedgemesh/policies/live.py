@@ -87,10 +87,12 @@ class LiveHedge:
 @dataclass(frozen=True)
 class LiveMemory:
     """When (years, the agent's clock) and at what spot the policy last rebalanced; None:
-    never."""
+    never; and the policy's own state (`HedgeMemory.extra`, e.g. a recurrent network's), if
+    any."""
 
     last_time: float | None = None
     last_spot: float | None = None
+    extra: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,8 @@ def _memory(memory: LiveMemory) -> HedgeMemory:
     def one(value: float | None) -> np.ndarray:
         return np.array([np.nan if value is None else float(value)])
 
-    return HedgeMemory(one(memory.last_time), one(memory.last_spot))
+    extra = None if memory.extra is None else np.array([memory.extra], dtype=np.float64)
+    return HedgeMemory(one(memory.last_time), one(memory.last_spot), extra)
 
 
 def state_of(policy: Policy, inp: LiveInput, memory: LiveMemory) -> HedgeState:
@@ -232,6 +235,7 @@ def decide(policy: Policy, inp: LiveInput, memory: LiveMemory | None = None) -> 
         memory=LiveMemory(
             None if math.isnan(last_time) else last_time,
             None if math.isnan(last_spot) else last_spot,
+            None if after.extra is None else tuple(float(x) for x in after.extra[0]),
         ),
         before=LiveGreeks.of(state.net()),
         after=LiveGreeks.of(state.net(decision.target)),

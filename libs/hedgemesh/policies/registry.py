@@ -17,8 +17,9 @@ from hedgemesh.policies.delta import (
     WhalleyWilmott,
     Zakamouline,
 )
-from hedgemesh.policies.gamma import DeltaGamma, DeltaGammaVega
+from hedgemesh.policies.gamma import DeltaGamma, DeltaGammaVega, DeltaVega
 from hedgemesh.policies.instruments import HedgeOption
+from hedgemesh.policies.learned import LearnedPolicy
 
 __all__ = ["POLICIES", "make"]
 
@@ -33,8 +34,10 @@ POLICIES: dict[str, Callable[..., Policy]] = {
         Zakamouline,
         Leland,
         DeltaGamma,
+        DeltaVega,
         DeltaGammaVega,
         PortfolioInsurance,
+        LearnedPolicy,
     )
 }
 """Policy kind → factory (the config class itself); keyword arguments are its parameters."""

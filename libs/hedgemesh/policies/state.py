@@ -115,10 +115,12 @@ class OptionSet:
 @dataclass(frozen=True, eq=False)
 class HedgeMemory:
     """What a policy remembers between decisions, per path: when and at what spot it last
-    rebalanced (NaN: never). Carried explicitly from one decision to the next."""
+    rebalanced (NaN: never), and ``extra`` (n, d), a policy's own state (a recurrent network's
+    hidden state; None: none yet). Carried explicitly from one decision to the next."""
 
     last_time: Array
     last_spot: Array
+    extra: Array | None = None
 
     @classmethod
     def empty(cls, n: int) -> HedgeMemory:
@@ -274,6 +276,8 @@ class Decision:
     rebalance: NDArray[np.bool_]
     holdings: Array
     """The holdings the decision was taken from (so that ``trades`` needs nothing else)."""
+    extra: Array | None = None
+    """The policy's own state to remember (`HedgeMemory.extra`), or None to keep it."""
 
     @property
     def trades(self) -> Array:
@@ -282,11 +286,13 @@ class Decision:
 
 
 def remember(memory: HedgeMemory, state: HedgeState, decision: Decision) -> HedgeMemory:
-    """The memory after ``decision``: this time and spot on the paths that rebalanced."""
+    """The memory after ``decision``: this time and spot on the paths that rebalanced, and the
+    decision's ``extra`` state (kept from before when it gives none)."""
     fired = decision.rebalance
     return HedgeMemory(
         np.where(fired, state.time, memory.last_time),
         np.where(fired, state.spot, memory.last_spot),
+        memory.extra if decision.extra is None else decision.extra,
     )
 
 

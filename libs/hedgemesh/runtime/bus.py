@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
+from hedgemesh.runtime import metrics
 from hedgemesh.runtime.clock import Clock, LiveClock
 from hedgemesh.runtime.connection import drain, nats_errors
 from hedgemesh.runtime.deadletter import classify, make_dead_letter
@@ -66,6 +68,18 @@ class Outcome(Enum):
     HANDLED = "handled"
     DEAD_LETTERED = "dead_lettered"
     FAILED = "failed"
+
+
+DEAD_LETTERS = metrics.counter(
+    "dead_letters_total", "Messages refused and dead-lettered, by error.", ["error"]
+)
+HANDLED = metrics.counter("messages_total", "Messages handled, by message kind.", ["kind"])
+HANDLER_ERRORS = metrics.counter(
+    "handler_errors_total", "Handlers that raised (logged, not dead-lettered).", ["kind"]
+)
+HANDLER_SECONDS = metrics.histogram(
+    "handler_seconds", "Time to decode and handle one message, by kind.", ["kind"]
+)
 
 
 @dataclass(frozen=True)
@@ -220,6 +234,7 @@ class Bus:
             ts=self.clock.now(),
         )
         self.stats.dead_letters[(subject, letter.error)] += 1
+        DEAD_LETTERS.labels(error=letter.error).inc()
         log.warning(
             "%s: dead letter %s from %s: %s: %s",
             self.service, letter.id, subject, letter.error, letter.reason[:200],
@@ -270,6 +285,7 @@ class Bus:
     ) -> Outcome:
         """Decode, validate and hand one message on; what a subscription does per message.
         `sequence` (one per subscription) refuses ticks and surfaces out of sequence."""
+        started = time.perf_counter()
         message = await self.decode(model, payload, envelope, dead_letter_id=dead_letter_id)
         if isinstance(message, Rejection):
             return Outcome.DEAD_LETTERED
@@ -281,6 +297,7 @@ class Bus:
             verdict = classify(error)
             if verdict is None:
                 self.stats.handler_errors[envelope.subject] += 1
+                HANDLER_ERRORS.labels(kind=model.kind).inc()
                 log.exception("%s: handler failed on %s", self.service, envelope.subject)
                 return Outcome.FAILED
             await self.dead_letter(
@@ -288,6 +305,8 @@ class Bus:
             )
             return Outcome.DEAD_LETTERED
         self.stats.handled[envelope.subject] += 1
+        HANDLED.labels(kind=model.kind).inc()
+        HANDLER_SECONDS.labels(kind=model.kind).observe(time.perf_counter() - started)
         return Outcome.HANDLED
 
     async def subscribe(

@@ -20,11 +20,15 @@ from nats.aio.client import Client
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hedgemesh.runtime import metrics
 from hedgemesh.runtime.errors import JetStreamRefused, NatsUnavailable, NoResponders
 
 log = logging.getLogger(__name__)
 
 _ERROR_LOG_EVERY_S = 10.0
+
+
+RECONNECTS = metrics.counter("nats_reconnects_total", "Reconnections to NATS after a loss.")
 
 
 class NatsSettings(BaseSettings):
@@ -79,6 +83,7 @@ async def connect(settings: NatsSettings, *, initial_timeout_s: float | None = N
             log.warning("nats %s: disconnected", name)
 
     async def on_reconnected() -> None:
+        RECONNECTS.inc()
         log.info("nats %s: reconnected to %s", name, _where(nc))
 
     async def on_closed() -> None:

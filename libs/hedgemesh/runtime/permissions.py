@@ -176,6 +176,7 @@ GRANTS: dict[str, Grant] = {
         publish=_service(
             "api",
             subjects.ALL_CONTROL,
+            subjects.BOOK_TRADE,  # bring your own book: POST /v1/book/trades
             subjects.POSITIONS_SNAPSHOT,
             *_writes_kv(subjects.KV_LIMITS),
             *_reads_kv(subjects.KV_TRADING_STATE),

@@ -26,6 +26,7 @@ from nats.js.kv import KeyValue
 from pydantic import AwareDatetime, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hedgemesh.runtime import metrics
 from hedgemesh.runtime.bus import Bus, M
 from hedgemesh.runtime.clock import AcceleratedClock, Clock, LiveClock
 from hedgemesh.runtime.cluster_clock import ClockFollower
@@ -38,10 +39,18 @@ from hedgemesh.runtime.streams import ensure_streams
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.wire import subjects
 from hedgemesh.wire.clock import ClockRecord
-from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
+from hedgemesh.wire.ops import Heartbeat, PolicyStatus, Role, ServiceState
 from hedgemesh.wire.partitions import MAX_PARTITIONS, partition_of
 
 log = logging.getLogger(__name__)
+
+
+LEADER_CHANGES = metrics.counter(
+    "leader_changes_total", "Times this instance became the leader of its lease."
+)
+LAG_SECONDS = metrics.gauge(
+    "lag_seconds", "How far behind its input this instance is, as its heartbeat says."
+)
 
 
 class RuntimeSettings(BaseSettings):
@@ -79,6 +88,13 @@ class RuntimeSettings(BaseSettings):
         description="Partitions of the underlyings (`hedgemesh.wire.partitions`); above 1, a "
         "partitioned service holds one lease per partition and leads a balanced share.",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65_535,
+        description="Serve Prometheus `/metrics` on this port (0: any free one); None: not.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Interface of `/metrics`.")
     health_file: Path | None = Field(
         default=None,
         description="Touched after every heartbeat sent, for container health checks "
@@ -168,7 +184,12 @@ class Service:
         """Set by the components: how far behind their input they are (milliseconds)."""
         self.params_revision: int | None = None
         """Set by an agent: the KV revision of the live parameters it runs with."""
+        self.policy_status: PolicyStatus | None = None
+        """Set by an agent: its hedge policy in force (heartbeats carry it)."""
         self.started_at = self.clock.now()
+        metrics.set_service(self.name)
+        self.metrics_server: metrics.MetricsServer | None = None
+        """Serving `/metrics` when `metrics_port` is set (its `port` is the one bound)."""
         self._bus: Bus | None = None
         self._buckets: dict[str, KeyValue] = {}
         self._lease: Lease | None = None
@@ -258,6 +279,8 @@ class Service:
 
     async def start(self) -> None:
         """Connect, ensure streams, join the lease, start heartbeats, then the components."""
+        if self.settings.metrics_port is not None and self.metrics_server is None:
+            self._serve_metrics(self.settings.metrics_port, self.settings.metrics_host)
         nc = await connect(self.nats)
         self._bus = Bus(
             nc, self.name, clock=self.clock, request_timeout_s=self.nats.request_timeout_s
@@ -314,7 +337,17 @@ class Service:
         )
         await self._ownership.start()
 
+    def _serve_metrics(self, port: int, host: str) -> None:
+        """`/metrics` on `port`; a port taken is an ERROR, not a reason to stop hedging."""
+        try:
+            self.metrics_server = metrics.serve(port, host)
+        except OSError as error:
+            log.error("%s: metrics not served on %s:%d: %s", self.name, host, port, error)
+            return
+        log.info("%s: metrics at http://%s:%d/metrics", self.name, host, self.metrics_server.port)
+
     async def _gained(self, epoch: int) -> None:
+        LEADER_CHANGES.inc()
         await self._beat()  # tell the cluster about the new role now, not at the next beat
         await notify(self._on_gained, epoch)
 
@@ -357,6 +390,9 @@ class Service:
             await self._clock_follower.stop()
         if self._bus is not None:
             await self._bus.close(self.nats.drain_timeout_s)
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+            self.metrics_server = None
 
     async def run(self, stop: asyncio.Event | None = None) -> int:
         """Start, serve until SIGTERM/SIGINT (or `stop` is set), stop; returns the exit code:
@@ -409,6 +445,7 @@ class Service:
             epoch=self.epoch,
             partitions=self.led_partitions(),
             params_revision=self.params_revision,
+            policy=self.policy_status,
             ts=self.clock.now(),
         )
         try:
@@ -417,6 +454,7 @@ class Service:
             log.warning("%s: heartbeat not sent: %s", self.name, error)
             return
         self._heartbeat_seq += 1
+        LAG_SECONDS.set(max(self.lag_ms, 0.0) / 1000.0)
         self._last_heartbeat = heartbeat.ts
         if self.settings.health_file is not None:
             self._touch_health_file(self.settings.health_file)

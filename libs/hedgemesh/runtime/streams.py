@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.kv import KeyValue
 
+from hedgemesh.runtime import metrics
 from hedgemesh.runtime.bus import Envelope, Handler, M, Outcome
 from hedgemesh.runtime.connection import nats_errors
 from hedgemesh.runtime.deadletter import BadInput
@@ -199,6 +200,13 @@ async def _ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int) 
         return await js.key_value(spec.name)
 
 
+PENDING = metrics.gauge(
+    "consumer_pending_messages",
+    "Messages a durable consumer has yet to receive, as of its latest delivery.",
+    ["stream", "consumer"],
+)
+
+
 class DurableConsumer(Generic[M]):
     """A durable pull consumer feeding one typed handler, one message at a time, in stream
     order except for retries (a failed message is retried after later ones, not ahead of them).
@@ -296,6 +304,7 @@ class DurableConsumer(Generic[M]):
 
     async def _process(self, msg: Msg) -> None:
         meta = msg.metadata
+        PENDING.labels(stream=self.stream, consumer=self.durable).set(meta.num_pending)
         envelope = Envelope(
             subject=msg.subject,
             headers=msg.headers or {},

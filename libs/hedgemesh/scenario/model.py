@@ -514,6 +514,11 @@ class UnderlyingLimitsSpec(Section):
 
     max_abs_delta: Money
     max_abs_gamma: Money
+    max_abs_dollar_gamma_per_pct: Money | None = Field(
+        default=None,
+        description="Gamma × spot² / 100 (currency per 1 % move), beside max_abs_gamma: both "
+        "bind, and this one compares across underlyings.",
+    )
     max_abs_vega_per_vol_point: Money
     max_order_quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)] = Field(
         description="Contracts or units per order."

@@ -8,7 +8,16 @@ from typing import Annotated, ClassVar
 from pydantic import Field, NonNegativeFloat, StringConstraints
 
 from hedgemesh.wire import subjects
-from hedgemesh.wire.base import MAX_INT64, Id, JsonValue, Seq, Token, UtcDatetime, WireModel
+from hedgemesh.wire.base import (
+    MAX_INT64,
+    Id,
+    JsonValue,
+    Seq,
+    Token,
+    UtcDatetime,
+    WireModel,
+    WireValue,
+)
 
 #: NATS's default largest message (bytes); a dead letter may carry a payload up to about this.
 NATS_MAX_PAYLOAD_BYTES = 1024 * 1024
@@ -27,6 +36,28 @@ class ServiceState(StrEnum):
     READY = "ready"
     DEGRADED = "degraded"
     STOPPING = "stopping"
+
+
+class HedgePolicy(StrEnum):
+    """An agent's hedge policy: the classical band, or a learned network (band as fallback)."""
+
+    BAND = "band"
+    LEARNED = "learned"
+
+
+class PolicyStatus(WireValue):
+    """The hedge policy an agent runs: the one asked for, the one that took its last decision,
+    and how often the band stood in for a learned policy (and why, last time)."""
+
+    asked: HedgePolicy
+    last: HedgePolicy | None = Field(default=None, description="None: no decision yet.")
+    decisions: int = Field(ge=0, le=MAX_INT64, description="Decisions asked of the policy.")
+    fallbacks: int = Field(ge=0, le=MAX_INT64, description="Of them, taken by the band.")
+    reason: Token | None = Field(
+        default=None, description="Why the band took the last decision (missing, checksum, "
+        "shape, non_finite, out_of_bounds, too_slow, invalid); None: the asked policy did.",
+    )  # fmt: skip
+    detail: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
 class Heartbeat(WireModel):
@@ -58,6 +89,9 @@ class Heartbeat(WireModel):
         max_length=1024,
         description="A partitioned service: the partitions this instance leads (None: not "
         "partitioned).",
+    )
+    policy: PolicyStatus | None = Field(
+        default=None, description="An agent's hedge policy in force (None: not an agent)."
     )
 
     @property

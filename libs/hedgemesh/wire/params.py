@@ -11,11 +11,12 @@ can be applied by an agent whatever its environment says.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field, StrictBool, field_validator, model_validator
 
 from hedgemesh.wire.base import Id, Token, WireModel, WireValue
+from hedgemesh.wire.ops import HedgePolicy
 
 #: The agent services whose parameters live in KV `agent_params`.
 AGENTS = ("gamma-agent", "vega-agent")
@@ -51,6 +52,10 @@ class ParamValues(WireValue):
     collar_fraction: float | None = Field(
         default=None, gt=0, le=1, description="Share of the limits' price collar a leg may use."
     )
+    policy: Literal["band", "learned"] | None = Field(
+        default=None,
+        description="band, or learned (the gamma-agent's checkpoint, the band as its fallback).",
+    )
 
     _whole_legs = field_validator("max_legs", mode="before")(whole)
 
@@ -78,4 +83,6 @@ class AgentParams(WireModel, ParamValues):
             raise ValueError("band_fraction and target_fraction are set together")
         if band is not None and target is not None and target > band:
             raise ValueError("target_fraction must not exceed band_fraction")
+        if self.policy == HedgePolicy.LEARNED and self.agent != "gamma-agent":
+            raise ValueError(f"policy: {self.agent} has no learned policy (gamma-agent has)")
         return self

@@ -42,6 +42,13 @@ class RiskLimits(WireModel):
     max_abs_gamma: float = Field(
         ge=0, le=MAX_MONEY, description="Delta change per 1 currency unit move of the underlying."
     )
+    max_abs_dollar_gamma_per_pct: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_MONEY,
+        description="|gamma × spot² / 100|: change of dollar delta for a 1 % move (currency), "
+        "comparable across underlyings; None: only max_abs_gamma applies. Both bind.",
+    )
     max_abs_vega_per_vol_point: float = Field(
         ge=0, le=MAX_MONEY, description="Currency per volatility point (0.01)."
     )
@@ -58,6 +65,24 @@ class RiskLimits(WireModel):
     )
     changed_by: Id = Field(description="The operator or service that set them.")
     causation_id: Id | None = Field(default=None, description="The control command that set them.")
+
+    def gamma_limit(self, spot: float) -> float:
+        """The binding limit on raw gamma at `spot`: `max_abs_gamma`, or the dollar gamma
+        limit's equivalent (dollar gamma per 1 % × 100 / spot²) when that is tighter.
+
+        >>> limits = RiskLimits(
+        ...     underlying="NDX", max_abs_delta=1000, max_abs_gamma=3,
+        ...     max_abs_dollar_gamma_per_pct=8.1e6, max_abs_vega_per_vol_point=1e5,
+        ...     max_order_quantity=2000, max_order_notional=5e7, daily_cost_budget=3e5,
+        ...     price_collar=0.1, max_tick_age_s=30, changed_by="doc",
+        ... )
+        >>> limits.gamma_limit(18_000.0), round(limits.gamma_limit(15_000.0), 6)
+        (2.5, 3.0)
+        """
+        dollar = self.max_abs_dollar_gamma_per_pct
+        if dollar is None or not spot > 0:
+            return self.max_abs_gamma
+        return min(self.max_abs_gamma, dollar * 100.0 / (spot * spot))
 
 
 class FirmLimits(WireModel):

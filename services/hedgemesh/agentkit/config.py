@@ -16,6 +16,7 @@ from hedgemesh.agentkit.domain.rules import AgentRules
 from hedgemesh.quant.book import DEFAULT_BUCKET_EDGES_DAYS
 from hedgemesh.scenario import DEFAULT_SCENARIO
 from hedgemesh.wire.base import Token
+from hedgemesh.wire.ops import HedgePolicy
 
 
 class AgentSettings(BaseSettings):
@@ -105,6 +106,10 @@ class AgentSettings(BaseSettings):
     )
     snapshot_retry_s: float = Field(
         default=1.0, gt=0, le=60, description="Retry of the start-up snapshot request (real s)."
+    )
+    policy: HedgePolicy = Field(
+        default=HedgePolicy.BAND,
+        description="band, or learned (an agent with a checkpoint; the band is its fallback).",
     )
     bucket_edges_days: tuple[float, ...] = DEFAULT_BUCKET_EDGES_DAYS
 

@@ -16,16 +16,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from hedgemesh.api.adapters.monitor import Monitor
 from hedgemesh.api.config import ApiSettings
 from hedgemesh.api.context import ApiContext
 from hedgemesh.api.deps import known_query, needs_viewer
 from hedgemesh.api.errors import install_error_handlers
 from hedgemesh.api.fastpath import FastPath
-from hedgemesh.api.routes import ROUTERS, health
+from hedgemesh.api.routes import ROUTERS, health, room
 from hedgemesh.api.security.audit import AuditTrail
 from hedgemesh.api.security.auth import token_table
 from hedgemesh.api.security.gate import Gate
 from hedgemesh.api.security.ratelimit import RateLimiter
+from hedgemesh.api.security.session import Sessions
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.store.audit import AuditEntry
 
@@ -53,17 +55,22 @@ def create_app(
         context = build_context(settings or ApiSettings())
     ctx = context
     tokens = token_table(ctx.settings)  # AuthConfigError: missing or unsafe tokens
+    sessions = Sessions(ttl_s=ctx.settings.session_ttl_s)
+    monitor = Monitor(ctx, interval_s=ctx.settings.stream_interval_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         lifecycle = ctx.lifecycle
         if lifecycle is None:
             yield
+            await monitor.stop()
             return
         starting = asyncio.create_task(lifecycle.start(), name="api-start")
+        monitor.start()  # the control room's history accrues from the start
         try:
             yield
         finally:
+            await monitor.stop()
             if not starting.done():
                 await cancel_and_wait(starting)
             elif starting.exception() is not None:
@@ -76,6 +83,8 @@ def create_app(
         description=DESCRIPTION,
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by routes.room: no CDN
+        redoc_url=None,
     )
     app.state.context = ctx
     install_error_handlers(app)
@@ -84,6 +93,7 @@ def create_app(
         if router is not health.router:
             guards.append(Depends(needs_viewer))
         app.include_router(router, dependencies=guards)
+    room.install(app, tokens, sessions, monitor)
     # Middleware added last runs first: Gate, then FastPath, then AuditTrail, then routing.
     app.add_middleware(AuditTrail, record=_recorder(ctx))
     if ctx.settings.fast_path:
@@ -97,7 +107,7 @@ def create_app(
             },
         )
     limiter = RateLimiter(ctx.settings.rate_limit_per_s, ctx.settings.rate_limit_burst)
-    app.add_middleware(Gate, tokens=tokens, limiter=limiter)
+    app.add_middleware(Gate, tokens=tokens, limiter=limiter, sessions=sessions)
     return app
 
 

@@ -68,14 +68,17 @@ def build_context(
 ) -> ApiContext:
     """Every part from its settings (each defaults to the environment)."""
     store = store or StoreSettings()
+    runtime = runtime or RuntimeSettings()
     feed_model = ReadModel(
         scenario_underlyings(settings),
         heartbeat_stale_s=settings.heartbeat_stale_s,
         risk_max_age_s=settings.risk_max_age_s,
+        day_start=runtime.clock_start,
     )
     feed = Feed(feed_model, kv_poll_s=settings.kv_poll_s)
     service = Service(SERVICE, components=[feed], settings=runtime, nats=nats, clock=clock)
     feed_model.clock = service.clock
+    feed_model.real = service.liveness_clock  # heartbeat ages in real seconds at any speed
     return ApiContext(
         settings=settings,
         model=feed_model,

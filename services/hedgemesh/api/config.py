@@ -68,5 +68,11 @@ class ApiSettings(BaseSettings):
     fast_path: bool = Field(
         default=True, description="Answer hot GETs from encoded bytes before routing."
     )
+    stream_interval_s: float = Field(
+        default=1.0, gt=0, le=3600, description="A control-room frame every this many seconds."
+    )
+    session_ttl_s: float = Field(
+        default=12 * 3600.0, gt=0, le=30 * 86_400, description="A control-room sign-in lasts."
+    )
     access_log: bool = Field(default=False, description="Log every request (slows the API).")
     log_level: str = Field(default="info", description="uvicorn's log level.")

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from hedgemesh.cli.progress import Progress
+
 EXIT_BAD_CONFIG = 2
 EXIT_FAILED = 1
 
@@ -46,9 +48,12 @@ def run(args: argparse.Namespace) -> int:
     from hedgemesh.backtest.runner import format_table, run_config, write_results
 
     started = time.perf_counter()
+    progress = Progress("backtest", total=3)
     try:
         config = load_config(args.config, n_paths=args.paths, seed=args.seed)
+        progress.step(f"{args.config} read")
         backtest = run_config(config, compare=args.compare)
+        progress.step("simulated and hedged")
     except ConfigError as error:
         print(f"hedgemesh backtest: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
@@ -77,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
                 f"cvar95 {entry['cvar95']:,.4g}, cost {entry['cost_mean']:,.4g}"
             )
     try:
-        files = write_results(backtest, args.out, plots=not args.no_plots)
+        with progress:
+            files = write_results(backtest, args.out, plots=not args.no_plots)
+            progress.step("results and plots written")
     except OSError as error:
         print(f"hedgemesh backtest: cannot write to {args.out}: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -98,6 +98,7 @@ def status_rows(cluster: dict[str, Any], beats: dict[str, Heartbeat]) -> list[di
                 "pid": info.get("pid"),
                 "alive": _alive(info.get("pid")),
                 "restarts": info.get("restarts", 0),
+                "metrics_url": info.get("metrics_url"),
                 "role": beat.role.value if beat else None,
                 "state": beat.state.value if beat else None,
                 "epoch": beat.epoch if beat else None,
@@ -119,13 +120,13 @@ def run_status(args: argparse.Namespace) -> int:
         return 0
     print(f"NATS {without_user(cluster['nats_url'])}  (launcher pid {cluster.get('launcher_pid')})")
     header = ("instance", "pid", "alive", "role", "state", "epoch", "heartbeat", "restarts")
-    print("{:<22} {:>7} {:>5} {:<8} {:<9} {:>6} {:>9} {:>8}".format(*header))
+    print("{:<22} {:>7} {:>5} {:<8} {:<9} {:>6} {:>9} {:>8}  metrics".format(*header))
     for r in rows:
         age = "-" if r["heartbeat_age_s"] is None else f"{r['heartbeat_age_s']:.1f}s"
         print(
             f"{r['instance']:<22} {r['pid'] or '-':>7} {'yes' if r['alive'] else 'no':>5} "
             f"{r['role'] or '-':<8} {r['state'] or '-':<9} {r['epoch'] or '-':>6} {age:>9} "
-            f"{r['restarts']:>8}"
+            f"{r['restarts']:>8}  {r['metrics_url'] or '-'}"
         )
     return 0
 

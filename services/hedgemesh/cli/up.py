@@ -37,7 +37,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from hedgemesh.api.security.auth import Role
 from hedgemesh.launcher import catalog, state
-from hedgemesh.launcher.supervisor import Supervisor
+from hedgemesh.launcher.supervisor import METRICS_PORT_ENV, Supervisor
+from hedgemesh.market.bookfile import BookFileError, load_book
 from hedgemesh.runtime import (
     NatsCluster,
     NatsSettings,
@@ -53,6 +54,7 @@ from hedgemesh.runtime.kv import TypedKV
 from hedgemesh.runtime.server import port_is_free
 from hedgemesh.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, load_scenario
 from hedgemesh.wire import subjects
+from hedgemesh.wire.book import ClientTrade
 from hedgemesh.wire.clock import CLUSTER_CLOCK_KEY, ClockRecord
 
 DEFAULT_NATS_PORT = 4222
@@ -227,6 +229,21 @@ def http_env(supervisor_env: dict[str, str]) -> tuple[dict[str, dict[str, str]],
     return per_service, lines
 
 
+#: The first instance without an HTTP API of its own serves `/metrics` here, the next one up.
+DEFAULT_METRICS_PORT = 9101
+
+
+def metrics_env(host: str = "127.0.0.1") -> dict[str, dict[str, str]]:
+    """A Prometheus port per instance without an HTTP API (the api serves `/metrics` on its
+    own): 9101, 9102, ... in catalog order, or a free port for one that is taken."""
+    ports: dict[str, dict[str, str]] = {}
+    for n, instance in enumerate(i for i in catalog.instances() if i.spec.http is None):
+        wanted = DEFAULT_METRICS_PORT + n
+        port = wanted if port_is_free(host, wanted) else _free_port(host)
+        ports[instance.name] = {METRICS_PORT_ENV: str(port)}
+    return ports
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("up", help="run the cluster locally until Ctrl-C")
     parser.add_argument(
@@ -260,6 +277,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help="clock speed: 1 is real time, 60 runs a simulated minute per real second",
+    )
+    parser.add_argument(
+        "--book",
+        type=Path,
+        default=None,
+        help="positions to load at start (CSV or JSON: instrument, quantity, price, ...), "
+        "entered as client trades; see docs/scenarios.md",
     )
     parser.add_argument(
         "--no-restart",
@@ -319,8 +343,36 @@ def _load_scenario(path: Path | None) -> tuple[Scenario, Path]:
         sys.exit(f"hedgemesh: scenario {path}: {error}")
 
 
+def _load_book(path: Path, scenario: Scenario, now: datetime | None = None) -> list[ClientTrade]:
+    """The book file's trades; every bad row printed (file:line: field: problem), exit 2."""
+    try:
+        return load_book(path, now=now, known_underlyings=set(scenario.symbols))
+    except BookFileError as error:
+        for problem in error.errors:
+            print(f"hedgemesh: {problem}", file=sys.stderr)
+        sys.exit(2)
+
+
+async def _store_book(url: str, password: str, trades: list[ClientTrade]) -> int:
+    """Store the trades on JetStream as client flow does (deduplicated by id); how many new."""
+    settings = NatsSettings(url=url, name="hedgemesh-up", user=permissions.ADMIN, password=password)
+    nc = await connect(settings, initial_timeout_s=5.0)
+    try:
+        js, new = nc.jetstream(), 0
+        for trade in trades:
+            ack = await js.publish(
+                subjects.BOOK_TRADE, trade.to_json(), headers={"Nats-Msg-Id": trade.trade_id}
+            )
+            new += 0 if ack.duplicate else 1
+        return new
+    finally:
+        await drain(nc)
+
+
 def run(args: argparse.Namespace) -> int:
     scenario, scenario_path = _load_scenario(args.scenario)
+    if args.book is not None:
+        _load_book(args.book, scenario)  # every row checked before anything starts
     home = state.home_dir(args.home)
     store = home / "nats"
     store.mkdir(parents=True, exist_ok=True)
@@ -357,6 +409,7 @@ def run(args: argparse.Namespace) -> int:
         log_dir=home / "logs",
         restart=not args.no_restart,
         service_env=service_env,
+        instance_env=metrics_env(),
     )
     try:
         clock = ClockRecord.begin(
@@ -373,6 +426,11 @@ def run(args: argparse.Namespace) -> int:
                 f"R{nats.replicas}",
                 flush=True,
             )
+        if args.book is not None:
+            start = datetime.fromisoformat(env["HEDGEMESH_CLOCK_START"])
+            trades = _load_book(args.book, scenario, now=start)
+            new = asyncio.run(_store_book(nats.url, passwords[permissions.ADMIN], trades))
+            print(f"hedgemesh: book {args.book}: {len(trades)} trades ({new} new)", flush=True)
         monitors = ", ".join(str(server.monitor_url) for server in nats.servers)
         print(f"hedgemesh: monitoring at {monitors}", flush=True)
         supervisor.start_all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, model_validator
@@ -27,6 +28,18 @@ class GammaAgentSettings(AgentSettings):
         gt=0,
         le=3650,
         description="Tenor of the at-the-money option `DeltaGamma` sizes the gamma change on.",
+    )
+
+    checkpoint: Path | None = Field(
+        default=None,
+        description="The learned policy's checkpoint folder (`hedgemesh train`), run when "
+        "`policy` is learned; the band stands in while it is missing or fails its checks.",
+    )
+    learned_budget_ms: float = Field(
+        default=5.0,
+        gt=0,
+        le=10_000,
+        description="A learned decision slower than this (real ms) is replaced by the band's.",
     )
 
     @model_validator(mode="after")

@@ -405,7 +405,7 @@ def service_env(spec: ServiceSpec) -> list[dict[str, Any]]:
         env += _env(
             {spec.http.host_env: "0.0.0.0", spec.http.port_env: str(spec.http.default_port)}
         )
-    return env
+    return env + _env(compose.metrics_env(spec))
 
 
 def service_resources(spec: ServiceSpec) -> list[dict[str, Any]]:
@@ -427,7 +427,10 @@ def service_resources(spec: ServiceSpec) -> list[dict[str, Any]]:
         ],
     }
     docs: list[dict[str, Any]] = []
-    if spec.http is not None:
+    metrics_port = compose.METRICS_PORT if spec.http is None else spec.http.default_port
+    if spec.http is None:
+        container["ports"] = [{"name": "metrics", "containerPort": compose.METRICS_PORT}]
+    else:
         port = spec.http.default_port
         container["ports"] = [{"name": "http", "containerPort": port}]
         docs.append(
@@ -455,7 +458,14 @@ def service_resources(spec: ServiceSpec) -> list[dict[str, Any]]:
                     "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
                 },
                 "template": {
-                    "metadata": {"labels": _labels(spec.name, "service")},
+                    "metadata": {
+                        "labels": _labels(spec.name, "service"),
+                        "annotations": {  # Prometheus' usual pod discovery
+                            "prometheus.io/scrape": "true",
+                            "prometheus.io/port": str(metrics_port),
+                            "prometheus.io/path": "/metrics",
+                        },
+                    },
                     "spec": {
                         "securityContext": _pod_security(),
                         "terminationGracePeriodSeconds": 15,  # the service stops within 5 s

@@ -57,6 +57,10 @@ class Child:
         return self.process is not None and self.process.poll() is None
 
 
+#: Where an instance is told its Prometheus port (`RuntimeSettings.metrics_port`).
+METRICS_PORT_ENV = "HEDGEMESH_METRICS_PORT"
+
+
 class Supervisor:
     """Start, watch, restart and stop the children. Not thread-safe: one loop drives it."""
 
@@ -69,10 +73,13 @@ class Supervisor:
         restart: bool = True,
         python: str = sys.executable,
         service_env: dict[str, dict[str, str]] | None = None,
+        instance_env: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.env = env
         #: Extra environment per service name (e.g. the API's chosen port).
         self.service_env = service_env or {}
+        #: Extra environment per instance name (e.g. its metrics port).
+        self.instance_env = instance_env or {}
         self.restart = restart
         self.python = python
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +91,13 @@ class Supervisor:
 
     def _spawn(self, child: Child) -> None:
         spec = child.instance.spec
-        env = {**os.environ, **self.env, **spec.env, **self.service_env.get(spec.name, {})}
+        env = {
+            **os.environ,
+            **self.env,
+            **spec.env,
+            **self.service_env.get(spec.name, {}),
+            **self.instance_env.get(child.instance.name, {}),
+        }
         env["HEDGEMESH_INSTANCE"] = child.instance.name
         env["PYTHONUNBUFFERED"] = "1"
         if child.log_file is None:
@@ -163,6 +176,16 @@ class Supervisor:
                 child.log_file = None
         return stopped
 
+    def _metrics_url(self, child: Child) -> str | None:
+        """Where the instance serves Prometheus `/metrics` (the api: on its own port)."""
+        env = {
+            **self.service_env.get(child.instance.spec.name, {}),
+            **self.instance_env.get(child.instance.name, {}),
+        }
+        http = child.instance.spec.http
+        port = env.get(METRICS_PORT_ENV) or (env.get(http.port_env) if http else None)
+        return f"http://127.0.0.1:{port}/metrics" if port else None
+
     def snapshot(self) -> dict[str, dict[str, object]]:
         """What the state file records per instance."""
         return {
@@ -171,6 +194,7 @@ class Supervisor:
                 "pid": child.pid if child.alive else None,
                 "log": str(child.log_path),
                 "restarts": child.restarts,
+                "metrics_url": self._metrics_url(child),
             }
             for name, child in self.children.items()
         }

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from hedgemesh.agentkit.config import AgentSettings
 from hedgemesh.agentkit.domain.core import DESK, AgentCore, Evaluation
+from hedgemesh.runtime import metrics
 from hedgemesh.runtime.bus import Envelope
 from hedgemesh.runtime.errors import CorruptValue, NatsUnavailable
 from hedgemesh.runtime.tasks import cancel_and_wait
@@ -42,6 +43,17 @@ if TYPE_CHECKING:
     from hedgemesh.runtime.service import Service
 
 log = logging.getLogger(__name__)
+
+
+EVALUATIONS = metrics.counter(
+    "evaluations_total", "Agent evaluations by outcome (proposed, or why skipped).", ["outcome"]
+)
+PROPOSALS = metrics.counter(
+    "proposals_total", "Proposals published (when leading), by trigger.", ["trigger", "underlying"]
+)
+TICK_TO_PROPOSAL = metrics.histogram(
+    "tick_to_proposal_seconds", "From a tick's arrival to the proposal it triggered, published."
+)
 
 
 class AgentComponent:
@@ -68,6 +80,8 @@ class AgentComponent:
         self.evaluations: Counter[str] = Counter()
         self.published: deque[Proposal] = deque(maxlen=256)
         self.published_count = 0
+        self._tick_at: dict[str, float] = {}
+        """When the latest tick of each underlying arrived (perf_counter), for the latency."""
         self.decided: deque[Proposal] = deque(maxlen=256)
         self._real_time = real_time
         self._service: Service | None = None
@@ -93,6 +107,7 @@ class AgentComponent:
         self._service = service
         self._snapshots_due = set(self.underlyings)
         await self._read_desk()
+        self._policy_status()
         bus = service.bus
         await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
         await bus.subscribe(subjects.ALL_POSITIONS, PositionSnapshot, self._on_positions)
@@ -118,6 +133,7 @@ class AgentComponent:
 
     async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
         if self.core.book.apply_tick(tick):
+            self._tick_at[tick.underlying] = time.perf_counter()
             await self.cycle(tick.underlying)
             service = self.service  # heartbeats say how far behind the market this runs
             service.lag_ms = max((service.clock.now() - tick.ts).total_seconds(), 0.0) * 1e3
@@ -202,8 +218,27 @@ class AgentComponent:
                       revision, error)  # fmt: skip
             return
         service.params_revision = revision
+        self._policy_status()
         log.info("%s: live parameters of revision %s in force: %s", core.agent, revision,
                  core.params.overrides() if core.params else "the environment's")  # fmt: skip
+
+    def _policy_status(self) -> None:
+        """The specialist's hedge policy into the heartbeats; a warning, with the count, each
+        time the band stood in for a learned policy."""
+        status_of = getattr(self.core.specialist, "policy_status", None)
+        if status_of is None:
+            return
+        status = status_of(self.core.rules)
+        before = self.service.policy_status
+        self.service.policy_status = status
+        if status.fallbacks > (before.fallbacks if before is not None else 0):
+            log.warning(
+                "%s: the band stood in for the learned policy (%s: %s); %d fallbacks in %d "
+                "decisions", self.core.agent, status.reason, status.detail, status.fallbacks,
+                status.decisions,
+            )  # fmt: skip
+        elif before is not None and status.last != before.last and status.last is not None:
+            log.info("%s: the %s policy decides", self.core.agent, status.last.value)
 
     async def _poll_desk(self) -> None:
         while True:
@@ -263,8 +298,11 @@ class AgentComponent:
             leading=leader,
             manager_ready=self.manager_ready(),
         )
+        self._policy_status()
         proposal = evaluation.proposal
-        self.evaluations["proposed" if proposal else str(evaluation.skipped)] += 1
+        outcome = "proposed" if proposal else str(evaluation.skipped)
+        self.evaluations[outcome] += 1
+        EVALUATIONS.labels(outcome=outcome).inc()
         if proposal is None:
             return evaluation
         self.decided.append(proposal)
@@ -272,6 +310,10 @@ class AgentComponent:
             await service.bus.publish(proposal.publish_subject, proposal)
             self.published.append(proposal)
             self.published_count += 1
+            PROPOSALS.labels(trigger=proposal.trigger.value, underlying=underlying).inc()
+            ticked = self._tick_at.pop(underlying, None)
+            if ticked is not None:
+                TICK_TO_PROPOSAL.observe(time.perf_counter() - ticked)
             log.info(
                 "%s: %s %s (%s): %d legs, cost %.0f", self.core.agent, proposal.cycle_id,
                 proposal.trigger.value, proposal.reason, len(proposal.legs),

@@ -26,3 +26,5 @@ class AgentRules:
     collar_fraction: float
     decision_timeout_s: float
     settle_timeout_s: float
+    policy: str = "band"
+    """band, or learned (a specialist that serves a checkpoint; the band is its fallback)."""

@@ -13,11 +13,18 @@ import logging
 import time
 from typing import Protocol, TypeVar
 
-from hedgemesh.runtime.errors import CasConflict, CorruptValue, NatsUnavailable, NoResponders
+from hedgemesh.runtime.errors import (
+    CasConflict,
+    CorruptValue,
+    JetStreamRefused,
+    NatsUnavailable,
+    NoResponders,
+)
 from hedgemesh.runtime.kv import Versioned
 from hedgemesh.runtime.service import Service
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import WireModel
+from hedgemesh.wire.book import ClientTrade
 from hedgemesh.wire.ops import ControlCommand, ControlReply
 
 __all__ = ["MANAGER", "NOT_LEADER", "CasConflict", "Desk", "DeskUnavailable", "NatsDesk"]
@@ -54,6 +61,11 @@ class Desk(Protocol):
     async def update(self, bucket: str, key: str, value: WireModel, *, last: int) -> int:
         """Compare-and-set `bucket/key` from revision `last`; the new revision, or
         `CasConflict`."""
+        ...
+
+    async def book_trade(self, trade: ClientTrade) -> bool:
+        """Store a client trade on JetStream (`hedge.v1.book.trade`, deduplicated by its id),
+        the ledger's input; False when it was stored before."""
         ...
 
 
@@ -109,3 +121,13 @@ class NatsDesk:
             return await self._service.kv(bucket, type(value)).update(key, value, last=last)
         except NatsUnavailable as error:
             raise DeskUnavailable(f"KV {bucket} is unreachable: {error}") from None
+
+    async def book_trade(self, trade: ClientTrade) -> bool:
+        self._check_connected()
+        try:
+            ack = await self._service.bus.js_publish(
+                subjects.BOOK_TRADE, trade, msg_id=trade.trade_id
+            )
+        except (NatsUnavailable, JetStreamRefused) as error:
+            raise DeskUnavailable(f"the trade stream is unreachable: {error}") from None
+        return not ack.duplicate

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from typing import Any
 
 from hedgemesh.api.domain import render
@@ -68,8 +69,15 @@ class ReadModel:
         clock: Clock | None = None,
         heartbeat_stale_s: float = 10.0,
         risk_max_age_s: float = 0.25,
+        day_start: datetime | None = None,
     ) -> None:
         self.clock = clock or LiveClock()
+        """The cluster's clock: market time (`now`), the time risk is computed at."""
+        self.real: Clock = self.clock
+        """Ages in real seconds (heartbeats, proposals, the manager's status, the risk cache):
+        `bootstrap` sets the service's live clock here when the cluster's runs faster."""
+        self.day_start = day_start
+        """The trading day's start (the cluster clock's start); None: midnight UTC."""
         self.book = BookState()
         self.pnl = PnlTracker(self.book)
         self.heartbeat_stale_s = heartbeat_stale_s
@@ -94,6 +102,11 @@ class ReadModel:
 
     def knows(self, underlying: str) -> bool:
         return underlying in self._known
+
+    @property
+    def trading_status(self) -> TradingStatus | None:
+        """KV `trading_state/desk` as last read: the state, why, and who set it."""
+        return self._trading
 
     @property
     def trading_state(self) -> TradingState | None:
@@ -131,11 +144,11 @@ class ReadModel:
         key = (heartbeat.service, heartbeat.instance)
         held = self._instances.get(key)
         if held is None or heartbeat.seq >= held.message.seq or heartbeat.pid != held.message.pid:
-            self._instances[key] = _Seen(heartbeat, self.clock.monotonic())
+            self._instances[key] = _Seen(heartbeat, self.real.monotonic())
 
     def on_proposal(self, proposal: Proposal) -> None:
         self._known.add(proposal.underlying)
-        self._proposals[proposal.agent] = _Seen(proposal, self.clock.monotonic())
+        self._proposals[proposal.agent] = _Seen(proposal, self.real.monotonic())
 
     def on_limits(self, key: str, value: RiskLimits | FirmLimits | None, revision: int) -> None:
         """A value of KV `limits` (None: the key is missing). Older revisions are ignored."""
@@ -164,10 +177,10 @@ class ReadModel:
         if state is None:
             self._manager, self._manager_error = None, error
         else:
-            self._manager, self._manager_error = _Seen(state, self.clock.monotonic()), ""
+            self._manager, self._manager_error = _Seen(state, self.real.monotonic()), ""
 
     def manager_status_age_s(self) -> float | None:
-        return None if self._manager is None else self.clock.monotonic() - self._manager.received
+        return None if self._manager is None else self.real.monotonic() - self._manager.received
 
     # -- views --------------------------------------------------------------------------------
 
@@ -227,7 +240,7 @@ class ReadModel:
         return body
 
     def _risk_cached(self) -> tuple[RiskResponse, bytes | None]:
-        monotonic = self.clock.monotonic()
+        monotonic = self.real.monotonic()
         if self._risk is not None and monotonic - self._risk[0] <= self.risk_max_age_s:
             return self._risk[1], self._risk[2]
         view = render.risk_response(
@@ -240,11 +253,21 @@ class ReadModel:
         self._risk = (monotonic, view, None)
         return view, None
 
-    def pnl_view(self, underlying: str | None = None) -> PnlResponse:
-        return render.pnl_response(self.pnl, self.snapshots(), underlying)
+    def trading_day_start(self) -> datetime:
+        """The default window of P&L: the cluster clock's start when it has one (a scenario
+        run's offset 0), else the clock's day at midnight UTC."""
+        if self.day_start is not None:
+            return self.day_start
+        return datetime.combine(self.clock.now().astimezone(UTC).date(), time(), UTC)
+
+    def pnl_view(self, underlying: str | None = None, since: datetime | None = None) -> PnlResponse:
+        """P&L and its attribution over the window from `since` (default: the trading
+        day's start) to now."""
+        start = since or self.trading_day_start()
+        return render.pnl_response(self.pnl, self.snapshots(), underlying, start)
 
     def agents_view(self) -> AgentsResponse:
-        now = self.clock.monotonic()
+        now = self.real.monotonic()
         budgets = self._budgets()
         by_service: dict[str, list[InstanceView]] = {}
         for (service, instance), seen in sorted(self._instances.items()):
@@ -261,6 +284,7 @@ class ReadModel:
                     pid=beat.pid,
                     lag_ms=beat.lag_ms,
                     params_revision=beat.params_revision,
+                    policy=beat.policy,
                 )
             )
         names = sorted({*by_service, *self._proposals, *budgets})

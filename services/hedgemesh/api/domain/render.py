@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -139,14 +141,23 @@ def _underlying_risk(
         checks=[
             limit_check("max_abs_delta", greeks.delta or 0.0, _get(limits, "max_abs_delta")),
             limit_check("max_abs_gamma", greeks.gamma or 0.0, _get(limits, "max_abs_gamma")),
+            limit_check(
+                "max_abs_dollar_gamma_per_pct",
+                greeks.dollar_gamma_per_pct,
+                _get(limits, "max_abs_dollar_gamma_per_pct"),
+            ),
             limit_check("max_abs_vega_per_vol_point", greeks.vega_per_point, vega_limit),
         ],
         buckets=buckets,
     )
 
 
+def number_or_none(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
 def _get(limits: RiskLimits | FirmLimits | None, name: str) -> float | None:
-    return None if limits is None else float(getattr(limits, name))
+    return None if limits is None else number_or_none(getattr(limits, name))
 
 
 def risk_response(
@@ -219,37 +230,48 @@ def limits_entry(key: str, value: RiskLimits | FirmLimits, revision: int) -> Lim
         revision=revision,
         changed_by=value.changed_by,
         changed_at=value.ts,
-        limits={name: float(getattr(value, name)) for name in limit_names(type(value))},
+        limits={name: number_or_none(getattr(value, name)) for name in limit_names(type(value))},
     )
 
 
 # -- P&L ---------------------------------------------------------------------------------------
 
 
-def attribution(breakdown: PnlBreakdown, since: datetime | None) -> Attribution:
-    return Attribution(
-        since=since,
-        delta=breakdown.delta,
-        gamma=breakdown.gamma,
-        theta=breakdown.theta,
-        vega=breakdown.vega,
-        transaction_costs=breakdown.transaction_costs,
-        new_trades=breakdown.new_trades,
-        unexplained=breakdown.unexplained,
-        total=breakdown.total,
-    )
+def cents(breakdown: PnlBreakdown) -> dict[str, float]:
+    """The breakdown's components and total rounded to the cent, `unexplained` taking the
+    rounding so that the components add up to the total exactly, to the cent."""
+    names = [f.name for f in dataclasses.fields(breakdown) if f.name != "unexplained"]
+    rounded = {name: round(getattr(breakdown, name), 2) for name in names}
+    total = round(breakdown.total, 2)
+    rounded["unexplained"] = round(total - math.fsum(rounded.values()), 2)
+    return {**rounded, "total": total}
+
+
+def attribution(
+    breakdown: PnlBreakdown, since: datetime | None, window_start: datetime | None = None
+) -> Attribution:
+    return Attribution(window_start=window_start, since=since, **cents(breakdown))
 
 
 def pnl_response(
-    tracker: PnlTracker, snapshots: Mapping[str, PositionSnapshot], only: str | None = None
+    tracker: PnlTracker,
+    snapshots: Mapping[str, PositionSnapshot],
+    only: str | None = None,
+    window_start: datetime | None = None,
 ) -> PnlResponse:
-    """The ledger's P&L per underlying with the tracker's attribution, and their totals (over
-    every underlying, whatever `only` lists)."""
+    """The ledger's P&L per underlying with the tracker's attribution over the window from
+    `window_start` (None: since each baseline), and their totals (over every underlying,
+    whatever `only` lists)."""
     rows = []
     for name in sorted(snapshots):
         snapshot = snapshots[name]
         followed = tracker.get(name)
-        breakdown = followed.breakdown if followed is not None else PnlBreakdown()
+        if followed is None:
+            breakdown = PnlBreakdown()
+        elif window_start is None:
+            breakdown = followed.breakdown
+        else:
+            breakdown = followed.window(window_start)
         rows.append(
             UnderlyingPnlView(
                 underlying=name,
@@ -257,12 +279,19 @@ def pnl_response(
                 realised_pnl=snapshot.realised_pnl,
                 unrealised_pnl=snapshot.unrealised_pnl,
                 fees=snapshot.fees,
-                attribution=attribution(breakdown, followed.since if followed else None),
+                hedge_pnl=None if (h := tracker.hedge_pnl(name)) is None else round(h, 2),
+                attribution=attribution(
+                    breakdown, followed.since if followed else None, window_start
+                ),
             )
         )
     starts = [b.since for name in tracker.underlyings() if (b := tracker[name]).since is not None]
     return PnlResponse(
         total_pnl=float(np.sum([s.total_pnl for s in snapshots.values()])),
-        attribution=attribution(tracker.total(), min(starts) if starts else None),
+        hedge_pnl=round(sum(r.hedge_pnl or 0.0 for r in rows), 2),
+        window_start=window_start,
+        attribution=attribution(
+            tracker.total(window_start), min(starts) if starts else None, window_start
+        ),
         underlyings=[r for r in rows if only is None or r.underlying == only],
     )

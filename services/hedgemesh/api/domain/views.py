@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hedgemesh.wire.codes import ReasonCode, TradingState
 from hedgemesh.wire.hedging import DecisionOutcome
 from hedgemesh.wire.instruments import InstrumentKind, Side
-from hedgemesh.wire.ops import Role, ServiceState
+from hedgemesh.wire.ops import PolicyStatus, Role, ServiceState
 from hedgemesh.wire.orders import ExecStatus
 from hedgemesh.wire.params import ParamValues, whole
 
@@ -121,6 +121,37 @@ class RiskResponse(View):
     unpriced: list[str] = Field(description="Underlyings with positions but no tick or surface.")
 
 
+class TradeRow(BaseModel):
+    """One holding entered as a client trade (`hedgemesh.market.bookfile`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instrument: str = Field(
+        max_length=64, description="Canonical symbol: SPX, SPX-20261218-C-5000."
+    )
+    quantity: int = Field(description="Signed, the book's side: + bought, − sold; not 0.")
+    price: float = Field(gt=0, allow_inf_nan=False, description="Per unit of the underlying.")
+    counterparty: str | None = Field(default=None, max_length=128)
+    multiplier: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    trade_id: str | None = Field(default=None, max_length=128)
+
+
+class TradesEntry(BaseModel):
+    """Body of POST /v1/book/trades: positions entered as client trades."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trades: list[TradeRow] = Field(min_length=1, max_length=10_000)
+    source: str | None = Field(
+        default=None, max_length=256, description="Where they come from (named in errors)."
+    )
+
+
+class TradesBooked(View):
+    booked: list[str] = Field(description="Trade ids sent to the ledger.")
+    duplicates: list[str] = Field(description="Trade ids stored before: not booked again.")
+
+
 # -- limits ------------------------------------------------------------------------------------
 
 
@@ -129,7 +160,9 @@ class LimitsEntry(View):
     revision: int = Field(description="KV revision; send it back with a change (CAS).")
     changed_by: str
     changed_at: datetime
-    limits: dict[str, float] = Field(description="Limit name → value (units in docs/api.md).")
+    limits: dict[str, float | None] = Field(
+        description="Limit name → value (units in docs/api.md); null: not set."
+    )
 
 
 class LimitsResponse(View):
@@ -154,7 +187,7 @@ class LimitChange(BaseModel):
 
 class LimitChanged(View):
     name: str
-    previous: float
+    previous: float | None = Field(description="Null: it was not set.")
     entry: LimitsEntry
 
 
@@ -297,6 +330,10 @@ class InstanceView(View):
         description="An agent's live parameters in force (KV agent_params revision; None: its "
         "environment's settings).",
     )
+    policy: PolicyStatus | None = Field(
+        default=None,
+        description="An agent's hedge policy: asked, last used, decisions and band fallbacks.",
+    )
 
 
 class ProposalSummary(View):
@@ -338,17 +375,34 @@ class AgentsResponse(View):
 
 
 class Attribution(View):
-    """P&L by source since `since` (currency): the components add up to `total`."""
+    """P&L by source over a window (currency, rounded to the cent): the components add up to
+    `total` to the cent (`unexplained` takes the rounding)."""
 
-    since: datetime | None = Field(description="The baseline; None until priced.")
+    window_start: datetime | None = Field(
+        default=None, description="The window's start (default: the trading day's start)."
+    )
+    since: datetime | None = Field(
+        description="When the API began following (its baseline); None until priced. Before "
+        "it, P&L is `not_followed`."
+    )
     delta: float
-    gamma: float
-    theta: float
+    gamma: float = Field(
+        description="½ Γ dS², or every order of spot beyond delta for a "
+        "large move (full revaluation)."
+    )
     vega: float
+    vanna: float = Field(default=0.0, description="The cross term of spot and vol.")
+    volga: float = Field(default=0.0, description="Orders of vol beyond vega.")
+    theta: float
     transaction_costs: float = Field(description="Hedge fills against fair value.")
     new_trades: float = Field(description="Other (client) trades against fair value.")
+    not_followed: float = Field(
+        default=0.0,
+        description="The ledger's P&L before the API began following, when the window starts "
+        "earlier (not split by source).",
+    )
     unexplained: float
-    total: float
+    total: float = Field(description="The change of the book's value over the window.")
 
 
 class UnderlyingPnlView(View):
@@ -357,11 +411,21 @@ class UnderlyingPnlView(View):
     realised_pnl: float
     unrealised_pnl: float
     fees: float
+    hedge_pnl: float | None = Field(
+        default=None,
+        description="P&L of the hedges since the API followed: what the hedge fills bought, "
+        "valued now, less what they cost (currency); the book without them made "
+        "`attribution.total − hedge_pnl`. None while unpriced.",
+    )
     attribution: Attribution
 
 
 class PnlResponse(View):
-    total_pnl: float
+    total_pnl: float = Field(description="The ledger's realised + unrealised, all underlyings.")
+    hedge_pnl: float = Field(default=0.0, description="The hedges' P&L, all underlyings.")
+    window_start: datetime | None = Field(
+        default=None, description="The attribution's window start (query `since`)."
+    )
     attribution: Attribution
     underlyings: list[UnderlyingPnlView]
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from hedgemesh.api.adapters.cas import refuse_stale, store_if_unchanged
 from hedgemesh.api.adapters.desk import DeskUnavailable
 from hedgemesh.api.deps import AdminCaller, Audit, DeskPort, Model
-from hedgemesh.api.domain.render import limit_names
+from hedgemesh.api.domain.render import limit_names, number_or_none
 from hedgemesh.api.domain.views import LimitChange, LimitChanged, LimitsResponse
 from hedgemesh.api.errors import (
     BAD_BODY,
@@ -87,7 +87,7 @@ async def put_limit(
         raise ApiError(503, str(error)) from None
     if current is None:
         raise ApiError(404, f"no limits for {key} in KV {subjects.KV_LIMITS}")
-    previous = float(getattr(current.value, limit))
+    previous = number_or_none(getattr(current.value, limit))
     audit.before = {"value": previous, "revision": current.revision}
     refuse_stale(f"the limits of {key}", current.revision, change.revision)
     try:
@@ -105,5 +105,5 @@ async def put_limit(
         desk, subjects.KV_LIMITS, key, updated, last=current.revision, what=f"the limits of {key}"
     )
     model.on_limits(key, updated, revision)
-    audit.after = {"value": float(getattr(updated, limit)), "revision": revision}
+    audit.after = {"value": number_or_none(getattr(updated, limit)), "revision": revision}
     return LimitChanged(name=name, previous=previous, entry=model.limits_entry(key))

@@ -3,8 +3,11 @@
 Every HTTP request but those to `OPEN_PATHS` (the health probe and the API's own description)
 must carry `Authorization: Bearer <token>` of a configured token — 401 with
 `WWW-Authenticate: Bearer` otherwise — and within its caller's rate (429 with `Retry-After`
-past it). The caller is put in the request's state (`scope["state"]["caller"]`) for the routes'
-role checks and the audit trail. It sits before `FastPath`, so pre-encoded answers are never
+past it). Without that header, the control room's session cookie (`session.py`) stands for the
+token it signed in with; a mutating request on a cookie needs the session's `X-CSRF-Token`
+(403 without it). The control room's page and static files, and signing in, are open. The
+caller is put in the request's state (`scope["state"]["caller"]`) for the routes' role checks
+and the audit trail. It sits before `FastPath`, so pre-encoded answers are never
 given to an unauthenticated request.
 """
 
@@ -12,16 +15,26 @@ from __future__ import annotations
 
 import math
 
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hedgemesh.api.errors import error_response
 from hedgemesh.api.security.auth import DEV_CALLER, Caller, TokenTable
 from hedgemesh.api.security.ratelimit import RateLimiter
+from hedgemesh.api.security.session import COOKIE, CSRF_HEADER, Sessions
 
 __all__ = ["CALLER", "OPEN_PATHS", "Gate", "caller_of"]
 
-#: Answered to anyone: the probe of compose and Kubernetes, the OpenAPI document and its UIs.
-OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+#: Answered to anyone: the probe of compose and Kubernetes, the OpenAPI document and its UIs,
+#: the control room's page.
+OPEN_PATHS = frozenset(
+    {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/", "/favicon.ico"}
+)
+#: Static files (the control room's scripts, the docs' assets): open.
+OPEN_PREFIX = "/static/"
+#: Signing in (`POST`): checks the token it is sent itself.
+SIGN_IN = "/v1/session"
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Where the caller is kept in the request's state.
 CALLER = "caller"
 _REALM = 'Bearer realm="hedgemesh"'
@@ -45,40 +58,95 @@ def _bearer(scope: Scope) -> bytes | None:
     return None
 
 
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+def _is_open(scope: Scope) -> bool:
+    path = scope["path"]
+    return (
+        path in OPEN_PATHS
+        or path.startswith(OPEN_PREFIX)
+        or (path == SIGN_IN and scope.get("method") == "POST")
+    )
+
+
 class Gate:
     """ASGI middleware: authenticate (`tokens`; None: development mode, everyone is an admin)
     and rate-limit per caller (`limiter`)."""
 
-    def __init__(self, app: ASGIApp, tokens: TokenTable | None, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        tokens: TokenTable | None,
+        limiter: RateLimiter,
+        sessions: Sessions | None = None,
+    ) -> None:
         self.app = app
         self.tokens = tokens
         self.limiter = limiter
+        self.sessions = sessions
+
+    def _session_caller(self, scope: Scope) -> Caller | bool | None:
+        """The caller of the request's session cookie; None: no (open) session; False: a
+        mutating request without the session's CSRF token."""
+        cookies = _header(scope, b"cookie")
+        if self.sessions is None or cookies is None:
+            return None
+        session_id = cookie_parser(cookies).get(COOKIE)
+        session = None if session_id is None else self.sessions.get(session_id)
+        if session is None:
+            return None
+        if scope.get("method") in _MUTATING and not self.sessions.csrf_matches(
+            session, _header(scope, CSRF_HEADER.encode())
+        ):
+            return False
+        return session.caller
+
+    def _authenticate(self, tokens: TokenTable, scope: Scope) -> Caller | ASGIApp:
+        """The caller of the request's bearer token or session cookie, or the refusal."""
+        token = _bearer(scope)
+        if token is None and _header(scope, b"authorization") is None:
+            session_caller = self._session_caller(scope)
+            if session_caller is False:
+                return error_response(
+                    403,
+                    "FORBIDDEN",
+                    f"a change made with the session cookie needs its {CSRF_HEADER} header",
+                )
+            if isinstance(session_caller, Caller):
+                return session_caller
+        if token is None:
+            return error_response(
+                401,
+                "UNAUTHORIZED",
+                "this endpoint needs a bearer token: send `Authorization: Bearer <token>`",
+                headers={"WWW-Authenticate": _REALM},
+            )
+        caller = tokens.caller(token)
+        if caller is None:
+            return error_response(
+                401,
+                "UNAUTHORIZED",
+                "the bearer token is not one of the API's tokens",
+                headers={"WWW-Authenticate": f'{_REALM}, error="invalid_token"'},
+            )
+        return caller
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or _is_open(scope):
             await self.app(scope, receive, send)
             return
-        caller: Caller | None = DEV_CALLER
+        caller: Caller = DEV_CALLER
         if self.tokens is not None:
-            token = _bearer(scope)
-            if token is None:
-                await error_response(
-                    401,
-                    "UNAUTHORIZED",
-                    "this endpoint needs a bearer token: send `Authorization: Bearer <token>`",
-                    headers={"WWW-Authenticate": _REALM},
-                )(scope, receive, send)
+            found = self._authenticate(self.tokens, scope)
+            if not isinstance(found, Caller):
+                await found(scope, receive, send)
                 return
-            caller = self.tokens.caller(token)
-            if caller is None:
-                await error_response(
-                    401,
-                    "UNAUTHORIZED",
-                    "the bearer token is not one of the API's tokens",
-                    headers={"WWW-Authenticate": f'{_REALM}, error="invalid_token"'},
-                )(scope, receive, send)
-                return
-        assert caller is not None
+            caller = found
         wait_s = self.limiter.take(caller.name)
         if wait_s > 0:
             retry_after_s = max(1, math.ceil(wait_s))

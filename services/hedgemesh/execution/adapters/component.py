@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from hedgemesh.execution.config import ExecutionSettings
 from hedgemesh.execution.domain.controls import StateRequest
 from hedgemesh.execution.domain.engine import Engine
 from hedgemesh.execution.domain.reports import utc
+from hedgemesh.runtime import metrics
 from hedgemesh.runtime.bus import Envelope
 from hedgemesh.runtime.clock import Clock
 from hedgemesh.runtime.errors import CorruptValue, NatsUnavailable, Rejected
@@ -67,6 +69,16 @@ _REQUEST_RETRY_S = 0.5
 _REQUEST_TRIES = 120
 #: Pause (real seconds) when a due time did not move, so that the timer cannot spin.
 _MIN_TIMER_S = 1e-3
+#: Orders whose arrival time is kept for the order → fill latency (the oldest dropped).
+_LATENCIES_KEPT = 10_000
+
+REPORTS = metrics.counter("execution_reports_total", "Execution reports, by status.", ["status"])
+DENIALS = metrics.counter(
+    "pretrade_denials_total", "Orders refused by the pre-trade controls, by code.", ["code"]
+)
+ORDER_TO_FILL = metrics.histogram(
+    "order_to_fill_seconds", "From an order's arrival at execution to each of its fills."
+)
 
 
 class ExecutionComponent:
@@ -94,6 +106,8 @@ class ExecutionComponent:
         self._t = 0.0
         self._bus: Any = None
         self._requests: set[asyncio.Task[None]] = set()
+        self._received: dict[str, float] = {}
+        """When each working order arrived (perf_counter), for the order → fill latency."""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -248,6 +262,9 @@ class ExecutionComponent:
                 return
             order = stored.order  # stored, never judged: the first version stands
         self.stats["orders"] += 1
+        self._received[coid] = time.perf_counter()
+        while len(self._received) > _LATENCIES_KEPT:
+            del self._received[next(iter(self._received))]
         self._commit(self.engine.receive(order, self._now()))
 
     async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
@@ -325,6 +342,7 @@ class ExecutionComponent:
         if reports:
             assert self.outbox is not None
             self.outbox.put(reports)
+            self._measure(reports)
         self._kick.set()
         for request in self.engine.controls.take_requests():
             log.error("execution: %s: asking the manager to %s", request.text, request.action)
@@ -332,6 +350,19 @@ class ExecutionComponent:
             task = asyncio.create_task(self._ask_manager(request), name="ask-manager")
             self._requests.add(task)
             task.add_done_callback(self._requests.discard)
+
+    def _measure(self, reports: list[ExecutionReport]) -> None:
+        """Metrics of what the engine reported: denials by code, fills, order → fill time."""
+        now = time.perf_counter()
+        for report in reports:
+            REPORTS.labels(status=report.status.value).inc()
+            if report.status is ExecStatus.REJECTED and report.reason_code is not None:
+                DENIALS.labels(code=report.reason_code.value).inc()
+            received = self._received.get(report.client_order_id)
+            if report.is_fill and received is not None:
+                ORDER_TO_FILL.observe(now - received)
+            if report.is_terminal:
+                self._received.pop(report.client_order_id, None)
 
     async def _ask_manager(self, request: StateRequest) -> None:
         """Send `request` to the manager until its leader accepts it (a standby refuses)."""

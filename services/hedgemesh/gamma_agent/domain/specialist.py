@@ -1,15 +1,23 @@
 """The gamma-agent's decision: pure, no I/O.
 
 Band: |gamma| of the underlying (units of the underlying per 1 currency unit of spot, the book's
-`BookRisk.by_underlying.gamma`) above `band_fraction` × the limit `max_abs_gamma` breaches;
-a hedge brings it back to the edge of ±`target_fraction` × the limit (on a price-move or timer
-trigger too, when it is outside that inner band).
+`BookRisk.by_underlying.gamma`) above `band_fraction` × the limit `max_abs_gamma` breaches, and
+so does dollar gamma per 1 % above `band_fraction` × `max_abs_dollar_gamma_per_pct` when that
+limit is set; a hedge brings it back to the edge of ±`target_fraction` × the binding limit
+(`RiskLimits.gamma_limit` at spot; on a price-move or timer trigger too, when it is outside
+that inner band).
 
 How much gamma: the policies library's `DeltaGamma` with `gamma_band` = the inner band, through
 `policies.live.decide` (the backtester runs the same policy), on the book's options at their
 surface vols and the listed `policy_tenor_days` at-the-money option (`select_listed`); the
 gamma change it decides is the objective. Delta is left to the manager, which hedges the
 residual with the underlying: the proposal holds option legs only.
+
+Learned: with the setting (or live parameter) `policy` learned, the checkpoint's
+`LearnedPolicy` decides the gamma change instead, through the same `policies.live.decide`, on
+the listed option nearest the tenor it was trained on; `LearnedServing` hands the decision to
+the band (above) when the checkpoint is missing or fails its checks, or the network answers
+with non-finite or out-of-bounds trades or too slowly, and counts why (heartbeats, /v1/agents).
 
 With what: listed options 2–45 days to expiry within one standard deviation of the money
 (`policies.selection.eligible`), allocated in whole contracts at the cheapest expected cost
@@ -27,10 +35,12 @@ from hedgemesh.agentkit.domain.core import Plan, PlanContext, legs_from
 from hedgemesh.agentkit.domain.rules import AgentRules
 from hedgemesh.market.book_state import SECONDS_PER_YEAR
 from hedgemesh.policies import DeltaGamma, HedgeOption, live, select_listed
+from hedgemesh.policies.learned.serving import LearnedServing
 from hedgemesh.policies.live import LiveHedge, LiveInput, LiveOption
 from hedgemesh.quant.book import BookRisk
 from hedgemesh.wire.hedging import Greeks
 from hedgemesh.wire.instruments import OptionRight
+from hedgemesh.wire.ops import HedgePolicy, PolicyStatus
 from hedgemesh.wire.state import RiskLimits
 
 __all__ = ["AGENT", "GammaSpecialist", "book_for_policy"]
@@ -70,10 +80,34 @@ class GammaSpecialist:
     policy_tenor_days: float = 14.0
     """Tenor of the at-the-money option `DeltaGamma` sizes the gamma change on."""
     agent: str = AGENT
+    serving: LearnedServing | None = None
+    """The learned policy, run when the rules' `policy` is learned (the band its fallback)."""
+
+    def learning(self, rules: AgentRules) -> bool:
+        return rules.policy == HedgePolicy.LEARNED and self.serving is not None
+
+    def policy_status(self, rules: AgentRules) -> PolicyStatus:
+        """The policy asked for, the one that decided last, decisions and band fallbacks."""
+        serving, asked = self.serving, HedgePolicy(rules.policy)
+        if serving is None:
+            return PolicyStatus(asked=asked, last=None, decisions=0, fallbacks=0)
+        last = serving.last
+        return PolicyStatus(
+            asked=asked,
+            last=None if last is None else HedgePolicy(last.policy),
+            decisions=serving.decisions,
+            fallbacks=sum(serving.fallbacks.values()),
+            reason=None if last is None else last.reason,
+            detail="" if last is None else last.detail[:500],
+        )
 
     def breached(self, risk: BookRisk, row: int, limits: RiskLimits, rules: AgentRules) -> bool:
         gamma = float(risk.by_underlying.gamma[row])
-        return abs(gamma) > rules.band_fraction * limits.max_abs_gamma
+        dollar = float(risk.by_underlying.dollar_gamma_per_pct[row])
+        dollar_limit = limits.max_abs_dollar_gamma_per_pct
+        return abs(gamma) > rules.band_fraction * limits.max_abs_gamma or (
+            dollar_limit is not None and abs(dollar) > rules.band_fraction * dollar_limit
+        )
 
     def gamma_change(self, ctx: PlanContext, tenor_days: float) -> float:
         """The gamma change `DeltaGamma` (band = the inner band) decides, sized on the listed
@@ -82,6 +116,10 @@ class GammaSpecialist:
         options = ctx.candidates
         if len(options) == 0:
             return 0.0
+        learning = self.learning(s)
+        if learning:  # the option the checkpoint was trained to trade, when it is readable
+            assert self.serving is not None
+            tenor_days = self.serving.hedge_tenor_days or tenor_days
         is_call = bool(options.is_call.any())
         side = np.flatnonzero(options.is_call == is_call)
         time = ctx.now.timestamp() / SECONDS_PER_YEAR
@@ -104,20 +142,23 @@ class GammaSpecialist:
             float(options.unit.vol[i]),
         )
         book, underlying = book_for_policy(ctx)
-        policy = DeltaGamma(hedge=spec, gamma_band=s.target_fraction * ctx.limits.max_abs_gamma)
-        decision = live.decide(
-            policy,
-            LiveInput(
-                time=time,
-                spot=ctx.tick.price,
-                rate=ctx.surface.rate,
-                div=ctx.surface.div,
-                vol=hedge.vol,
-                hedges=[LiveHedge(ctx.underlying), LiveHedge(options.instruments[i].symbol, hedge)],
-                book_options=book,
-                book_underlying=underlying,
-            ),
+        limit = ctx.limits.gamma_limit(ctx.tick.price)
+        policy = DeltaGamma(hedge=spec, gamma_band=s.target_fraction * limit)
+        inp = LiveInput(
+            time=time,
+            spot=ctx.tick.price,
+            rate=ctx.surface.rate,
+            div=ctx.surface.div,
+            vol=hedge.vol,
+            hedges=[LiveHedge(ctx.underlying), LiveHedge(options.instruments[i].symbol, hedge)],
+            book_options=book,
+            book_underlying=underlying,
         )
+        if learning:
+            assert self.serving is not None
+            decision = self.serving.decide(ctx.underlying, inp, policy).decision
+        else:
+            decision = live.decide(policy, inp)
         return decision.after.gamma - decision.before.gamma
 
     def plan(self, ctx: PlanContext) -> Plan | None:
@@ -131,7 +172,7 @@ class GammaSpecialist:
         if not legs:
             return None
         gamma = float(ctx.risk.by_underlying.gamma[ctx.row])
-        limit = ctx.limits.max_abs_gamma
+        limit = ctx.limits.gamma_limit(ctx.tick.price)
         contracts = sum(abs(leg.contracts) for leg in legs)
         reason = (
             f"gamma {gamma:+.4g} {'outside' if ctx.trigger == 'band_breach' else 're-hedged to'}"

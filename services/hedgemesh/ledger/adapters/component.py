@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from hedgemesh.ledger.config import LedgerSettings
 from hedgemesh.ledger.domain.ledger import Booking, BookingRefused, Ledger
 from hedgemesh.market.view import MarketView
+from hedgemesh.runtime import metrics
 from hedgemesh.runtime.bus import Envelope, Handler, M
 from hedgemesh.runtime.errors import Rejected
 from hedgemesh.runtime.streams import DurableConsumer
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from hedgemesh.runtime.service import Service
 
 log = logging.getLogger(__name__)
+
+
+BOOKINGS = metrics.counter("ledger_bookings_total", "Events booked, by kind.", ["kind"])
 
 
 class LedgerComponent:
@@ -187,6 +191,7 @@ class LedgerComponent:
                 return
             self.ledger.commit(booking)
             self.booked += 1
+            BOOKINGS.labels(kind=kind.value).inc()
         await self._publish(booking.account.underlying)
 
     async def _store(self, booking: Booking) -> bool:

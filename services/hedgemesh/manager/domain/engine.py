@@ -492,7 +492,7 @@ class DecisionEngine:
                 budget_left[a] = left
         return Problem(
             book=greeks[und],
-            limits=self._limit_vector(und, lim),
+            limits=self._limit_vector(und, lim, spot),
             instruments=instruments,
             legs=legs,
             upper=np.array([v.upper for v in verdicts]),
@@ -510,12 +510,15 @@ class DecisionEngine:
             dead_zone=self.params.dead_zone_fraction,
         )
 
-    def _limit_vector(self, und: str, lim: RiskLimits) -> NDArray[np.float64]:
-        """(delta band, gamma limit, vega limit, each bucket's vega limit)."""
+    def _limit_vector(self, und: str, lim: RiskLimits, spot: float) -> NDArray[np.float64]:
+        """(delta band, gamma limit at `spot`, vega limit, each bucket's vega limit)."""
         n_buckets = self.n_greeks - len(GREEKS)
         bucket = lim.max_abs_vega_per_vol_point * self.params.bucket_vega_limit_fraction
         return np.concatenate(
-            [self.limits.vector(und, self.params.delta_band_fraction), np.full(n_buckets, bucket)]
+            [
+                self.limits.vector(und, self.params.delta_band_fraction, spot),
+                np.full(n_buckets, bucket),
+            ]
         )
 
     def _rounded(

@@ -58,13 +58,16 @@ class DeskLimits:
         self.revisions[key] = revision
         return True
 
-    def vector(self, underlying: str, delta_band_fraction: float) -> NDArray[np.float64]:
-        """(delta band, gamma limit, vega limit) of an underlying that has limits."""
+    def vector(
+        self, underlying: str, delta_band_fraction: float, spot: float
+    ) -> NDArray[np.float64]:
+        """(delta band, gamma limit, vega limit) of an underlying that has limits; the gamma
+        limit is the tighter of raw gamma and dollar gamma per 1 % at `spot`."""
         lim = self.underlyings[underlying]
         return np.array(
             [
                 lim.max_abs_delta * delta_band_fraction,
-                lim.max_abs_gamma,
+                lim.gamma_limit(spot),
                 lim.max_abs_vega_per_vol_point,
             ]
         )
@@ -124,6 +127,7 @@ def fallback_limits(
         underlying=underlying,
         max_abs_delta=fallback.dollar_delta / spot,
         max_abs_gamma=fallback.dollar_gamma_per_pct * 100.0 / (spot * spot),
+        max_abs_dollar_gamma_per_pct=fallback.dollar_gamma_per_pct,
         max_abs_vega_per_vol_point=fallback.vega_per_vol_point,
         max_order_quantity=fallback.order_quantity,
         max_order_notional=fallback.order_notional,

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from hedgemesh.market.session import Batch, MarketSession
 from hedgemesh.marketdata.adapters.control import CONTROL_TARGET, FeedControl
 from hedgemesh.marketdata.config import MarketDataSettings
-from hedgemesh.runtime import JetStreamRefused, NatsUnavailable, Service
+from hedgemesh.runtime import JetStreamRefused, NatsUnavailable, Service, metrics
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.scenario import Scenario
 from hedgemesh.wire import subjects
@@ -26,6 +26,12 @@ from hedgemesh.wire.base import WireModel
 from hedgemesh.wire.book import ClientTrade
 
 log = logging.getLogger(__name__)
+
+
+TICKS = metrics.counter("ticks_published_total", "Ticks published, by underlying.", ["underlying"])
+SKIPPED_LATE = metrics.counter(
+    "ticks_skipped_late_total", "Ticks and surfaces not published: later than max_lag_s."
+)
 
 
 @dataclass
@@ -110,6 +116,7 @@ class MarketDataPublisher:
         service.lag_ms = max(late_s, 0.0) * 1000.0
         if late_s > self.settings.max_lag_s:
             self.stats.skipped_late += len(batch.ticks) + len(batch.surfaces)
+            SKIPPED_LATE.inc(len(batch.ticks) + len(batch.surfaces))
         else:
             for surface in batch.surfaces:
                 if await self._feed(surface.underlying, surface.publish_subject, surface):
@@ -117,6 +124,7 @@ class MarketDataPublisher:
             for tick in batch.ticks:
                 if await self._feed(tick.underlying, tick.publish_subject, tick):
                     self.stats.ticks += 1
+                    TICKS.labels(underlying=tick.underlying).inc()
         for trade in batch.trades:
             await self._store(trade)
 
