@@ -102,6 +102,7 @@ def status_rows(cluster: dict[str, Any], beats: dict[str, Heartbeat]) -> list[di
                 "role": beat.role.value if beat else None,
                 "state": beat.state.value if beat else None,
                 "epoch": beat.epoch if beat else None,
+                "partitions": beat.partitions if beat else None,
                 "heartbeat_age_s": (
                     round((now - beat.ts).total_seconds() / speed, 2) if beat else None
                 ),
@@ -127,6 +128,7 @@ def run_status(args: argparse.Namespace) -> int:
             f"{r['instance']:<22} {r['pid'] or '-':>7} {'yes' if r['alive'] else 'no':>5} "
             f"{r['role'] or '-':<8} {r['state'] or '-':<9} {r['epoch'] or '-':>6} {age:>9} "
             f"{r['restarts']:>8}  {r['metrics_url'] or '-'}"
+            + ("" if r["partitions"] is None else f"  partitions {r['partitions']}")
         )
     return 0
 
