@@ -281,8 +281,12 @@ async def test_given_up_with_a_nats_cluster_of_3_then_services_share_r3_streams_
             )
             os.kill(servers[1]["pid"], signal.SIGKILL)
             launcher.wait_for_line("hedgemesh: nats-server restarted", timeout=30)
-            restarted = launcher.cluster()["nats_servers"][1]
-            assert restarted["url"] == servers[1]["url"] and restarted["pid"] != servers[1]["pid"]
+
+            def restarted() -> dict[str, Any] | None:  # cluster.json is written just after
+                node = launcher.cluster()["nats_servers"][1]
+                return node if node["pid"] != servers[1]["pid"] else None
+
+            assert (await eventually(restarted, timeout=5))["url"] == servers[1]["url"]
         finally:
             await nc.close()
         logs = [*(home / "nats").glob("n*/nats-server.log"), *(home / "logs").glob("*.log")]
