@@ -55,8 +55,11 @@ EXPIRIES_DAYS = (7, 14, 30, 60, 90, 120, 180, 270, 365, 540)
 MONEYNESS = tuple(round(0.76 + 0.02 * i, 2) for i in range(25))
 
 
-def firm_scenario(underlyings: int, seed: int = 16) -> dict[str, Any]:
-    """A scenario of `underlyings` GBM indices, each with 500 distinct option positions."""
+def firm_scenario(
+    underlyings: int, each: int = POSITIONS_PER_UNDERLYING, seed: int = 16
+) -> dict[str, Any]:
+    """A scenario of `underlyings` GBM indices, each with `each` (at most 500) distinct option
+    positions."""
     rng = np.random.default_rng(seed)
     tick_s = SPEED / TICKS_PER_S_EACH  # simulated seconds between two ticks of one underlying
     names = [f"U{i:03d}" for i in range(underlyings)]
@@ -84,6 +87,7 @@ def firm_scenario(underlyings: int, seed: int = 16) -> dict[str, Any]:
             }
         )
         cells = [(d, m, r) for d in EXPIRIES_DAYS for m in MONEYNESS for r in ("call", "put")]
+        cells = [cells[i] for i in sorted(rng.choice(len(cells), size=each, replace=False))]
         quantities = rng.integers(1, 20, size=len(cells)) * rng.choice([-1, 1], size=len(cells))
         for (days, moneyness, right), qty in zip(cells, quantities, strict=True):
             positions.append(
@@ -103,12 +107,12 @@ def firm_scenario(underlyings: int, seed: int = 16) -> dict[str, Any]:
     return {
         "version": 1,
         "name": f"firm-{underlyings}",
-        "description": f"{underlyings} underlyings, {POSITIONS_PER_UNDERLYING} positions each",
+        "description": f"{underlyings} underlyings, {each} positions each",
         "seed": seed,
         "horizon": "6.5h",
         "clock": {"speed": SPEED},
         "underlyings": unds,
-        "positions": positions[: underlyings * POSITIONS_PER_UNDERLYING],
+        "positions": positions,
         "client_flow": {
             "rate_per_hour": 20 * underlyings,
             "max_expiry_days": 90,
@@ -152,7 +156,18 @@ def _slow_consumers(home: Path) -> int:
     )
 
 
-async def _measure(cluster: dict[str, Any], underlyings: int, stretch_s: float) -> dict[str, Any]:
+def _cores(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], real_s: float
+):
+    by_label = Counter[str]()
+    for pid, (label, cpu) in after.items():
+        by_label[label] += cpu - before.get(pid, (label, 0.0))[1]
+    return {k: v / real_s for k, v in sorted(by_label.items())}
+
+
+async def _measure(
+    cluster: dict[str, Any], underlyings: int, each: int, stretch_s: float
+) -> dict[str, Any]:
     ticks: dict[tuple[str, int], float] = {}
     latencies: list[float] = []
     heard = Counter[str]()
@@ -188,21 +203,36 @@ async def _measure(cluster: dict[str, Any], underlyings: int, stretch_s: float) 
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=cluster["api_url"], headers=headers, timeout=30) as http:
         started = time.monotonic()
+        launcher = int(cluster["launcher_pid"])
+        cpu_start = cpu_by_process(launcher)
+        seen = 0
         while True:  # every underlying's book known to the API
             try:
                 risk = (await http.get("/v1/risk")).json()
-                if len(risk.get("underlyings", [])) >= underlyings:
+                seen = len(risk.get("underlyings", []))
+                if seen >= underlyings:
                     break
             except (httpx.HTTPError, ValueError):
                 pass
-            if time.monotonic() - started > WARMUP_TIMEOUT_S:
-                raise RuntimeError(f"the API never showed {underlyings} underlyings")
+            if time.monotonic() - started > WARMUP_TIMEOUT_S:  # say how far it got, and why
+                trades = (await nc.jetstream().stream_info(subjects.STREAM_TRADES)).state.messages
+                waited = time.monotonic() - started
+                await nc.close()
+                return {
+                    "underlyings": underlyings,
+                    "positions": underlyings * each,
+                    "ready": False,
+                    "warmup_s": waited,
+                    "underlyings_seen": seen,
+                    "trades_stored": trades,
+                    "ticks_per_s": heard["ticks"] / waited,
+                    "cores_by_process": _cores(cpu_start, cpu_by_process(launcher), waited),
+                }
             await asyncio.sleep(1.0)
         warmup_s = time.monotonic() - started
         heard.clear()
         by_kind.clear()
         latencies.clear()
-        launcher = int(cluster["launcher_pid"])
         cpu_before = cpu_by_process(launcher)
         t0 = time.monotonic()
         samples: list[int] = []
@@ -216,13 +246,12 @@ async def _measure(cluster: dict[str, Any], underlyings: int, stretch_s: float) 
         real_s = time.monotonic() - t0
         cpu_after = cpu_by_process(launcher)
     await nc.close()
-    by_label = Counter[str]()
-    for pid, (label, cpu) in cpu_after.items():
-        by_label[label] += cpu - cpu_before.get(pid, (label, 0.0))[1]
     ordered = sorted(latencies)
+    cores = _cores(cpu_before, cpu_after, real_s)
     return {
         "underlyings": underlyings,
-        "positions": underlyings * POSITIONS_PER_UNDERLYING,
+        "positions": underlyings * each,
+        "ready": True,
         "warmup_s": warmup_s,
         "real_s": real_s,
         "ticks_per_s": heard["ticks"] / real_s,
@@ -231,26 +260,36 @@ async def _measure(cluster: dict[str, Any], underlyings: int, stretch_s: float) 
         "tick_to_order_p99_ms": 1e3 * ordered[int(0.99 * (len(ordered) - 1))] if ordered else None,
         "inside_share": sum(1 for s in samples if s == 0) / max(len(samples), 1),
         "samples": len(samples),
-        "cores_by_process": {k: v / real_s for k, v in sorted(by_label.items())},
-        "cores_total": sum(by_label.values()) / real_s,
+        "cores_by_process": cores,
+        "cores_total": sum(cores.values()),
         "messages_per_s": {k: v / real_s for k, v in sorted(by_kind.items())},
     }
 
 
-def run_case(underlyings: int, stretch_s: float = STRETCH_S, partitions: int = PARTITIONS) -> dict:
+def run_case(
+    underlyings: int,
+    stretch_s: float = STRETCH_S,
+    each: int = POSITIONS_PER_UNDERLYING,
+    partitions: int = PARTITIONS,
+) -> dict[str, Any]:
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="hedgemesh-firm-") as folder:
         scenario = Path(folder) / "firm.yaml"
-        scenario.write_text(yaml.dump(firm_scenario(underlyings), Dumper=_DUMPER, sort_keys=False))
+        text = yaml.dump(firm_scenario(underlyings, each), Dumper=_DUMPER, sort_keys=False)
+        scenario.write_text(text)
         env = {"HEDGEMESH_PARTITIONS": str(partitions)}
         with running_cluster(scenario, "--speed", f"{SPEED:g}", env=env, wait_s=300) as cluster:
-            result = asyncio.run(_measure(cluster, underlyings, stretch_s))
+            result = asyncio.run(_measure(cluster, underlyings, each, stretch_s))
             result["slow_consumers"] = _slow_consumers(Path(cluster["home"]))
     return {**result, "load_before": load, "partitions": partitions}
 
 
-def run(cases: tuple[int, ...] = CASES, stretch_s: float = STRETCH_S) -> dict[str, Any]:
-    return {"cases": [run_case(n, stretch_s) for n in cases], "cpus": os.cpu_count()}
+def run(
+    cases: tuple[int, ...] = CASES,
+    stretch_s: float = STRETCH_S,
+    each: int = POSITIONS_PER_UNDERLYING,
+) -> dict[str, Any]:
+    return {"cases": [run_case(n, stretch_s, each) for n in cases], "cpus": os.cpu_count()}
 
 
 def report(r: dict[str, Any]) -> None:
@@ -258,6 +297,15 @@ def report(r: dict[str, Any]) -> None:
         f"firm scale at {SPEED:g}x, {TICKS_PER_S_EACH:g} ticks/s per underlying, {r['cpus']} CPUs"
     )
     for c in r["cases"]:
+        if not c["ready"]:
+            busiest = sorted(c["cores_by_process"].items(), key=lambda kv: -kv[1])
+            print(
+                f"  {c['underlyings']:>3} underlyings, {c['positions']:>6} positions: NOT READY "
+                f"after {c['warmup_s']:.0f} s (the API knew {c['underlyings_seen']}; "
+                f"{c['trades_stored']} client trades stored), load before {c['load_before']:.1f}"
+            )
+            print("      cores: " + ", ".join(f"{k} {v:.2f}" for k, v in busiest))
+            continue
         p99 = c["tick_to_order_p99_ms"]
         print(
             f"  {c['underlyings']:>3} underlyings, {c['positions']:>6} positions: "
@@ -276,8 +324,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--underlyings", type=int, nargs="*", default=list(CASES))
     parser.add_argument("--stretch-s", type=float, default=STRETCH_S)
+    parser.add_argument("--positions-each", type=int, default=POSITIONS_PER_UNDERLYING)
     args = parser.parse_args()
-    report(run(tuple(args.underlyings), args.stretch_s))
+    report(run(tuple(args.underlyings), args.stretch_s, args.positions_each))
 
 
 if __name__ == "__main__":
