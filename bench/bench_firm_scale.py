@@ -325,10 +325,10 @@ def main() -> None:
     parser.add_argument("--underlyings", type=int, nargs="*", default=list(CASES))
     parser.add_argument("--stretch-s", type=float, default=STRETCH_S)
     parser.add_argument("--positions-each", type=int, default=POSITIONS_PER_UNDERLYING)
-    parser.add_argument("--warmup-s", type=float, default=WARMUP_TIMEOUT_S)
+    parser.add_argument("--warmup-s", type=float, default=None)
     args = parser.parse_args()
-    global WARMUP_TIMEOUT_S
-    WARMUP_TIMEOUT_S = args.warmup_s
+    if args.warmup_s is not None:
+        globals()["WARMUP_TIMEOUT_S"] = args.warmup_s
     report(run(tuple(args.underlyings), args.stretch_s, args.positions_each))
 
 
