@@ -117,6 +117,9 @@ class FakeService:
     def leads(self, underlying: str) -> bool:
         return self.is_leader
 
+    def warm_for(self, underlying: str) -> bool:
+        return True
+
     def epoch_for(self, underlying: str) -> int | None:
         return self.epoch
 

@@ -143,6 +143,20 @@ async def test_given_an_instance_added_then_it_takes_its_share_by_hand_over(desk
     assert sorted(p for ps in after.values() for p in ps) == list(range(COUNT))
 
 
+async def test_given_three_instances_then_only_the_leader_and_the_next_in_line_keep_warm(
+    desk,
+) -> None:
+    for name in ("svc-1", "svc-2", "svc-3"):
+        desk.add(name)
+    desk.heartbeats()
+    await desk.step()
+    for p in range(COUNT):
+        order = preference(p, list(desk.members))
+        warm = {name for name, o in desk.members.items() if o.next_in_line(p)}
+        assert warm == set(order[:2])
+        assert desk.members[order[0]].leads(p)
+
+
 async def test_given_a_member_silent_past_the_timeout_then_it_is_not_live() -> None:
     clock = SteppedClock()
     membership = Membership("a", timeout_s=2.0, clock=clock)

@@ -149,6 +149,11 @@ class PartitionOwnership:
     def led(self) -> list[int]:
         return [p for p, lease in self.leases.items() if lease.is_leader]
 
+    def next_in_line(self, partition: int) -> bool:
+        """Whether this instance leads `partition` or would take it over first (it comes first
+        or second among the live instances): the ones that keep its evaluation warm."""
+        return self.leads(partition) or self.me in preference(partition, self.membership.live())[:2]
+
     # -- stepping ----------------------------------------------------------------------------
 
     async def step(self) -> list[int]:

@@ -237,6 +237,14 @@ class Service:
             return self._ownership.leads(self.partition(underlying))
         return self.is_leader
 
+    def warm_for(self, underlying: str) -> bool:
+        """Whether this instance should keep its work on `underlying` warm: it leads its
+        partition or stands next in line for it (unpartitioned: always). A third replica of a
+        partition keeps the state (ticks, positions) but not the evaluation."""
+        if self._ownership is not None:
+            return self._ownership.next_in_line(self.partition(underlying))
+        return True
+
     def epoch_for(self, underlying: str) -> int | None:
         """The fencing epoch for what this instance does about `underlying`."""
         if self._ownership is not None:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hedgemesh.agentkit.config import AgentSettings
-from hedgemesh.agentkit.domain.core import DESK, AgentCore, Evaluation
+from hedgemesh.agentkit.domain.core import DESK, AgentCore, Evaluation, Skip
 from hedgemesh.runtime import metrics
 from hedgemesh.runtime.bus import Envelope
 from hedgemesh.runtime.errors import CorruptValue, NatsUnavailable
@@ -290,6 +290,9 @@ class AgentComponent:
         """Evaluate `underlying` now; publish the proposal when this instance leads."""
         service = self.service
         leader = service.leads(underlying)  # its partition's lease (or the agent's)
+        if not leader and not service.warm_for(underlying):  # a third in line: state only
+            self.evaluations[str(Skip.NOT_WARM)] += 1
+            return Evaluation(underlying, skipped=Skip.NOT_WARM)
         evaluation = self.core.evaluate(
             underlying,
             service.clock.now(),

@@ -105,6 +105,8 @@ class Skip(StrEnum):
     INSIDE_BAND = "inside_band"
     NOT_REDUCING = "not_reducing"
     DISABLED = "disabled"
+    NOT_WARM = "not_warm"
+    """A partitioned agent neither leading the underlying's partition nor next in line for it."""
 
 
 @dataclass(frozen=True, slots=True)
