@@ -94,16 +94,15 @@ async def test_given_an_instance_added_then_killed_then_partitions_move_and_noth
     try:
         joined_at = time.monotonic()
 
-        def handed_over() -> int | None:
+        def handed_over() -> float | None:
             led = _led(observer)
             others = [p for name, ps in led.items() if name != added for p in ps]
-            beats = [b for b in observer.latest_beats().values() if b.instance == added]
-            if spx in led.get(added, []) and spx not in others and beats:
-                return beats[0].epoch or 0
+            if spx in led.get(added, []) and spx not in others:
+                return time.monotonic() - joined_at
             return None
 
-        await eventually(handed_over, timeout=6 * LEASE_TTL_S)
-        print(f"{added} leads {_led(observer)[added]} {time.monotonic() - joined_at:.2f} s on")
+        took = await eventually(handed_over, timeout=6 * LEASE_TTL_S)
+        print(f"{added} leads {_led(observer)[added]} {took:.2f} s after it started")
         await eventually(lambda: _proposed_since(observer, "SPX", joined_at) >= 2, timeout=30)
 
         process.send_signal(signal.SIGKILL)
