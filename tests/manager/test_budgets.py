@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hedgemesh.manager.domain.budgets import Budgets, period_start, reallocate
@@ -95,6 +95,10 @@ def test_given_nobody_removed_risk_then_nothing_moves():
     st.floats(0, 1),
     st.floats(0.01, 1),
 )
+# Subnormal risk removed: the pool times a subnormal efficiency underflowed before it was divided
+# by their sum (half the pool lost in the second example).
+@example([0.3125, 0.4375], 1.0, [11679.0, 0, 0, 0, 0], [2.2e-311, 0, 0, 0, 0], 0.0, 1.0)
+@example([0.0], 1.0, [1.0, 0, 0, 0, 0], [5e-324, 0, 0, 0, 0], 0.5, 1.0)
 def test_given_any_period_then_the_pool_is_kept_and_no_one_falls_below_its_floor(
     weights, total, spent, removed, floor_fraction, rate
 ):

@@ -83,10 +83,13 @@ def reallocate(
         elif total_e <= 0.0:
             new, why = old, "kept: no agent removed risk this period"
         else:
-            target = floor + max(share_pool, 0.0) * e / total_e
+            # The share first: a subnormal efficiency times the pool would underflow and lose
+            # part of the pool; its ratio to the (exact) sum of subnormals does not.
+            share = e / total_e
+            target = floor + max(share_pool, 0.0) * share
             new = (1.0 - rate) * old + rate * target
             why = (
-                f"toward {target:.6g} ({100 * e / total_e:.1f} % of the risk removed per unit "
+                f"toward {target:.6g} ({100 * share:.1f} % of the risk removed per unit "
                 f"of premium among the agents that spent)"
             )
         out.append(
