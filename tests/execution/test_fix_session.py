@@ -16,8 +16,8 @@ from hedgemesh.execution.domain.fix.session import (
     SeqState,
     SessionConfig,
     State,
-    Stored,
 )
+from hedgemesh.records.fix import SentMessage
 
 from .fix_examples import CLIENT, PASSWORD, T0, US, frame, logon, new_order, wire
 
@@ -133,7 +133,7 @@ def test_a_resend_request_is_answered_with_possdup_copies_and_gap_fills() -> Non
     session.send("8", [(Tag.EXEC_ID, "E3")], 0.0, T0)  # 6
     (replay,) = _feed(session, wire("2", [(Tag.BEGIN_SEQ_NO, 1), (Tag.END_SEQ_NO, 0)], seq=2))
     assert replay == Replay(1, 0)
-    stored = [Stored(s, "8", [(Tag.EXEC_ID, f"E{i}")], "20260105-15:00:00.000")
+    stored = [SentMessage(CLIENT, s, "8", ((Tag.EXEC_ID, f"E{i}"),), "20260105-15:00:00.000")
               for i, s in enumerate((2, 3, 4, 6))]  # fmt: skip
     sent = _sent(session.replay(stored, 1, 0, T0))
     assert [(m.msg_type, m.seq) for m in sent] == [

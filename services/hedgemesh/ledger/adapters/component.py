@@ -151,13 +151,13 @@ class LedgerComponent:
         if not report.is_fill:
             return  # acks, cancels, rejects change no position
         assert report.last_price is not None  # a fill has one (wire rule)
-        await self._book(
+        await self._book(  # a client's (FIX) fill is its trade with the book: the other side
             event_id=report.exec_id,
-            kind=EventKind.FILL,
+            kind=EventKind.FILL if report.counterparty is None else EventKind.TRADE,
             message=report,
             signed_quantity=report.signed_last_quantity,
             price=report.last_price,
-            fees=report.fees,
+            fees=report.book_fees,
         )
 
     async def _book(

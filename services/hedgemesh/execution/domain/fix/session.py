@@ -39,6 +39,7 @@ from datetime import datetime
 from enum import Enum
 
 from hedgemesh.execution.domain.fix.codec import FixMessage, Garbled, Tag, encode, fix_time
+from hedgemesh.records.fix import SentMessage
 
 #: Every MsgType FIX 4.4 defines (the data dictionary's list).
 FIX44_MSG_TYPES = frozenset(
@@ -180,17 +181,6 @@ class Ignored:
 Effect = Send | Deliver | Replay | LoggedOn | Close | Ignored
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """An application message as stored for resend: its number, type, body and first
-    SendingTime."""
-
-    seq: int
-    msg_type: str
-    body: Sequence[tuple[int, str]]
-    sent_at: str
-
-
 class Outbound:
     """Numbers and encodes what we send one counterparty (on a connection or not)."""
 
@@ -207,7 +197,8 @@ class Outbound:
         )  # fmt: skip
         return Send(seq, msg_type, raw, keep=msg_type not in ADMIN)
 
-    def resend(self, stored: Stored, now: datetime) -> Send:
+    def resend(self, stored: SentMessage, now: datetime) -> Send:
+        assert stored.seq is not None
         raw = encode(
             stored.msg_type, stored.body, sender=self.comp_id, target=self.seqs.counterparty,
             seq=stored.seq, sent_at=now, orig_sent_at=stored.sent_at,
@@ -342,14 +333,16 @@ class FixSession:
         """An application message on this session."""
         return self._send(msg_type, body, now, at)
 
-    def replay(self, stored: Sequence[Stored], begin: int, end: int, at: datetime) -> list[Effect]:
+    def replay(
+        self, stored: Sequence[SentMessage], begin: int, end: int, at: datetime
+    ) -> list[Effect]:
         """Answer a ResendRequest for `begin`..`end` from the stored application messages
         (`stored`, in the range, any order): each re-sent under its number with PossDupFlag,
         every other number covered by a SequenceReset-GapFill."""
         assert self.out is not None
         last = self.out.seqs.next_out - 1
         end = last if end == 0 or end > last else end
-        by_seq = {s.seq: s for s in stored if begin <= s.seq <= end}
+        by_seq = {s.seq: s for s in stored if s.seq is not None and begin <= s.seq <= end}
         effects: list[Effect] = []
         seq = begin
         while seq <= end:
