@@ -12,7 +12,12 @@ class LedgerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEDGEMESH_LEDGER_", frozen=True, extra="ignore")
 
     snapshot_interval_s: float = Field(
-        default=1.0, gt=0, le=3600, description="Publish every underlying's snapshot this often."
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="Publish every underlying's snapshot this often, in real seconds (on the "
+        "accelerated clock a clock second is a few milliseconds: hundreds of snapshots a second "
+        "that every service would parse).",
     )
     trades_durable: Token = Field(default="ledger-trades", description="Consumer on trades.")
     fills_durable: Token = Field(default="ledger-fills", description="Consumer on reports.")

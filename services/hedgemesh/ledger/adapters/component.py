@@ -235,7 +235,7 @@ class LedgerComponent:
 
     async def _publish_periodically(self) -> None:
         while True:
-            await self.service.clock.sleep(self.settings.snapshot_interval_s)
+            await asyncio.sleep(self.settings.snapshot_interval_s)  # real time
             for underlying in self.ledger.underlyings:
                 await self._publish(underlying)
 
