@@ -99,6 +99,12 @@ class Order(WireModel):
     decision_ids: list[Id] = Field(
         min_length=1, max_length=MAX_DECISIONS, description="Decisions that approved it (cause)."
     )
+    counterparty: Id | None = Field(
+        default=None,
+        description="A client's order (the FIX SenderCompID it came from): its fills are that "
+        "client's trades with the book, which takes the other side; no manager epoch fences it. "
+        "None: the desk's own hedge order.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -178,6 +184,11 @@ class ExecutionReport(WireModel):
         default=None, description="Why rejected (required), cancelled or expired."
     )
     text: str = Field(default="", max_length=1024, description="Detail, for a person.")
+    counterparty: Id | None = Field(
+        default=None,
+        description="The client whose order this is (the order's `counterparty`); None: the "
+        "desk's own.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -224,8 +235,15 @@ class ExecutionReport(WireModel):
 
     @property
     def signed_last_quantity(self) -> int:
-        """The change of the book's position by this report: + bought, − sold, 0 if no fill."""
-        return self.side.sign * (self.last_quantity or 0)
+        """The change of the book's position by this report: + bought, − sold, 0 if no fill
+        (a client's order moves the book the other way)."""
+        sign = -1 if self.counterparty is not None else 1
+        return sign * self.side.sign * (self.last_quantity or 0)
+
+    @property
+    def book_fees(self) -> float:
+        """The fees the book pays for this report (a client pays its own)."""
+        return 0.0 if self.counterparty is not None else self.fees
 
     @property
     def publish_subject(self) -> str:

@@ -110,14 +110,16 @@ class Engine:
         self, order: Order, now: float, *, fence: int | None = None
     ) -> list[ExecutionReport]:
         """A new order: refused when its epoch is older than the fence (`fence`: the one it met
-        when it arrived, for an order judged after a restart), else judged."""
+        when it arrived, for an order judged after a restart), else judged. A client's order
+        (`counterparty`, from FIX) is not fenced and does not move the fence."""
         record = self._record(order)
         fence = self.fence if fence is None else fence
-        if order.epoch < fence:
-            text = f"epoch {order.epoch} is older than epoch {fence} already seen"
-            self.controls.count(ReasonCode.STALE_EPOCH)
-            return [record.rejected(ReasonCode.STALE_EPOCH, text, now)]
-        self.raise_fence(order.epoch)
+        if order.counterparty is None:  # a client's order has no manager epoch to fence
+            if order.epoch < fence:
+                text = f"epoch {order.epoch} is older than epoch {fence} already seen"
+                self.controls.count(ReasonCode.STALE_EPOCH)
+                return [record.rejected(ReasonCode.STALE_EPOCH, text, now)]
+            self.raise_fence(order.epoch)
         self.check_loss(now)
         denial = self.controls.on_arrival(now)
         if denial is not None:

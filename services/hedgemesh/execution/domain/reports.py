@@ -157,4 +157,5 @@ class OrderRecord:
             fees=fees,
             reason_code=reason,
             text=text[:_TEXT_LIMIT],
+            counterparty=order.counterparty,
         )
