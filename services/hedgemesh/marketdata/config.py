@@ -37,3 +37,10 @@ class MarketDataSettings(BaseSettings):
     retry_s: float = Field(
         default=0.5, gt=0.0, le=60.0, description="Wait between tries to store a trade (real s)."
     )
+    trades_in_flight: int = Field(
+        default=256,
+        ge=1,
+        le=10_000,
+        description="Trades of one batch stored on JetStream at once (sent in order, acks awaited "
+        "together): a firm's book of 100,000 positions took minutes one ack at a time.",
+    )

@@ -125,8 +125,14 @@ class MarketDataPublisher:
                 if await self._feed(tick.underlying, tick.publish_subject, tick):
                     self.stats.ticks += 1
                     TICKS.labels(underlying=tick.underlying).inc()
-        for trade in batch.trades:
-            await self._store(trade)
+        await self._store_all(batch.trades)
+
+    async def _store_all(self, trades: list[ClientTrade]) -> None:
+        """Store a batch's trades, `trades_in_flight` at a time: each slice is sent in order
+        and its acks awaited together (a trade retried after a failure lands later)."""
+        step = self.settings.trades_in_flight
+        for start in range(0, len(trades), step):
+            await asyncio.gather(*(self._store(t) for t in trades[start : start + step]))
 
     async def _feed(self, underlying: str, subject: str, message: WireModel) -> bool:
         """Publish a tick or surface unless its underlying is paused."""
