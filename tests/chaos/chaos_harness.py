@@ -48,12 +48,10 @@ HEARTBEAT_S = 0.5
 #: seconds; default 1.5). A new leader mirrors its predecessor's hold, so this adds to an agent
 #: take-over; at 100x an IOC order ends within tens of real milliseconds.
 SETTLE_TIMEOUT_S = 0.5
-#: What every service of a chaos cluster shares besides the launcher's own settings. The
-#: ledger's periodic snapshot at one real second, as in tests/system.
+#: What every service of a chaos cluster shares besides the launcher's own settings.
 CHAOS_ENV = {
     "HEDGEMESH_LEASE_TTL_S": f"{LEASE_TTL_S:g}",
     "HEDGEMESH_HEARTBEAT_INTERVAL_S": f"{HEARTBEAT_S:g}",
-    "HEDGEMESH_LEDGER_SNAPSHOT_INTERVAL_S": f"{SPEED:g}",
     "HEDGEMESH_GAMMA_AGENT_SETTLE_TIMEOUT_S": f"{SETTLE_TIMEOUT_S:g}",
     "HEDGEMESH_VEGA_AGENT_SETTLE_TIMEOUT_S": f"{SETTLE_TIMEOUT_S:g}",
 }

@@ -203,3 +203,25 @@ async def test_given_tick_and_surface_then_snapshot_marks_at_fair_value(
         assert snap.cash + 100 * 5050.0 - 10 * marked * 100 == pytest.approx(
             snap.realised_pnl + snap.unrealised_pnl, rel=1e-9
         )
+
+
+async def test_given_a_flood_of_trades_then_snapshots_are_coalesced_and_the_last_is_whole(
+    nats_server, bus, database_url, eventually
+) -> None:
+    """Bookings faster than the snapshot gap send fewer snapshots than bookings, and the newest
+    state (every trade) always goes out."""
+    count = 60
+    async with running_ledger(nats_server, database_url):
+        seen: list[PositionSnapshot] = []
+
+        async def on_snapshot(snap: PositionSnapshot, _envelope) -> None:
+            seen.append(snap)
+
+        await bus.subscribe(subjects.positions("SPX"), PositionSnapshot, on_snapshot)
+        await bus.flush()
+        for n in range(count):
+            t = trade(f"t{n}", SPX, 1, 5000.0)
+            await bus.js_publish(subjects.BOOK_TRADE, t, msg_id=t.trade_id)
+        await eventually(lambda: any(s.as_of_seq == count for s in seen))
+        assert quantities(seen[-1]) == {"SPX": count}
+        assert len(seen) < count

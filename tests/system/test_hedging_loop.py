@@ -39,11 +39,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 #: Simulated seconds per real second.
 SPEED = 100.0
-#: The ledger re-publishes every snapshot each `snapshot_interval_s` of the market clock: at
-#: 100x its 1 s default is a hundred snapshots a second per underlying, each parsed by seven
-#: services, and the flood leaves the ledger seconds behind its fills after the gap. One real
-#: second, until that interval runs on real time as heartbeats and leases do.
-ENV = {"HEDGEMESH_LEDGER_SNAPSHOT_INTERVAL_S": f"{SPEED:g}"}
 SAMPLE_EVERY_S = 0.2
 
 
@@ -60,7 +55,7 @@ def cluster(tmp_path: Path):
     launcher = Launcher(
         "--nats-port", "0", "--no-restart", "--speed", str(SPEED),
         home=tmp_path / "var",
-        env={"HEDGEMESH_API_PORT": str(port), **ENV},
+        env={"HEDGEMESH_API_PORT": str(port)},
     )  # fmt: skip
     try:
         launcher.wait_for_line("hedgemesh: running", timeout=60)

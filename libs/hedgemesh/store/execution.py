@@ -60,7 +60,7 @@ def _stored(row: OrderRow) -> StoredOrder:
     )
 
 
-def _order_values(order: Order, received_at: datetime) -> dict[str, Any]:
+def order_values(order: Order, received_at: datetime) -> dict[str, Any]:
     return {
         "client_order_id": order.client_order_id,
         "message_id": order.id,
@@ -131,7 +131,7 @@ class ExecutionRepository:
 
         The one gate against working an order twice: call it before doing anything with it.
         """
-        values = _order_values(order, received_at or datetime.now(UTC))
+        values = order_values(order, received_at or datetime.now(UTC))
         with self._sessions() as session, session.begin():
             return insert_if_absent(session, OrderRow, values, key=("client_order_id",))
 

@@ -31,6 +31,17 @@ Manager (`mgr_*`):
 - `mgr_budget_periods`: each agent's budget per period: allocated, spent, risk removed, and
   the allocation chosen for the next period with the reason.
 
+FIX gateway (`fix_*`, in execution):
+- `fix_sessions`: per counterparty (SenderCompID), the next sequence number expected from it
+  and the next we send, so that a restart resumes the session;
+- `fix_messages`: every application message sent (type, body, first SendingTime), unique by
+  (counterparty, seq), to answer a ResendRequest; and the execution report it came from
+  (unique `exec_id`), so that each report goes out once, a restart sending what was stored but
+  not yet sent (`seq` NULL: a report that maps to no message);
+- `fix_requests`: every ClOrdID a counterparty used (unique per counterparty: a repeat is
+  refused after a restart too), the kind (new, replace, cancel), execution's order it made or
+  targets, and what a replace carries over from the order it replaced.
+
 API (`api_*`):
 - `api_audit`: every mutating REST call (a limit change, a control command): who (the token's
   name and role), what (method, path, body), the state before and after, when, and the status
@@ -197,6 +208,57 @@ class SwitchRow(Base):
     reason: Mapped[str] = mapped_column(Text, comment="Why, for a person.")
     changed_by: Mapped[str] = mapped_column(String(ID), comment="Who engaged or released it.")
     changed_at: Mapped[datetime]
+
+
+# -- FIX gateway --------------------------------------------------------------------------------
+
+
+class FixSessionRow(Base):
+    """A FIX counterparty's session numbers."""
+
+    __tablename__ = "fix_sessions"
+
+    counterparty: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    next_in: Mapped[int] = mapped_column(comment="The next MsgSeqNum expected from it.")
+    next_out: Mapped[int] = mapped_column(comment="The next MsgSeqNum we send it.")
+    updated_at: Mapped[datetime]
+
+
+class FixMessageRow(Base):
+    """An application message sent to a counterparty (kept for resend), or an execution report
+    that maps to none (`seq` NULL)."""
+
+    __tablename__ = "fix_messages"
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    counterparty: Mapped[str] = mapped_column(String(ID))
+    seq: Mapped[int | None] = mapped_column(comment="MsgSeqNum; NULL: no message was sent.")
+    msg_type: Mapped[str] = mapped_column(String(ENUM))
+    body: Mapped[str] = mapped_column(Text, comment="The body fields, JSON [[tag, value], ...].")
+    sent_at: Mapped[str] = mapped_column(String(ENUM), comment="The first SendingTime (52).")
+    exec_id: Mapped[str | None] = mapped_column(
+        String(ID), unique=True, comment="The execution report it came from."
+    )
+
+    __table_args__ = (UniqueConstraint("counterparty", "seq"),)
+
+
+class FixRequestRow(Base):
+    """A ClOrdID a counterparty used, and the order it made or targets."""
+
+    __tablename__ = "fix_requests"
+
+    counterparty: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    cl_ord_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(ENUM))
+    client_order_id: Mapped[str] = mapped_column(String(ID), comment="Execution's order.")
+    orig_cl_ord_id: Mapped[str | None] = mapped_column(String(ID))
+    order_qty: Mapped[int]
+    carried_qty: Mapped[int] = mapped_column(comment="Filled under the ClOrdIDs it replaced.")
+    carried_notional: Mapped[float] = mapped_column(comment="Σ price × quantity of those.")
+    received_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "client_order_id"),)
 
 
 # -- ledger -------------------------------------------------------------------------------------

@@ -99,6 +99,12 @@ class Order(WireModel):
     decision_ids: list[Id] = Field(
         min_length=1, max_length=MAX_DECISIONS, description="Decisions that approved it (cause)."
     )
+    counterparty: Id | None = Field(
+        default=None,
+        description="A client's order (the FIX SenderCompID it came from): its fills are that "
+        "client's trades with the book, which takes the other side; no manager epoch fences it. "
+        "None: the desk's own hedge order.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -178,6 +184,21 @@ class ExecutionReport(WireModel):
         default=None, description="Why rejected (required), cancelled or expired."
     )
     text: str = Field(default="", max_length=1024, description="Detail, for a person.")
+    counterparty: Id | None = Field(
+        default=None,
+        description="The client whose order this is (the order's `counterparty`); None: the "
+        "desk's own.",
+    )
+    arrival_price: Price | None = Field(
+        default=None,
+        description="The order's arrival price: the venue's mid (its fair value while the book "
+        "is one-sided) when the order was first worked; on every report after that.",
+    )
+    mid_after: Price | None = Field(
+        default=None,
+        description="The venue's mid just after this fill (fills only): against "
+        "`arrival_price`, the market impact of the order so far.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -192,6 +213,8 @@ class ExecutionReport(WireModel):
             raise ValueError("last_quantity and last_price are given iff the report is a fill")
         if self.fees and not fill:
             raise ValueError("fees are charged only with a fill")
+        if self.mid_after is not None and not fill:
+            raise ValueError("mid_after is given only with a fill")
         if (self.avg_price is not None) != (cum > 0):
             raise ValueError("avg_price is given iff something has filled")
         if cum > order or (self.last_quantity or 0) > cum:
@@ -224,8 +247,15 @@ class ExecutionReport(WireModel):
 
     @property
     def signed_last_quantity(self) -> int:
-        """The change of the book's position by this report: + bought, − sold, 0 if no fill."""
-        return self.side.sign * (self.last_quantity or 0)
+        """The change of the book's position by this report: + bought, − sold, 0 if no fill
+        (a client's order moves the book the other way)."""
+        sign = -1 if self.counterparty is not None else 1
+        return sign * self.side.sign * (self.last_quantity or 0)
+
+    @property
+    def book_fees(self) -> float:
+        """The fees the book pays for this report (a client pays its own)."""
+        return 0.0 if self.counterparty is not None else self.fees
 
     @property
     def publish_subject(self) -> str:

@@ -7,6 +7,7 @@
 
 Books each trade (`HEDGE_TRADES`) and fill (`HEDGE_EXEC`) once, in one database transaction,
 acknowledged after the commit; publishes a `PositionSnapshot` per underlying on
-`hedge.v1.positions.<UND>` after each booking and every `snapshot_interval_s`, and answers
+`hedge.v1.positions.<UND>` after bookings (coalesced: `adapters/pacer.py`) and every
+`snapshot_interval_s` real seconds, and answers
 `PositionSnapshotRequest` on `hedge.v1.ledger.snapshot`.
 """

@@ -62,3 +62,11 @@ class MarketDataSettings(BaseSettings):
 
     def pace_rules(self) -> PaceRules:
         return PaceRules(lag_s=self.pace_lag_s, floor=self.pace_floor)
+
+    trades_in_flight: int = Field(
+        default=256,
+        ge=1,
+        le=10_000,
+        description="Trades of one batch stored on JetStream at once (sent in order, acks awaited "
+        "together): a firm's book of 100,000 positions took minutes one ack at a time.",
+    )

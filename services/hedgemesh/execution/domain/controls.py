@@ -144,7 +144,7 @@ class Controls:
         assert report.last_quantity is not None and report.last_price is not None
         instrument = report.instrument
         signed = report.signed_last_quantity
-        self.day_cash -= signed * report.last_price * instrument.multiplier + report.fees
+        self.day_cash -= signed * report.last_price * instrument.multiplier + report.book_fees
         _, held = self.day_positions.get(instrument.symbol, (instrument, 0))
         self.day_positions[instrument.symbol] = (instrument, held + signed)
 

@@ -11,9 +11,12 @@ in a worker thread so that the event loop keeps serving ticks and requests.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import time
 from typing import TYPE_CHECKING
 
+from hedgemesh.ledger.adapters.pacer import SnapshotPacer
 from hedgemesh.ledger.config import LedgerSettings
 from hedgemesh.ledger.domain.ledger import Booking, BookingRefused, Ledger
 from hedgemesh.market.view import MarketView
@@ -21,7 +24,7 @@ from hedgemesh.runtime import metrics
 from hedgemesh.runtime.bus import Envelope, Handler, M
 from hedgemesh.runtime.errors import Rejected
 from hedgemesh.runtime.streams import DurableConsumer
-from hedgemesh.runtime.tasks import cancel_and_wait
+from hedgemesh.runtime.tasks import Background
 from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
 from hedgemesh.store.ledger import EventKind, LedgerRepository, StaleLedger
 from hedgemesh.wire import subjects
@@ -59,7 +62,8 @@ class LedgerComponent:
         self._repo: LedgerRepository | None = None
         self._lock = asyncio.Lock()
         self._consumers: list[DurableConsumer[ClientTrade] | DurableConsumer[ExecutionReport]] = []
-        self._ticker: asyncio.Task[None] | None = None
+        self._background = Background("ledger")
+        self._pacer = SnapshotPacer(settings.snapshot_min_gap_s)
 
     @property
     def service(self) -> Service:
@@ -100,7 +104,7 @@ class LedgerComponent:
         ]  # fmt: skip
         for consumer in self._consumers:
             await consumer.start()
-        self._ticker = asyncio.create_task(self._publish_periodically(), name="ledger-snapshots")
+        self._background.every(self.settings.snapshot_interval_s, self._publish_all, "snapshots")
 
     def _consumer(
         self, stream: str, durable: str, model: type[M], handler: Handler[M]
@@ -117,8 +121,7 @@ class LedgerComponent:
         )
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._ticker)
-        self._ticker = None
+        await self._background.stop()
         for consumer in self._consumers:
             await consumer.stop()
         self._consumers = []
@@ -148,13 +151,13 @@ class LedgerComponent:
         if not report.is_fill:
             return  # acks, cancels, rejects change no position
         assert report.last_price is not None  # a fill has one (wire rule)
-        await self._book(
+        await self._book(  # a client's (FIX) fill is its trade with the book: the other side
             event_id=report.exec_id,
-            kind=EventKind.FILL,
+            kind=EventKind.FILL if report.counterparty is None else EventKind.TRADE,
             message=report,
             signed_quantity=report.signed_last_quantity,
             price=report.last_price,
-            fees=report.fees,
+            fees=report.book_fees,
         )
 
     async def _book(
@@ -192,7 +195,7 @@ class LedgerComponent:
             self.ledger.commit(booking)
             self.booked += 1
             BOOKINGS.labels(kind=kind.value).inc()
-        await self._publish(booking.account.underlying)
+        await self._booked(booking.account.underlying)
 
     async def _store(self, booking: Booking) -> bool:
         try:
@@ -233,11 +236,22 @@ class LedgerComponent:
         except Exception:  # the booking stands; the next snapshot catches up
             log.exception("ledger: could not publish the %s snapshot", underlying)
 
-    async def _publish_periodically(self) -> None:
-        while True:
-            await self.service.clock.sleep(self.settings.snapshot_interval_s)
-            for underlying in self.ledger.underlyings:
-                await self._publish(underlying)
+    async def _booked(self, underlying: str) -> None:
+        """Publish the snapshot after a booking, now or coalesced (`SnapshotPacer`)."""
+        delay = self._pacer.after_booking(underlying, time.monotonic())
+        if delay == 0.0:
+            await self._publish(underlying)
+        elif delay is not None:
+            work = functools.partial(self._publish_due, underlying)
+            self._background.later(delay, f"snapshot-{underlying}", work)
+
+    async def _publish_due(self, underlying: str) -> None:
+        self._pacer.published(underlying, time.monotonic())
+        await self._publish(underlying)
+
+    async def _publish_all(self) -> None:
+        for underlying in self.ledger.underlyings:
+            await self._publish(underlying)
 
     async def _on_request(self, request: PositionSnapshotRequest, envelope: Envelope) -> None:
         if envelope.reply:

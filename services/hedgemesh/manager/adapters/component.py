@@ -26,11 +26,11 @@ from pydantic import ValidationError
 from hedgemesh.manager.adapters import takeover
 from hedgemesh.manager.adapters.control import ControlHandler
 from hedgemesh.manager.adapters.kv import ManagerKV, create
+from hedgemesh.manager.adapters.measure import CycleMeter
 from hedgemesh.manager.adapters.outbox import Outbox
 from hedgemesh.manager.config import ManagerSettings
 from hedgemesh.manager.domain import effects as fx
 from hedgemesh.manager.domain.core import ManagerCore
-from hedgemesh.runtime import metrics
 from hedgemesh.runtime.bus import Bus, Envelope
 from hedgemesh.runtime.errors import NatsUnavailable
 from hedgemesh.runtime.kv import TypedKV
@@ -48,19 +48,6 @@ if TYPE_CHECKING:
     from hedgemesh.runtime.service import Service
 
 log = logging.getLogger(__name__)
-
-DECISIONS = metrics.counter(
-    "decisions_total", "Decisions on proposals, by outcome and reason code.", ["outcome", "reason"]
-)
-ORDERS = metrics.counter("orders_routed_total", "Hedge orders published.", ["underlying"])
-PROPOSAL_TO_DECISION = metrics.histogram(
-    "proposal_to_decision_seconds", "From a proposal's arrival to its decision, published."
-)
-DECISION_TO_ORDER = metrics.histogram(
-    "decision_to_order_seconds", "From a cycle's decision starting to its orders published."
-)
-#: Proposals whose arrival time is kept for the latency (the oldest dropped).
-_ARRIVALS_KEPT = 10_000
 
 CONTROL_TARGET = "manager"
 
@@ -84,8 +71,7 @@ class ManagerComponent:
         self.ready = asyncio.Event()
         self._service: Service | None = None
         self._lock = asyncio.Lock()
-        self._arrived: dict[str, float] = {}
-        """When each proposal arrived (perf_counter), for the proposal → decision latency."""
+        self._meter = CycleMeter()
         self._background = Background("manager")
         self._control_sub: Any = None
 
@@ -233,9 +219,7 @@ class ManagerComponent:
         self.core.on_heartbeat(heartbeat, self._at())
 
     async def _on_proposal(self, proposal: Proposal, envelope: Envelope) -> None:
-        self._arrived[proposal.id] = time.perf_counter()
-        while len(self._arrived) > _ARRIVALS_KEPT:
-            del self._arrived[next(iter(self._arrived))]
+        self._meter.arrived(proposal.id)
         await self._apply_at(self.core.on_proposal, proposal)
 
     async def _on_timer(self) -> None:
@@ -293,27 +277,11 @@ class ManagerComponent:
             routed = time.perf_counter()
             decisions = [d.decision for d in outcome.decisions]
             published = await outbox.publish_decisions(self.bus, decisions) and published
-            self._measure(outcome.orders, decisions, started, routed)
+            self._meter.decided(outcome.orders, decisions, started, routed)
             if self.core.last_cycle is not None:
                 self.core.last_cycle["decide_ms"] = 1e3 * (time.perf_counter() - started)
             outbox.queue(outcome, self.now() if published else None)
         self._background.spawn(outbox.store_pending(), "store")
-
-    def _measure(
-        self, orders: list[Order], decisions: list[Decision], started: float, routed: float
-    ) -> None:
-        """Metrics of a decided cycle: decisions by outcome and reason, orders, latencies."""
-        now = time.perf_counter()
-        for decision in decisions:
-            reason = "" if decision.reason_code is None else decision.reason_code.value
-            DECISIONS.labels(outcome=decision.outcome.value, reason=reason).inc()
-            arrived = self._arrived.pop(decision.proposal_id, None)
-            if arrived is not None:
-                PROPOSAL_TO_DECISION.observe(now - arrived)
-        for order in orders:
-            ORDERS.labels(underlying=order.instrument.underlying).inc()
-        if orders:
-            DECISION_TO_ORDER.observe(routed - started)
 
     async def _apply_at(self, handler: Callable[..., list[fx.Effect]], *args: Any) -> None:
         """The effects of a core call made now (`handler(*args, at)`)."""

@@ -124,10 +124,7 @@ class MarketDataPublisher:
         sequence of its last trade (0: none)."""
         if market:
             await self._market(batch)
-        last = 0
-        for trade in batch.trades if trades else ():
-            last = max(last, await self._store(trade))
-        return last
+        return await self._store_all(batch.trades) if trades else 0
 
     async def _market(self, batch: Batch) -> None:
         service = self._service
@@ -149,6 +146,16 @@ class MarketDataPublisher:
                 if await self._feed(tick.underlying, tick.publish_subject, tick):
                     self.stats.ticks += 1
                     TICKS.labels(underlying=tick.underlying).inc()
+
+    async def _store_all(self, trades: list[ClientTrade]) -> int:
+        """Store a batch's trades, `trades_in_flight` at a time: each slice is sent in order
+        and its acks awaited together (a trade retried after a failure lands later); the
+        highest stream sequence stored (0: none)."""
+        step, last = self.settings.trades_in_flight, 0
+        for start in range(0, len(trades), step):
+            seqs = await asyncio.gather(*(self._store(t) for t in trades[start : start + step]))
+            last = max(last, *seqs)
+        return last
 
     async def _feed(self, underlying: str, subject: str, message: WireModel) -> bool:
         """Publish a tick or surface unless its underlying is paused."""
