@@ -10,8 +10,15 @@ difference, per process and in total, scaled to a 6.5-hour trading day, is the f
 real seconds the stretch took say how busy the cluster kept the machine (CPU-seconds per real
 second).
 
+Before and after in one run: the baseline is a commit (`BASELINE`, the desk before issue 12's
+cost cuts; `--baseline REF` another) exported with `git archive` into a temporary folder and
+run by the same interpreter and packages with that folder's `libs/` and `services/` first on
+`PYTHONPATH` (the `hedgemesh` namespace resolves to the baseline's code), on its own
+`scenarios/default.yaml`; baseline and current alternate `--rounds` times.
+
     .venv/bin/python bench/bench_cpu_day.py                     # 390x, simulated 1 h to 6 h
-    .venv/bin/python bench/bench_cpu_day.py --speed 100 --stretch-h 2
+    .venv/bin/python bench/bench_cpu_day.py --speed 100 --stretch-h 2 --no-baseline
+    .venv/bin/python bench/bench_cpu_day.py --baseline HEAD~3 --rounds 2
 
 Linux only (`/proc`). Run it under the heavy lock on a shared machine; the figure counts the
 cluster's own work, so other load changes it little, but it changes the pace.
@@ -21,10 +28,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import statistics
+import subprocess
+import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +52,8 @@ SPEED = 390.0
 START_OFFSET_H = 1.0
 STRETCH_H = 5.0
 TRADING_DAY_H = 6.5
+#: The desk before issue 12's cost cuts (main when they began).
+BASELINE = "7b0d37f"
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
@@ -141,9 +155,28 @@ async def _measure(url: str, launcher: int, start: datetime, speed: float,
     }
 
 
-def run(speed: float = SPEED, offset_h: float = START_OFFSET_H,
-        stretch_h: float = STRETCH_H) -> dict[str, Any]:  # fmt: skip
-    with running_cluster(SCENARIO, "--speed", repr(speed)) as cluster:
+@contextlib.contextmanager
+def source_tree(ref: str) -> Iterator[Path]:
+    """`ref` of this repository exported into a temporary folder (its libs, services and
+    scenarios)."""
+    with tempfile.TemporaryDirectory(prefix="hedgemesh-baseline-") as folder:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", ref, "libs", "services", "scenarios"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+        yield Path(folder)
+
+
+def measure(root: Path = ROOT, speed: float = SPEED, offset_h: float = START_OFFSET_H,
+            stretch_h: float = STRETCH_H) -> dict[str, Any]:  # fmt: skip
+    """One cluster of the code under `root` (this checkout, or an exported baseline)."""
+    env = {}
+    if root != ROOT:
+        path = [str(root / "libs"), str(root / "services"), os.environ.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
+    scenario = root / "scenarios" / "default.yaml"
+    with running_cluster(scenario, "--speed", repr(speed), env=env) as cluster:
         start = datetime.fromisoformat(cluster["clock"]["start"])
         return asyncio.run(
             _measure(
@@ -152,18 +185,50 @@ def run(speed: float = SPEED, offset_h: float = START_OFFSET_H,
         )
 
 
-def report(r: dict[str, Any]) -> None:
+def run(speed: float = SPEED, offset_h: float = START_OFFSET_H, stretch_h: float = STRETCH_H,
+        baseline: str | None = BASELINE, rounds: int = 1) -> dict[str, Any]:  # fmt: skip
+    """The current checkout, and `baseline` in the same run (alternating, `rounds` each)."""
+    with contextlib.ExitStack() as stack:
+        tree = stack.enter_context(source_tree(baseline)) if baseline else None
+        before: list[dict[str, Any]] = []
+        after: list[dict[str, Any]] = []
+        for _ in range(rounds):
+            if tree is not None:
+                before.append(measure(tree, speed, offset_h, stretch_h))
+            after.append(measure(ROOT, speed, offset_h, stretch_h))
+    figures: dict[str, Any] = {**after[-1], "runs": after}
+    if before:
+        day = statistics.median(r["cpu_s_per_trading_day"] for r in after)
+        base = statistics.median(r["cpu_s_per_trading_day"] for r in before)
+        figures["baseline"] = {"ref": baseline, "runs": before, "cpu_s_per_trading_day": base}
+        figures["cpu_s_per_trading_day_median"] = day
+        figures["baseline_over_current"] = base / day
+    return figures
+
+
+def _report_one(name: str, r: dict[str, Any]) -> None:
     print(
-        f"cluster CPU on the default scenario at {r['speed']:g}x: {r['cpu_s']:.1f} CPU-s over "
-        f"{r['simulated_h']:.2f} simulated h ({r['real_s']:.1f} real s, "
-        f"{r['cpu_s_per_real_s']:.2f} cores busy)"
+        f"{name} at {r['speed']:g}x: {r['cpu_s']:.1f} CPU-s over {r['simulated_h']:.2f} "
+        f"simulated h ({r['real_s']:.1f} real s, {r['cpu_s_per_real_s']:.2f} cores busy); "
+        f"per simulated {TRADING_DAY_H:g}-hour trading day: {r['cpu_s_per_trading_day']:.1f} CPU-s"
     )
-    day = r["cpu_s_per_trading_day"]
-    print(f"  per simulated {TRADING_DAY_H:g}-hour trading day: {day:.1f} CPU-s")
-    for label, cpu in r["cpu_s_by_process"].items():
-        print(f"  {label:<14} {cpu:7.1f} CPU-s")
+    print("  " + ", ".join(f"{label} {cpu:.1f}" for label, cpu in r["cpu_s_by_process"].items()))
     if r["processes_exited"]:
         print(f"  exited during the stretch: {', '.join(r['processes_exited'])}")
+
+
+def report(r: dict[str, Any]) -> None:
+    base = r.get("baseline")
+    for i, run in enumerate(r["runs"]):
+        if base is not None:
+            _report_one(f"baseline {base['ref']}, round {i + 1}", base["runs"][i])
+        _report_one(f"current, round {i + 1}", run)
+    if base is not None:
+        print(
+            f"cluster CPU-s per simulated trading day (median): baseline "
+            f"{base['cpu_s_per_trading_day']:.1f}, current {r['cpu_s_per_trading_day_median']:.1f}"
+            f": {r['baseline_over_current']:.2f}x less"
+        )
 
 
 def main() -> None:
@@ -173,9 +238,14 @@ def main() -> None:
                         help="simulated hours before the stretch (start-up)")  # fmt: skip
     parser.add_argument("--stretch-h", type=float, default=STRETCH_H,
                         help="simulated hours measured")  # fmt: skip
+    parser.add_argument("--baseline", default=BASELINE,
+                        help=f"commit measured in the same run (default {BASELINE})")  # fmt: skip
+    parser.add_argument("--no-baseline", action="store_true", help="the current checkout only")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each, alternating")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    figures = run(args.speed, args.offset_h, args.stretch_h)
+    baseline = None if args.no_baseline else args.baseline
+    figures = run(args.speed, args.offset_h, args.stretch_h, baseline, args.rounds)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

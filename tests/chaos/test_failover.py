@@ -187,7 +187,11 @@ async def test_given_no_live_vega_agent_then_the_manager_reduces_and_hedges_delt
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         view = await cluster.get("/v1/agents")
-        return view if view["trading_state"] == "REDUCING" else None
+        # The desk's state (KV, as the API last read it) and the manager's (asked now) are read
+        # apart: wait for both, or a restarted vega-agent may have made it ACTIVE in between.
+        manager = view["manager"]["state"].get("trading_state") or {}
+        both = view["trading_state"] == manager.get("state") == "REDUCING"
+        return view if both else None
 
     view = await eventually(reducing_with_vega_down, timeout=20, interval=0.1)
     reducing_at = time.monotonic()

@@ -196,6 +196,16 @@ class ExecutionReport(WireModel):
         description="The client whose order this is (the order's `counterparty`); None: the "
         "desk's own.",
     )
+    arrival_price: Price | None = Field(
+        default=None,
+        description="The order's arrival price: the venue's mid (its fair value while the book "
+        "is one-sided) when the order was first worked; on every report after that.",
+    )
+    mid_after: Price | None = Field(
+        default=None,
+        description="The venue's mid just after this fill (fills only): against "
+        "`arrival_price`, the market impact of the order so far.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -210,6 +220,8 @@ class ExecutionReport(WireModel):
             raise ValueError("last_quantity and last_price are given iff the report is a fill")
         if self.fees and not fill:
             raise ValueError("fees are charged only with a fill")
+        if self.mid_after is not None and not fill:
+            raise ValueError("mid_after is given only with a fill")
         if (self.avg_price is not None) != (cum > 0):
             raise ValueError("avg_price is given iff something has filled")
         if cum > order or (self.last_quantity or 0) > cum:

@@ -106,6 +106,7 @@ class ExecutionComponent:
         self._lease_watch: asyncio.Task[None] | None = None
         self._kick = asyncio.Event()
         self._t = 0.0
+        self._service: Service | None = None
         self._bus: Any = None
         self._requests: set[asyncio.Task[None]] = set()
         self._received: dict[str, float] = {}
@@ -121,6 +122,7 @@ class ExecutionComponent:
     async def start(self, service: Service) -> None:
         bus = service.bus
         self._clock = service.clock
+        self._service = service
         url = self.store_settings.url
         migrate(url)
         self._db = make_engine(url, self.store_settings)
@@ -295,6 +297,9 @@ class ExecutionComponent:
 
     async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
         self._commit(self.engine.on_tick(tick, self._now()))
+        if self._service is not None:  # heartbeats say how far behind the market this runs
+            lag_s = self._now() - tick.ts.timestamp()
+            self._service.lag_ms = max(lag_s, 0.0) * 1e3
 
     async def _on_surface(self, surface: Surface, envelope: Envelope) -> None:
         try:

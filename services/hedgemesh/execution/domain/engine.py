@@ -158,6 +158,7 @@ class Engine:
             cum += fill.last_quantity
             notional += round(fill.last_price / record.tick_size) * fill.last_quantity
         record.status = ExecStatus.PARTIALLY_FILLED if cum else ExecStatus.ACCEPTED
+        record.arrival_price = next((f.arrival_price for f in fills if f.arrival_price), None)
         record.resume = {
             "cum_quantity": cum,
             "cum_notional_ticks": notional,
@@ -357,6 +358,8 @@ class Engine:
             if denial is not None:
                 return self._reject(record, denial.reason, denial.text, now)
         reports = self._open_book(instrument, now)
+        if record.arrival_price is None:
+            record.arrival_price = self._mid(record.symbol) or self._fair(instrument)
         resume = record.resume or {}
         parent = ParentOrder.from_wire(order, record.tick_size)
         return reports + self._reports(self.venue.submit(record.symbol, parent, now, **resume), now)
@@ -411,7 +414,8 @@ class Engine:
         controls = self.controls
         for update in updates:
             record = self.orders[update.parent_id]
-            report = record.report(update, now)
+            mid_after = self._mid(record.symbol) if update.last_price is not None else None
+            report = record.report(update, now, mid_after)
             if report.is_terminal:
                 del self.orders[update.parent_id]
             if report.status is ExecStatus.ACCEPTED:
@@ -422,6 +426,17 @@ class Engine:
                 controls.on_fill(report, now)
             reports.append(report)
         return reports
+
+    def _mid(self, symbol: str) -> float | None:
+        """The venue's mid for `symbol` (currency per unit), or None while its book is
+        one-sided or missing."""
+        book = self.venue.books.get(symbol)
+        if book is None:
+            return None
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is None or ask is None:
+            return None
+        return book.to_price((bid + ask) / 2)
 
     def _fair(self, instrument: Instrument) -> float | None:
         """Fair value (currency per unit): the spot, or the option's value on the surface."""
