@@ -146,7 +146,12 @@ def _agent(name: str) -> Grant:
 GRANTS: dict[str, Grant] = {
     "marketdata": Grant(
         publish=_service("marketdata", *_MARKET, subjects.BOOK_TRADE),
-        subscribe=(_inbox("marketdata"), subjects.control_served("marketdata")),  # pause a feed
+        # pause and resume a feed; heartbeats: pacing on the desk's lag, start when it is ready
+        subscribe=(
+            _inbox("marketdata"),
+            subjects.control_served("marketdata"),
+            subjects.ALL_HEARTBEATS,
+        ),
         allow_responses=True,
     ),
     "execution": Grant(

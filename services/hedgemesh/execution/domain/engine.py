@@ -194,6 +194,29 @@ class Engine:
             reports += self._reports(updates, now)
         return reports
 
+    def cancel(
+        self, client_order_id: str, now: float, text: str = "cancelled by request"
+    ) -> list[ExecutionReport]:
+        """Cancel one working order (`CANCELLED_BY_REQUEST`); [] when it is not working."""
+        record = self.orders.get(client_order_id)
+        if record is None:
+            return []
+        if client_order_id in self._waiting:  # not at the venue yet: nothing filled
+            self._waiting.pop(client_order_id)
+            del self.orders[client_order_id]
+            return [record.closed(ExecStatus.CANCELLED, ReasonCode.CANCELLED_BY_REQUEST, text, now)]
+        updates = self.venue.cancel(client_order_id, now, ReasonCode.CANCELLED_BY_REQUEST)
+        return self._reports(updates, now)
+
+    def filled(self, client_order_id: str) -> tuple[int, float]:
+        """A working order's filled quantity and Σ price × quantity of its fills (currency);
+        (0, 0.0) for one not at the venue."""
+        algo = self.venue.working.get(client_order_id)
+        record = self.orders.get(client_order_id)
+        if algo is None or record is None:
+            return 0, 0.0
+        return algo.cum_quantity, algo.cum_notional_ticks * record.tick_size
+
     def release_kill_switch(self) -> None:
         self.controls.kill_switch = None
 
