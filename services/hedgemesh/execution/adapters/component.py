@@ -268,14 +268,14 @@ class ExecutionComponent:
         self._commit(self.engine.receive(order, self._now()))
 
     async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
-        self._commit(self.engine.on_tick(tick, self._now()))
+        self._commit(self.engine.on_tick(tick, self._now()), kick=False)
 
     async def _on_surface(self, surface: Surface, envelope: Envelope) -> None:
         try:
             reports = self.engine.on_surface(surface, self._now())
         except ValueError as error:
             raise Rejected("INVALID_SURFACE", str(error)) from error
-        self._commit(reports)
+        self._commit(reports, kick=False)
 
     async def _on_control(self, command: ControlCommand, envelope: Envelope) -> ControlReply:
         action = command.action
@@ -336,14 +336,15 @@ class ExecutionComponent:
         self._t = max(self._t, self._clock.now().timestamp())
         return self._t
 
-    def _commit(self, reports: list[ExecutionReport]) -> None:
-        """Store, then publish, what the engine reported; wake the timer (new due times); send
-        what a tripped control asks of the manager."""
+    def _commit(self, reports: list[ExecutionReport], *, kick: bool = True) -> None:
+        """Store, then publish, what the engine reported; wake the timer (new due times: `kick`,
+        and whenever something was reported); send what a tripped control asks of the manager."""
         if reports:
             assert self.outbox is not None
             self.outbox.put(reports)
             self._measure(reports)
-        self._kick.set()
+        if kick or reports:
+            self._kick.set()
         for request in self.engine.controls.take_requests():
             log.error("execution: %s: asking the manager to %s", request.text, request.action)
             self.stats[f"requested_{request.action.value}"] += 1
