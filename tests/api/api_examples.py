@@ -299,15 +299,25 @@ def order(
     )
 
 
-def fill_reports(o: Order, fills: list[int], price: float, at: datetime) -> list[ExecutionReport]:
-    """ACCEPTED, then one fill report per quantity in `fills` (FILLED once all is filled)."""
+def fill_reports(
+    o: Order,
+    fills: list[int],
+    price: float,
+    at: datetime,
+    arrival: float | None = None,
+    mids_after: list[float] | None = None,
+) -> list[ExecutionReport]:
+    """ACCEPTED, then one fill report per quantity in `fills` (FILLED once all is filled);
+    `arrival` on every report and `mids_after` (one per fill) when given."""
     base = {
         "client_order_id": o.client_order_id,
         "cycle_id": o.cycle_id,
         "instrument": o.instrument,
         "side": o.side,
         "order_quantity": o.quantity,
+        "arrival_price": arrival,
     }
+    mids = mids_after or [None] * len(fills)
     out = [
         ExecutionReport(
             id=f"{o.client_order_id}-r1",
@@ -336,6 +346,7 @@ def fill_reports(o: Order, fills: list[int], price: float, at: datetime) -> list
                 last_price=price,
                 avg_price=price,
                 fees=0.5,
+                mid_after=mids[n - 2],
                 **base,
             )
         )

@@ -45,7 +45,12 @@ async def run(tmp_path):
     sold = order("SPX-2", instrument=spx[3], quantity=4, side=Side.SELL)
     store_orders(
         h.store_url,
-        (hedge, fill_reports(hedge, [4, 6], 5001.0, ORIGIN + timedelta(seconds=6))),
+        (
+            hedge,
+            fill_reports(
+                hedge, [4, 6], 5001.0, ORIGIN + timedelta(seconds=6), 5000.5, [5001.0, 5001.5]
+            ),
+        ),
         (sold, fill_reports(sold, [4], 20.0, ORIGIN + timedelta(seconds=7))),
     )
     store_decisions(
@@ -99,6 +104,10 @@ async def test_given_a_short_run_then_the_reports_figures_are_the_apis(run, tmp_
         == 10
     )
     assert by_instrument[spx_option(fills)]["notional"] == pytest.approx(4 * 20.0 * 100)
+    # Bought 10 at 5001 against an arrival mid of 5000.5; the mid after each fill 5001, 5001.5.
+    assert by_instrument["SPX"]["arrival_cost"] == pytest.approx(0.5 * 10)
+    assert by_instrument["SPX"]["impact"] == pytest.approx(0.5 * 4 + 1.0 * 6)
+    assert by_instrument[spx_option(fills)]["fills_with_arrival"] == 0  # none recorded
     decisions = (await get("/v1/decisions", {"limit": 1000}))["decisions"]
     assert sum(numbers["decisions_by_reason"].values()) == len(decisions) == 3
     assert numbers["decisions_by_reason"]["rejected: TRADING_HALTED"] == 1

@@ -106,6 +106,20 @@ def test_given_a_large_order_then_it_walks_the_book_and_depth_comes_back_over_ti
     assert thin < engine.quote("SPX").ask_depth[0][1] <= before.ask_depth[0][1]
 
 
+def test_given_an_order_that_walks_the_book_then_reports_give_its_arrival_price_and_impact():
+    engine = quoted_engine()
+    before = engine.quote("SPX")
+    mid = (before.bid + before.ask) / 2
+    past_top = int(before.ask_depth[0][1] + before.ask_depth[1][1] / 2)
+    sweep = order("sweep", quantity=past_top, limit_price=before.ask_depth[-1][0])
+    reports = engine.receive(sweep, T0 + 1)
+    assert [r.arrival_price for r in reports] == [pytest.approx(mid)] * len(reports)
+    fills = [r for r in reports if r.is_fill]
+    assert all(r.mid_after is None for r in reports if not r.is_fill)
+    assert fills[-1].mid_after > mid  # a buy through two levels lifted the mid
+    assert [r.mid_after for r in fills] == sorted(r.mid_after for r in fills)
+
+
 def test_given_an_order_over_the_maximum_then_it_is_rejected_quantity_exceeds_maximum():
     engine = quoted_engine(max_order_quantity=10)
     (report,) = engine.receive(order("big", quantity=11), T0)

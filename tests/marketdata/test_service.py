@@ -164,6 +164,20 @@ async def test_given_a_restart_then_the_initial_trades_are_on_the_stream_exactly
     assert len({t.trade_id for t in trades}) == 3
 
 
+async def test_given_more_initial_trades_than_in_flight_then_each_is_stored_once_in_order(
+    nats_server, bus
+):
+    """Three slices of `trades_in_flight` (the last one short), acks awaited together."""
+    scenario = _two_underlyings(positions=POSITIONS * 50)
+    service = _service(
+        nats_server, scenario, SteppedClock(), client_flow=False, trades_in_flight=64
+    )
+    async with running(service) as publisher:
+        assert (publisher.stats.trades, publisher.stats.duplicate_trades) == (150, 0)
+    trades = await _stored_trades(bus)
+    assert [int(t.trade_id.rsplit("-", 1)[1]) for t in trades] == list(range(150))
+
+
 async def test_given_client_flow_then_its_trades_arrive_on_the_trade_stream(
     nats_server, bus, eventually
 ):

@@ -4,6 +4,7 @@ jump."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -93,3 +94,49 @@ async def test_given_a_service_on_an_accelerated_clock_then_it_follows_the_clust
         assert abs((clock.now() - record.time_at(time.time())).total_seconds()) < 200 * 0.05
     finally:
         await service.stop()
+
+
+def test_given_a_change_scheduled_ahead_then_the_clock_keeps_its_rate_until_then() -> None:
+    clock = AcceleratedClock(100.0, START, anchor=time.time())
+    soon = time.time() + 0.2
+    record = ClockRecord.begin(START, time.time(), 100.0, "a").retimed(10.0, soon, "pacer")
+    clock.follow(record.at, record.anchor, record.speed)
+    assert clock.speed == 100.0  # not yet
+    time.sleep(0.25)
+    assert clock.speed == 10.0
+    assert abs((clock.now() - record.time_at(time.time())).total_seconds()) < 0.1
+
+
+async def test_given_a_held_clock_then_time_stands_and_a_sleep_waits_for_the_start() -> None:
+    clock = AcceleratedClock(100.0, START)
+    clock.follow(START, time.time(), 0.0)
+    assert clock.speed == 0.0
+    sleeping = asyncio.create_task(clock.sleep(5.0))  # five clock seconds
+    await asyncio.sleep(0.2)
+    assert not sleeping.done() and clock.now() == START
+    began = time.monotonic()
+    clock.follow(START, time.time() + 0.1, 100.0)  # runs 0.1 s from now: 0.05 s later done
+    await asyncio.wait_for(sleeping, 2.0)
+    assert 0.1 <= time.monotonic() - began < 0.5
+
+
+async def test_given_a_slower_rate_during_a_sleep_then_the_sleep_follows_it() -> None:
+    clock = AcceleratedClock(1000.0, START)
+    began = time.monotonic()
+    sleeping = asyncio.create_task(clock.sleep(100.0))  # 0.1 s at 1000x
+    await asyncio.sleep(0.02)
+    clock.follow(clock.now(), time.time(), 200.0)  # the other 80 clock s take 0.4 s
+    await asyncio.wait_for(sleeping, 2.0)
+    assert 0.35 < time.monotonic() - began < 0.8
+
+
+async def test_given_a_held_record_then_retime_starts_it_with_a_lead(clock_kv) -> None:
+    await clock_kv.put(
+        CLUSTER_CLOCK_KEY, ClockRecord.begin(START, time.time(), 0.0, "up", ceiling=390.0)
+    )
+    held = await clock_kv.get(CLUSTER_CLOCK_KEY)
+    assert held is not None and held.value.held and held.value.top_speed == 390.0
+    began = time.time()
+    started = await retime(clock_kv, 390.0, "marketdata", "ready", lead_s=1.0)
+    assert started.value.at == START and started.value.anchor >= began + 1.0
+    assert started.value.ceiling == 390.0 and not started.value.held

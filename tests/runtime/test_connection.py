@@ -61,3 +61,17 @@ async def test_given_no_nats_then_the_first_connect_gives_up_after_its_timeout()
     settings = NatsSettings(url=f"nats://127.0.0.1:{_free_port()}", name="lonely")
     with pytest.raises(TimeoutError):
         await connect(settings, initial_timeout_s=0.3)
+
+
+async def test_given_a_url_with_a_password_then_the_connected_line_names_only_the_host(
+    tmp_path, caplog
+):
+    config = tmp_path / "auth.conf"
+    config.write_text('authorization { user: "admin", password: "s3cret-pw" }\n')
+    with NatsServer(store_dir=tmp_path / "js", config_file=config) as server:
+        url = server.url.replace("nats://", "nats://admin:s3cret-pw@")
+        with caplog.at_level("INFO", logger="hedgemesh.runtime.connection"):
+            nc = await connect(NatsSettings(url=url, name="status"), initial_timeout_s=5.0)
+            await drain(nc)
+    assert f"connected to {server.url.removeprefix('nats://')}" in caplog.text
+    assert "s3cret-pw" not in caplog.text

@@ -35,7 +35,7 @@ from hedgemesh.runtime.edge import EdgeSettings, SequenceGuard, check_future, ch
 from hedgemesh.runtime.errors import NoResponders, Rejected
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import PayloadTooLarge, WireModel
-from hedgemesh.wire.ops import ControlCommand, ControlReply, DeadLetter
+from hedgemesh.wire.ops import ConsumerProgress, ControlCommand, ControlReply, DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ class BusStats:
     handler_errors: Counter[str] = field(default_factory=Counter)
     dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
     """Rejections keyed by (subject, error class)."""
+    consumers: dict[str, ConsumerProgress] = field(default_factory=dict)
+    """Durable consumers by name: the last stream sequence handled and what was left behind."""
 
     def dead_letters_by_subject(self) -> dict[str, int]:
         totals: Counter[str] = Counter()

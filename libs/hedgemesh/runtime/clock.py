@@ -12,6 +12,7 @@ import heapq
 import itertools
 import math
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -49,11 +50,28 @@ class LiveClock:
         await asyncio.sleep(max(seconds, 0.0))
 
 
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """From real monotonic instant `real0` on, the simulated time is `at` + (t − real0) × speed
+    and `monotonic()` is `mono0` + the same simulated seconds."""
+
+    real0: float
+    at: datetime
+    speed: float
+    mono0: float
+
+    def now(self, real: float) -> datetime:
+        return self.at + timedelta(seconds=(real - self.real0) * self.speed)
+
+    def monotonic(self, real: float) -> float:
+        return self.mono0 + (real - self.real0) * self.speed
+
+
 class AcceleratedClock:
     """Real time sped up `speed` times.
 
     `now()` starts at `start` (default: the real time) and runs `speed` seconds per real second;
-    `sleep(s)` waits `s / speed` real seconds. `speed=1` behaves like `LiveClock`.
+    `sleep(s)` waits until the clock has moved `s` seconds. `speed=1` behaves like `LiveClock`.
 
     `anchor` (seconds since the Unix epoch) shares one simulated time between processes: `now()`
     is `start` at that wall-clock instant, so every service the launcher starts with the same
@@ -61,46 +79,109 @@ class AcceleratedClock:
     when it is made.
 
     `follow(at, anchor, speed)` moves the clock onto a segment of the cluster's clock (KV
-    `clock`, `hedgemesh.runtime.cluster_clock`): from then on `now()` is `at` at real `anchor`,
-    `speed` times real time. `monotonic()` stays continuous across it (its slope changes).
+    `clock`, `hedgemesh.runtime.cluster_clock`): from real `anchor` on, `now()` is `at` plus
+    `speed` times the real time since. An anchor in the future schedules the change: the clock
+    keeps its rate until then, so every process that read the segment in time switches at the
+    same real instant. Speed 0 holds the clock (the desk is not ready yet). `monotonic()` stays
+    continuous across segments, and a `sleep` in progress follows a change of rate.
     """
 
     def __init__(
         self, speed: float, start: datetime | None = None, *, anchor: float | None = None
     ) -> None:
+        if not speed > 0.0 or speed == float("inf"):
+            raise ValueError(f"speed must be a finite positive number, got {speed!r}")
         if start is not None and start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
         start = (start or datetime.now(UTC)).astimezone(UTC)
         anchor = time.time() if anchor is None else anchor
         # monotonic(): simulated seconds since `start`, continuous across later segments.
-        self._mono0 = (time.time() - anchor) * speed if math.isfinite(anchor) else 0.0
+        self._segments: list[_Segment] = []
+        self._woken: set[asyncio.Future[None]] = set()
         self.follow(start, anchor, speed)
 
     def follow(self, at: datetime, anchor: float, speed: float) -> None:
-        """Run on a new segment: simulated `at` at Unix time `anchor`, then `speed`x."""
-        if not speed > 0.0 or speed == float("inf"):
-            raise ValueError(f"speed must be a finite positive number, got {speed!r}")
+        """Run on a new segment: simulated `at` at Unix time `anchor`, then `speed`x (0: held)."""
+        if not speed >= 0.0 or speed == float("inf"):
+            raise ValueError(f"speed must be a finite number, 0 or more, got {speed!r}")
         if not math.isfinite(anchor):
             raise ValueError(f"anchor must be a finite Unix time, got {anchor!r}")
         if at.tzinfo is None:
             raise ValueError("at must be timezone-aware")
-        if hasattr(self, "_real0"):
-            self._mono0 = self.monotonic()
         real_now = time.monotonic()
-        self._seg_start = real_now
-        self.speed = float(speed)
-        self._at = at.astimezone(UTC)
         # The real monotonic instant of the anchor: measured once, monotonic time after.
-        self._real0 = real_now - (time.time() - anchor)
+        real0 = real_now - (time.time() - anchor)
+        mono0 = self._segment(real0).monotonic(real0) if self._segments else 0.0
+        kept = [s for s in self._segments if s.real0 < real0]
+        # Only the segment in force now and those scheduled after it are needed.
+        while len(kept) > 1 and kept[1].real0 <= real_now:
+            kept.pop(0)
+        self._segments = [*kept, _Segment(real0, at.astimezone(UTC), float(speed), mono0)]
+        woken, self._woken = self._woken, set()
+        for future in woken:
+            if not future.done():
+                future.set_result(None)
+
+    def _segment(self, real: float) -> _Segment:
+        """The segment in force at real monotonic `real` (the first one before it began)."""
+        found = self._segments[0]
+        for segment in self._segments[1:]:
+            if segment.real0 > real:
+                break
+            found = segment
+        return found
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per real second now (0 while held)."""
+        return self._segment(time.monotonic()).speed
 
     def now(self) -> datetime:
-        return self._at + timedelta(seconds=(time.monotonic() - self._real0) * self.speed)
+        real = time.monotonic()
+        return self._segment(real).now(real)
 
     def monotonic(self) -> float:
-        return self._mono0 + (time.monotonic() - self._seg_start) * self.speed
+        real = time.monotonic()
+        return self._segment(real).monotonic(real)
+
+    def _real_wait(self, target: float) -> float:
+        """Real seconds until `monotonic()` reaches `target` on the segments known now
+        (infinite while held with no change scheduled)."""
+        real = time.monotonic()
+        for i, segment in enumerate(self._segments):
+            end = self._segments[i + 1].real0 if i + 1 < len(self._segments) else math.inf
+            if end <= real:
+                continue
+            begin = max(real, segment.real0)
+            if segment.monotonic(begin) >= target:
+                return begin - real
+            if segment.speed > 0.0:
+                reach = segment.real0 + (target - segment.mono0) / segment.speed
+                if reach < end:
+                    return max(reach - real, 0.0)
+        return math.inf
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(seconds, 0.0) / self.speed)
+        if seconds <= 0.0:
+            await asyncio.sleep(0)
+            return
+        target = self.monotonic() + seconds
+        loop = asyncio.get_running_loop()
+        while (wait := self._real_wait(target)) > 0.0:
+            future: asyncio.Future[None] = loop.create_future()
+            self._woken.add(future)  # a new segment wakes it to measure again
+            timer = None if math.isinf(wait) else loop.call_later(wait, _wake, future)
+            try:
+                await future
+            finally:
+                self._woken.discard(future)
+                if timer is not None:
+                    timer.cancel()
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class SteppedClock:

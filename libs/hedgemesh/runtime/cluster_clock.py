@@ -5,8 +5,11 @@
   way the clock then follows the record that is in force.
 - `ClockFollower`: what `Service` runs for an accelerated clock: joins at start-up, then reads the
   record every `poll_s` real seconds and follows a newer segment (a change of rate).
-- `retime(kv, speed, by)`: change the rate from now on (compare-and-set; the simulated time
-  carries on from where it is), e.g. to pace the clock on the desk's lag.
+- `retime(kv, speed, by, reason, lead_s)`: change the rate `lead_s` real seconds from now
+  (compare-and-set; the simulated time carries on from where it is): marketdata's pacer
+  (`hedgemesh.marketdata.adapters.pacing`) slows it when the desk lags and starts a held clock
+  once the desk is ready. The lead (longer than the followers' poll) lets every process switch
+  at the same real instant, so they never disagree about the time.
 
 `hedgemesh up` writes the record itself (`put`) before starting the services: each launcher run
 is a new simulation, and its services already share its start and anchor through the
@@ -29,6 +32,8 @@ from hedgemesh.wire.clock import CLUSTER_CLOCK_KEY, ClockRecord
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5
+#: A change of rate takes effect this long after it is written: every follower reads it first.
+LEAD_S = 1.5
 _RETIME_TRIES = 5
 
 
@@ -60,14 +65,16 @@ async def join(
 
 
 async def retime(
-    kv: TypedKV[ClockRecord], speed: float, by: str, reason: str = ""
+    kv: TypedKV[ClockRecord], speed: float, by: str, reason: str = "", lead_s: float = 0.0
 ) -> Versioned[ClockRecord]:
-    """Run the cluster's clock at `speed` from now on (a new segment, compare-and-set)."""
+    """Run the cluster's clock at `speed` from `lead_s` real seconds on (a new segment,
+    compare-and-set)."""
     for _ in range(_RETIME_TRIES):
         held = await kv.get(CLUSTER_CLOCK_KEY)
         if held is None:
             raise LookupError("the cluster has no clock record to retime")
-        record = held.value.retimed(speed, time.time(), by, reason)
+        at = max(time.time() + lead_s, held.value.anchor)
+        record = held.value.retimed(speed, at, by, reason)
         try:
             return Versioned(record, await kv.update(CLUSTER_CLOCK_KEY, record, last=held.revision))
         except CasConflict:
@@ -86,16 +93,25 @@ class ClockFollower:
         self.by = by
         self.poll_s = poll_s
         self.revision = 0
+        self.record: ClockRecord | None = None
+        """The segment in force (or scheduled) as last read."""
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.revision = (await join(self.kv, self.clock, self.by)).revision
+        joined = await join(self.kv, self.clock, self.by)
+        self.revision, self.record = joined.revision, joined.value
         self._task = asyncio.create_task(self._poll(), name="cluster-clock")
 
     async def stop(self) -> None:
         if self._task is not None:
             await cancel_and_wait(self._task)
             self._task = None
+
+    def adopt(self, held: Versioned[ClockRecord]) -> None:
+        """Follow a segment this process wrote itself (`retime`), without waiting for the poll."""
+        if held.revision > self.revision:
+            follow(self.clock, held.value)
+            self.revision, self.record = held.revision, held.value
 
     async def check(self) -> bool:
         """Read the record once; follow it if it is newer. True when the clock changed."""
@@ -107,7 +123,7 @@ class ClockFollower:
         if held is None or held.revision <= self.revision:
             return False
         follow(self.clock, held.value)
-        self.revision = held.revision
+        self.revision, self.record = held.revision, held.value
         log.info(
             "cluster clock: segment %d, %gx from %s (%s: %s)",
             held.value.segment,

@@ -121,8 +121,9 @@ async def connect(settings: NatsSettings, *, initial_timeout_s: float | None = N
 
 
 def _where(nc: Client) -> str:
+    """host:port of the server connected to, never the user and password a URL may carry."""
     url = nc.connected_url
-    return url.netloc if url is not None else "(nowhere)"
+    return url.netloc.rpartition("@")[2] if url is not None else "(nowhere)"
 
 
 async def drain(nc: Client, timeout_s: float = 3.0) -> None:

@@ -123,7 +123,8 @@ def _agent(name: str) -> Grant:
 GRANTS: dict[str, Grant] = {
     "marketdata": Grant(
         publish=_service("marketdata", *_MARKET, subjects.BOOK_TRADE),
-        subscribe=(INBOX, subjects.control("marketdata")),  # pause and resume a feed
+        # pause and resume a feed; heartbeats: pacing on the desk's lag, start when it is ready
+        subscribe=(INBOX, subjects.control("marketdata"), subjects.ALL_HEARTBEATS),
         allow_responses=True,
     ),
     "execution": Grant(

@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from hedgemesh.runtime import metrics
 from hedgemesh.runtime.bus import Bus, M
 from hedgemesh.runtime.clock import AcceleratedClock, Clock, LiveClock
-from hedgemesh.runtime.cluster_clock import ClockFollower
+from hedgemesh.runtime.cluster_clock import LEAD_S, ClockFollower, retime
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.errors import NatsUnavailable
 from hedgemesh.runtime.kv import TypedKV
@@ -180,8 +180,8 @@ class Service:
         self._on_lost = on_lost
         self.components = list(components)
         self.state = ServiceState.STARTING
-        self.lag_ms = 0.0
-        """Set by the components: how far behind their input they are (milliseconds)."""
+        self._lag_ms = 0.0
+        self._lag_peak_ms = 0.0
         self.params_revision: int | None = None
         """Set by an agent: the KV revision of the live parameters it runs with."""
         self.policy_status: PolicyStatus | None = None
@@ -199,6 +199,23 @@ class Service:
         self._last_heartbeat: datetime | None = None
 
     # -- what components use -----------------------------------------------------------------
+
+    @property
+    def lag_ms(self) -> float:
+        """How far behind its input this instance is (milliseconds of its clock): set by the
+        components; a heartbeat carries the worst since the one before."""
+        return self._lag_ms
+
+    @lag_ms.setter
+    def lag_ms(self, ms: float) -> None:
+        self._lag_ms = ms
+        self._lag_peak_ms = max(self._lag_peak_ms, ms)
+
+    @property
+    def clock_record(self) -> ClockRecord | None:
+        """The cluster clock's segment in force as last read (None: not following one)."""
+        follower = self._clock_follower
+        return follower.record if follower is not None else None
 
     def _default_clock(self) -> Clock:
         return clock_for(self.settings)
@@ -282,6 +299,16 @@ class Service:
             dead_letters=stats.dead_letters_by_subject() if stats else {},
             handler_errors=dict(stats.handler_errors) if stats else {},
         )
+
+    async def retime_clock(self, speed: float, reason: str, lead_s: float = LEAD_S) -> ClockRecord:
+        """Run the cluster's clock at `speed` from `lead_s` real seconds on (KV `clock`); this
+        process follows at once, the others at their next read, before it takes effect."""
+        follower = self._clock_follower
+        if follower is None:
+            raise RuntimeError(f"{self.name} follows no cluster clock to retime")
+        held = await retime(follower.kv, speed, self.instance, reason, lead_s)
+        follower.adopt(held)
+        return held.value
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -449,11 +476,12 @@ class Service:
             seq=self._heartbeat_seq,
             started_at=self.started_at,
             pid=os.getpid(),
-            lag_ms=max(self.lag_ms, 0.0),
+            lag_ms=max(self._lag_peak_ms, 0.0),
             epoch=self.epoch,
             partitions=self.led_partitions(),
             params_revision=self.params_revision,
             policy=self.policy_status,
+            consumers=dict(self._bus.stats.consumers) or None if self._bus is not None else None,
             ts=self.clock.now(),
         )
         try:
@@ -462,7 +490,8 @@ class Service:
             log.warning("%s: heartbeat not sent: %s", self.name, error)
             return
         self._heartbeat_seq += 1
-        LAG_SECONDS.set(max(self.lag_ms, 0.0) / 1000.0)
+        LAG_SECONDS.set(max(self._lag_peak_ms, 0.0) / 1000.0)
+        self._lag_peak_ms = self._lag_ms
         self._last_heartbeat = heartbeat.ts
         if self.settings.health_file is not None:
             self._touch_health_file(self.settings.health_file)

@@ -26,7 +26,7 @@ from hedgemesh.runtime.deadletter import BadInput
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import MAX_PAYLOAD_BYTES
-from hedgemesh.wire.ops import NATS_MAX_PAYLOAD_BYTES
+from hedgemesh.wire.ops import NATS_MAX_PAYLOAD_BYTES, ConsumerProgress
 
 if TYPE_CHECKING:
     from hedgemesh.runtime.bus import Bus
@@ -305,6 +305,9 @@ class DurableConsumer(Generic[M]):
     async def _process(self, msg: Msg) -> None:
         meta = msg.metadata
         PENDING.labels(stream=self.stream, consumer=self.durable).set(meta.num_pending)
+        self.bus.stats.consumers[self.durable] = ConsumerProgress(
+            stream=self.stream, seq=meta.sequence.stream, pending=meta.num_pending
+        )
         envelope = Envelope(
             subject=msg.subject,
             headers=msg.headers or {},

@@ -7,7 +7,10 @@ time was `at`, and from then on it runs `speed` simulated seconds per real secon
 rate (pacing the simulated clock on the desk's lag) writes a new segment that starts where the
 old one had got to (`retimed`), by compare-and-set on the key's revision, so the simulated time
 never jumps: only its slope changes. `segment` counts the changes; `start` keeps the simulated
-instant the cluster's clock began at.
+instant the cluster's clock began at. Speed 0 holds the clock: `hedgemesh up` starts it held, and
+marketdata starts it at `ceiling` once the desk is ready (leaders elected, positions loaded).
+`ceiling` is the speed asked for (the scenario's or `--speed`): pacing slows the clock below it
+when the desk lags, never above it.
 """
 
 from __future__ import annotations
@@ -32,15 +35,50 @@ class ClockRecord(WireModel):
     start: UtcDatetime = Field(description="Simulated instant the cluster's clock began at.")
     at: UtcDatetime = Field(description="Simulated time at `anchor`.")
     anchor: float = Field(gt=0.0, description="Unix time (real seconds) this segment begins.")
-    speed: float = Field(gt=0.0, le=MAX_SPEED, description="Simulated seconds per real second.")
+    speed: float = Field(
+        ge=0.0, le=MAX_SPEED, description="Simulated seconds per real second (0: held)."
+    )
+    ceiling: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=MAX_SPEED,
+        description="The speed asked for; pacing never runs the clock faster. None: `speed`.",
+    )
     segment: int = Field(default=0, ge=0, description="Rate changes since the clock began.")
     changed_by: Id = Field(description="The instance or tool that wrote this segment.")
     reason: str = Field(default="", max_length=1024, description="Why, for a person.")
 
     @classmethod
-    def begin(cls, start: datetime, anchor: float, speed: float, by: str) -> ClockRecord:
+    def begin(
+        cls,
+        start: datetime,
+        anchor: float,
+        speed: float,
+        by: str,
+        *,
+        ceiling: float | None = None,
+        reason: str = "",
+    ) -> ClockRecord:
         """The first segment: simulated `start` at real `anchor`, `speed` times real time."""
-        return cls(start=start, at=start, anchor=anchor, speed=speed, changed_by=by)
+        return cls(
+            start=start,
+            at=start,
+            anchor=anchor,
+            speed=speed,
+            ceiling=ceiling,
+            changed_by=by,
+            reason=reason,
+        )
+
+    @property
+    def held(self) -> bool:
+        """Stopped until the desk is ready."""
+        return self.speed == 0.0
+
+    @property
+    def top_speed(self) -> float:
+        """The speed pacing may return to."""
+        return self.ceiling if self.ceiling is not None else self.speed
 
     def time_at(self, unix_s: float) -> datetime:
         """The simulated time at real Unix time `unix_s` (on this segment's slope)."""
@@ -53,6 +91,7 @@ class ClockRecord(WireModel):
             at=self.time_at(unix_s),
             anchor=unix_s,
             speed=speed,
+            ceiling=self.ceiling,
             segment=self.segment + 1,
             changed_by=by,
             reason=reason,

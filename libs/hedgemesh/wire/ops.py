@@ -60,6 +60,14 @@ class PolicyStatus(WireValue):
     detail: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
+class ConsumerProgress(WireValue):
+    """How far one durable JetStream consumer of an instance has got through its stream."""
+
+    stream: Token
+    seq: Seq = Field(description="Stream sequence of the last message it handled.")
+    pending: int = Field(ge=0, le=MAX_INT64, description="Messages left behind it then.")
+
+
 class Heartbeat(WireModel):
     """Liveness of one service instance, published every few seconds."""
 
@@ -74,7 +82,9 @@ class Heartbeat(WireModel):
     started_at: UtcDatetime
     pid: int = Field(ge=0, le=MAX_INT64, description="Operating-system process id.")
     lag_ms: NonNegativeFloat = Field(
-        default=0.0, description="How far behind its input the instance is, in milliseconds."
+        default=0.0,
+        description="How far behind its input the instance was at worst since its last "
+        "heartbeat, in milliseconds of the cluster's clock.",
     )
     epoch: Seq | None = Field(
         default=None, description="Leader fencing token (the lease's KV revision) when leading."
@@ -92,6 +102,11 @@ class Heartbeat(WireModel):
     )
     policy: PolicyStatus | None = Field(
         default=None, description="An agent's hedge policy in force (None: not an agent)."
+    )
+    consumers: dict[Token, ConsumerProgress] | None = Field(
+        default=None,
+        max_length=64,
+        description="Its durable JetStream consumers by name: how far each has got (None: none).",
     )
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from hedgemesh.cli.up import without_user
 from hedgemesh.launcher import state
 from hedgemesh.runtime import NatsSettings, connect
 from hedgemesh.wire import Heartbeat, subjects
+from hedgemesh.wire.clock import CLUSTER_CLOCK_KEY, ClockRecord
 
 #: Heartbeats come every two seconds; listening a little longer sees every live instance.
 LISTEN_S = 2.5
@@ -46,8 +48,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 async def _heartbeats(url: str, listen_s: float = LISTEN_S) -> dict[str, Heartbeat]:
     """The latest heartbeat of every instance heard within `listen_s`, by instance name."""
+    return (await _observe(url, listen_s))[0]
+
+
+async def _observe(
+    url: str, listen_s: float = LISTEN_S
+) -> tuple[dict[str, Heartbeat], ClockRecord | None]:
+    """The latest heartbeat of every instance heard within `listen_s`, by instance name, and
+    the cluster clock's record (None: none in KV)."""
     nc = await connect(NatsSettings(url=url, name="hedgemesh-cli"), initial_timeout_s=3.0)
     latest: dict[str, Heartbeat] = {}
+    record: ClockRecord | None = None
 
     async def on_message(msg: Any) -> None:
         try:
@@ -58,10 +69,13 @@ async def _heartbeats(url: str, listen_s: float = LISTEN_S) -> dict[str, Heartbe
 
     try:
         await nc.subscribe(subjects.ALL_HEARTBEATS, cb=on_message)
+        with contextlib.suppress(Exception):  # no bucket, or no key: an older cluster
+            kv = await nc.jetstream().key_value(subjects.KV_CLOCK)
+            record = ClockRecord.from_json((await kv.get(CLUSTER_CLOCK_KEY)).value or b"")
         await asyncio.sleep(listen_s)
     finally:
         await nc.close()
-    return latest
+    return latest, record
 
 
 def _alive(pid: int | None) -> bool:
@@ -76,8 +90,14 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def cluster_now(cluster: dict[str, Any]) -> tuple[datetime, float]:
-    """The cluster's simulated time now, and its speed (simulated seconds per real second)."""
+def cluster_now(
+    cluster: dict[str, Any], record: ClockRecord | None = None
+) -> tuple[datetime, float]:
+    """The cluster's simulated time now, and its speed (simulated seconds per real second):
+    from the clock's record in KV when there is one (pacing changes the speed), else from the
+    launcher's file."""
+    if record is not None:
+        return record.time_at(time.time()), record.speed
     clock = cluster.get("clock")
     if not clock:
         return datetime.now(UTC), 1.0
@@ -85,9 +105,12 @@ def cluster_now(cluster: dict[str, Any]) -> tuple[datetime, float]:
     return datetime.fromisoformat(clock["start"]) + timedelta(seconds=elapsed), clock["speed"]
 
 
-def status_rows(cluster: dict[str, Any], beats: dict[str, Heartbeat]) -> list[dict[str, Any]]:
+def status_rows(
+    cluster: dict[str, Any], beats: dict[str, Heartbeat], record: ClockRecord | None = None
+) -> list[dict[str, Any]]:
     """One row per instance; heartbeat ages in real seconds (heartbeats carry simulated time)."""
-    now, speed = cluster_now(cluster)
+    now, speed = cluster_now(cluster, record)
+    speed = speed or 1.0  # held: the heartbeats' time stands still too
     rows = []
     for name, info in sorted(cluster.get("instances", {}).items()):
         beat = beats.get(name)
@@ -104,22 +127,50 @@ def status_rows(cluster: dict[str, Any], beats: dict[str, Heartbeat]) -> list[di
                 "epoch": beat.epoch if beat else None,
                 "partitions": beat.partitions if beat else None,
                 "heartbeat_age_s": (
-                    round((now - beat.ts).total_seconds() / speed, 2) if beat else None
+                    round(max((now - beat.ts).total_seconds(), 0.0) / speed, 2) if beat else None
                 ),
+                "lag_ms": beat.lag_ms if beat else None,
             }
         )
     return rows
 
 
+def clock_view(record: ClockRecord | None) -> dict[str, Any] | None:
+    """The cluster clock as status shows it: speed now, the ceiling, why it last changed."""
+    if record is None:
+        return None
+    return {
+        "speed": record.speed,
+        "ceiling": record.top_speed,
+        "held": record.held,
+        "paced": not record.held and record.speed < record.top_speed,
+        "reason": record.reason,
+        "changed_by": record.changed_by,
+        "segment": record.segment,
+        "now": record.time_at(time.time()).isoformat(),
+    }
+
+
+def clock_line(view: dict[str, Any] | None) -> str:
+    if view is None:
+        return "clock: real time"
+    if view["held"]:
+        return f"clock: held at {view['now']} until the desk is ready ({view['ceiling']:g}x then)"
+    paced = f", paced from {view['ceiling']:g}x: {view['reason']}" if view["paced"] else ""
+    return f"clock: {view['speed']:.0f}x at {view['now']}{paced}"
+
+
 def run_status(args: argparse.Namespace) -> int:
     cluster = state.read(state.home_dir(args.home))
-    beats = asyncio.run(_heartbeats(cluster["nats_url"]))
-    rows = status_rows(cluster, beats)
+    beats, record = asyncio.run(_observe(cluster["nats_url"]))
+    rows = status_rows(cluster, beats, record)
+    clock = clock_view(record)
     if args.json:
         shown = without_user(cluster["nats_url"])
-        print(json.dumps({"nats_url": shown, "instances": rows}, indent=2))
+        print(json.dumps({"nats_url": shown, "clock": clock, "instances": rows}, indent=2))
         return 0
     print(f"NATS {without_user(cluster['nats_url'])}  (launcher pid {cluster.get('launcher_pid')})")
+    print(clock_line(clock))
     header = ("instance", "pid", "alive", "role", "state", "epoch", "heartbeat", "restarts")
     print("{:<22} {:>7} {:>5} {:<8} {:<9} {:>6} {:>9} {:>8}  metrics".format(*header))
     for r in rows:

@@ -412,12 +412,7 @@ def run(args: argparse.Namespace) -> int:
         instance_env=metrics_env(),
     )
     try:
-        clock = ClockRecord.begin(
-            datetime.fromisoformat(env["HEDGEMESH_CLOCK_START"]),
-            float(env["HEDGEMESH_CLOCK_ANCHOR"]),
-            float(env["HEDGEMESH_CLOCK_SPEED"]),
-            "hedgemesh-up",
-        )
+        clock = held_clock(env)
         asyncio.run(_declare(nats.url, passwords[permissions.ADMIN], nats.replicas, clock))
         print(f"hedgemesh: NATS ready at {nats.url} (JetStream in {store})", flush=True)
         if nats.size > 1:
@@ -446,6 +441,19 @@ def run(args: argparse.Namespace) -> int:
         nats.stop()
         state.remove(home)
         print("hedgemesh: stopped", flush=True)
+
+
+def held_clock(env: dict[str, str]) -> ClockRecord:
+    """This run's clock record: held at the scenario's start until marketdata sees the desk
+    ready (leaders elected, the initial positions booked), then run at the speed asked for."""
+    return ClockRecord.begin(
+        datetime.fromisoformat(env["HEDGEMESH_CLOCK_START"]),
+        float(env["HEDGEMESH_CLOCK_ANCHOR"]),
+        0.0,
+        "hedgemesh-up",
+        ceiling=float(env["HEDGEMESH_CLOCK_SPEED"]),
+        reason="held until the desk is ready",
+    )
 
 
 async def _declare(url: str, password: str, replicas: int, clock: ClockRecord) -> None:

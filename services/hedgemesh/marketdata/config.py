@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hedgemesh.marketdata.domain.pacing import PaceRules
 from hedgemesh.scenario import DEFAULT_SCENARIO
 
 
@@ -36,4 +37,36 @@ class MarketDataSettings(BaseSettings):
     )
     retry_s: float = Field(
         default=0.5, gt=0.0, le=60.0, description="Wait between tries to store a trade (real s)."
+    )
+    pace_lag_s: float = Field(
+        default=PaceRules.lag_s,
+        gt=0.0,
+        le=3600.0,
+        description="Pacing: the desk's worst lag (clock seconds) the clock is slowed to keep "
+        "it under; keep it well below the limits' max_tick_age.",
+    )
+    pace_floor: float = Field(
+        default=PaceRules.floor, gt=0.0, le=10_000.0, description="Pacing: never slower than this."
+    )
+    desk: tuple[str, ...] = Field(
+        default=("ledger", "execution", "manager", "gamma-agent", "vega-agent"),
+        description="Services that must have a ready leader before a held clock starts.",
+    )
+    ledger: str = Field(default="ledger", description="The service that books client trades.")
+    ready_timeout_s: float = Field(
+        default=120.0,
+        gt=0.0,
+        le=3600.0,
+        description="Real seconds to wait for the desk before starting a held clock anyway.",
+    )
+
+    def pace_rules(self) -> PaceRules:
+        return PaceRules(lag_s=self.pace_lag_s, floor=self.pace_floor)
+
+    trades_in_flight: int = Field(
+        default=256,
+        ge=1,
+        le=10_000,
+        description="Trades of one batch stored on JetStream at once (sent in order, acks awaited "
+        "together): a firm's book of 100,000 positions took minutes one ack at a time.",
     )

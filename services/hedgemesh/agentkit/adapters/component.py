@@ -259,7 +259,9 @@ class AgentComponent:
         while self._snapshots_due:
             tries += 1
             for underlying in sorted(self._snapshots_due):
-                request = PositionSnapshotRequest(underlying=underlying, requested_by=requested_by)
+                request = PositionSnapshotRequest(
+                    underlying=underlying, requested_by=requested_by, ts=self.service.clock.now()
+                )
                 try:
                     reply = await bus.request(
                         subjects.POSITIONS_SNAPSHOT, request, PositionSnapshot, timeout_s=1.0

@@ -91,7 +91,9 @@ class Feed:
         assert self._service is not None
         bus = self._service.bus
         for underlying in self.model.underlyings:
-            request = PositionSnapshotRequest(underlying=underlying, requested_by="api")
+            request = PositionSnapshotRequest(
+                underlying=underlying, requested_by="api", ts=self._service.clock.now()
+            )
             with contextlib.suppress(NatsUnavailable, ValueError):
                 snapshot = await bus.request(
                     subjects.POSITIONS_SNAPSHOT,

@@ -8,6 +8,7 @@ back as `StoreUnavailable`, which the API answers with 503.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -194,6 +195,7 @@ class Records:
                         fees=report.fees,
                         cycle_id=cycle_id,
                         ts=report.ts,
+                        **_prices(report.raw),
                     )
                     for report, instrument, und, side, cycle_id in session.execute(statement)
                 ]
@@ -257,3 +259,13 @@ class Records:
                 )
             ],
         )
+
+
+def _prices(raw: str) -> dict[str, float | None]:
+    """A fill's arrival price and the mid after it, from its stored wire report (None in
+    reports written before execution gave them)."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = {}
+    return {key: body.get(key) for key in ("arrival_price", "mid_after")}

@@ -10,17 +10,16 @@ every limit's utilisation), `/v1/pnl`, `/v1/orders`, `/v1/fills`, `/v1/decisions
    at the market, less what they cost).
 2. **P&L attribution** over the run: delta, gamma, vega, vanna, volga, theta, costs, new
    trades, not followed, unexplained.
-3. **Transaction-cost analysis**: per instrument, fills, quantity, notional, fees and the
-   slippage against the order's limit price (what the collar left); per agent, the premium
+3. **Transaction-cost analysis**: per instrument, fills, quantity, notional, fees, the
+   slippage against the order's limit price (what the collar left), the cost against the
+   arrival price (the venue's mid when the order was first worked: implementation shortfall)
+   and the market impact (the mid after each fill against the arrival price); per agent, the premium
    its approved proposals were charged, the risk they removed and the cost per unit of risk
    removed; and the hedges' costs against fair value (the attribution's transaction costs).
 4. **Limit usage** over the run: every limit's utilisation, 100 % marked.
 5. **Agent activity and take-overs**: decisions per agent over time; a change of the manager's
    epoch (a new leader) marked.
 6. **Decisions by reason**: outcome × reason code.
-
-Not covered, said plainly: slippage against the arrival price (execution does not record the
-fair value when an order arrived) and impact (no pre/post-trade mid is recorded).
 """
 
 from __future__ import annotations
@@ -99,8 +98,9 @@ def figures(data: ReportData) -> dict[str, Any]:
     attribution = data.pnl["attribution"]
     hedges = data.pnl.get("hedge_pnl", 0.0)
     by_instrument: dict[str, dict[str, float]] = defaultdict(
-        lambda: {"fills": 0, "quantity": 0, "notional": 0.0, "fees": 0.0, "slippage": 0.0}
-    )
+        lambda: {"fills": 0, "quantity": 0, "notional": 0.0, "fees": 0.0, "slippage": 0.0,
+                 "arrival_cost": 0.0, "impact": 0.0, "fills_with_arrival": 0}
+    )  # fmt: skip
     limits = {o["client_order_id"]: o for o in data.orders}
     for fill in data.fills:
         row = by_instrument[fill["instrument"]]
@@ -109,9 +109,17 @@ def figures(data: ReportData) -> dict[str, Any]:
         row["quantity"] += fill["last_quantity"]
         row["notional"] += fill["last_quantity"] * fill["last_price"] * multiplier
         row["fees"] += fill["fees"]
+        sign = 1.0 if fill["side"] == "buy" else -1.0
+        arrival = fill.get("arrival_price")
+        if arrival is not None:
+            # Positive: a cost — filled worse than the arrival price; the mid moved against us.
+            quantity = fill["last_quantity"] * multiplier
+            row["arrival_cost"] += sign * (fill["last_price"] - arrival) * quantity
+            if fill.get("mid_after") is not None:
+                row["impact"] += sign * (fill["mid_after"] - arrival) * quantity
+            row["fills_with_arrival"] += 1
         order = limits.get(fill["client_order_id"])
         if order is not None and order["limit_price"] is not None:
-            sign = 1.0 if fill["side"] == "buy" else -1.0
             # Positive: filled better than the limit the collar allowed.
             row["slippage"] += (
                 sign * (order["limit_price"] - fill["last_price"]) * fill["last_quantity"]
@@ -221,6 +229,10 @@ def _charts(data: ReportData, numbers: dict[str, Any], out: Path, step: Callable
     left.barh(names, [tca["by_instrument"][n]["fees"] for n in names], label="fees")
     left.barh(names, [tca["by_instrument"][n]["slippage"] for n in names], label="vs limit price",
               alpha=0.6)  # fmt: skip
+    left.barh(names, [tca["by_instrument"][n]["arrival_cost"] for n in names],
+              label="cost vs arrival", alpha=0.5)  # fmt: skip
+    left.barh(names, [tca["by_instrument"][n]["impact"] for n in names], label="impact",
+              alpha=0.4)  # fmt: skip
     left.set_xlabel(currency)
     left.set_title("by instrument")
     left.legend(fontsize=7)

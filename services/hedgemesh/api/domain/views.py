@@ -262,6 +262,10 @@ class FillView(View):
     fees: float
     cycle_id: str
     ts: datetime
+    arrival_price: float | None = Field(
+        default=None, description="The venue's mid when the order was first worked."
+    )
+    mid_after: float | None = Field(default=None, description="The venue's mid after the fill.")
 
 
 class FillsResponse(View):

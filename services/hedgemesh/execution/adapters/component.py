@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine as DbEngine
 
+from hedgemesh.execution.adapters.fix import FixGateway
 from hedgemesh.execution.adapters.outbox import Outbox, StoreThread
 from hedgemesh.execution.config import ExecutionSettings
 from hedgemesh.execution.domain.controls import StateRequest
@@ -47,6 +48,7 @@ from hedgemesh.runtime.streams import DurableConsumer
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
 from hedgemesh.store.execution import ExecutionRepository, Switch
+from hedgemesh.store.fix import FixRepository
 from hedgemesh.venue.spec import VENUE, VenueSpec
 from hedgemesh.wire import subjects
 from hedgemesh.wire.codes import ReasonCode
@@ -104,16 +106,23 @@ class ExecutionComponent:
         self._lease_watch: asyncio.Task[None] | None = None
         self._kick = asyncio.Event()
         self._t = 0.0
+        self._service: Service | None = None
         self._bus: Any = None
         self._requests: set[asyncio.Task[None]] = set()
         self._received: dict[str, float] = {}
         """When each working order arrived (perf_counter), for the order → fill latency."""
+        self.fix: FixGateway | None = None
+        """The FIX 4.4 acceptor when `fix_port` is set (`hedgemesh.execution.adapters.fix`)."""
+        if settings.fix_port is not None:
+            config = settings.fix_session_config()
+            self.fix = FixGateway(self, config, settings.fix_host, settings.fix_port)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, service: Service) -> None:
         bus = service.bus
         self._clock = service.clock
+        self._service = service
         url = self.store_settings.url
         migrate(url)
         self._db = make_engine(url, self.store_settings)
@@ -141,9 +150,12 @@ class ExecutionComponent:
             retry_s=s.publish_retry_s,
             max_retry_s=s.publish_max_retry_s,
             ack_timeout_s=s.publish_ack_timeout_s,
+            on_stored=None if self.fix is None else self.fix.on_stored,
         )
         backlog = outbox.load_backlog()
         outbox.start()
+        if self.fix is not None:  # before the orders resume: their reports go to FIX too
+            await self.fix.start(FixRepository(session_factory(self._db)))
         resumed = self._recover(repo)
         log.info("execution: %d reports to publish, %d orders resumed", backlog, resumed)
         self._consumer = DurableConsumer(
@@ -166,6 +178,8 @@ class ExecutionComponent:
         self.ready.set()
 
     async def stop(self) -> None:
+        if self.fix is not None:
+            await self.fix.stop()
         if self._consumer is not None:
             await self._consumer.stop()
         for task in list(self._requests):
@@ -261,14 +275,31 @@ class ExecutionComponent:
                 log.info("order %s seen before: not executed again", coid)
                 return
             order = stored.order  # stored, never judged: the first version stands
+        self.work(order)
+
+    def work(self, order: Order) -> None:
+        """Judge and work an order already stored (from NATS, or a FIX client's)."""
         self.stats["orders"] += 1
-        self._received[coid] = time.perf_counter()
+        self._received[order.client_order_id] = time.perf_counter()
         while len(self._received) > _LATENCIES_KEPT:
             del self._received[next(iter(self._received))]
         self._commit(self.engine.receive(order, self._now()))
 
+    def cancel(self, client_order_id: str, text: str) -> list[ExecutionReport]:
+        """Cancel a working order at a client's request; its reports ([] if not working)."""
+        reports = self.engine.cancel(client_order_id, self._now(), text)
+        self._commit(reports)
+        return reports
+
+    def now(self) -> float:
+        """The clock's time (Unix seconds, never going backwards)."""
+        return self._now()
+
     async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
         self._commit(self.engine.on_tick(tick, self._now()), kick=False)
+        if self._service is not None:  # heartbeats say how far behind the market this runs
+            lag_s = self._now() - tick.ts.timestamp()
+            self._service.lag_ms = max(lag_s, 0.0) * 1e3
 
     async def _on_surface(self, surface: Surface, envelope: Envelope) -> None:
         try:
@@ -303,6 +334,7 @@ class ExecutionComponent:
                 "unpublished_reports": unpublished,
                 "books": books,
                 "controls": engine.controls.state(),
+                **({} if self.fix is None else {"fix": self.fix.state()}),
                 **{k: v for k, v in self.stats.items()},
             },
         )

@@ -165,6 +165,7 @@ class Engine:
             cum += fill.last_quantity
             notional += round(fill.last_price / record.tick_size) * fill.last_quantity
         record.status = ExecStatus.PARTIALLY_FILLED if cum else ExecStatus.ACCEPTED
+        record.arrival_price = next((f.arrival_price for f in fills if f.arrival_price), None)
         record.resume = {
             "cum_quantity": cum,
             "cum_notional_ticks": notional,
@@ -200,6 +201,29 @@ class Engine:
             updates = self.venue.cancel(record.client_order_id, now, ReasonCode.KILL_SWITCH)
             reports += self._reports(updates, now)
         return reports
+
+    def cancel(
+        self, client_order_id: str, now: float, text: str = "cancelled by request"
+    ) -> list[ExecutionReport]:
+        """Cancel one working order (`CANCELLED_BY_REQUEST`); [] when it is not working."""
+        record = self.orders.get(client_order_id)
+        if record is None:
+            return []
+        if client_order_id in self._waiting:  # not at the venue yet: nothing filled
+            self._waiting.pop(client_order_id)
+            del self.orders[client_order_id]
+            return [record.closed(ExecStatus.CANCELLED, ReasonCode.CANCELLED_BY_REQUEST, text, now)]
+        updates = self.venue.cancel(client_order_id, now, ReasonCode.CANCELLED_BY_REQUEST)
+        return self._reports(updates, now)
+
+    def filled(self, client_order_id: str) -> tuple[int, float]:
+        """A working order's filled quantity and Σ price × quantity of its fills (currency);
+        (0, 0.0) for one not at the venue."""
+        algo = self.venue.working.get(client_order_id)
+        record = self.orders.get(client_order_id)
+        if algo is None or record is None:
+            return 0, 0.0
+        return algo.cum_quantity, algo.cum_notional_ticks * record.tick_size
 
     def release_kill_switch(self) -> None:
         self.controls.kill_switch = None
@@ -349,6 +373,8 @@ class Engine:
             if denial is not None:
                 return self._reject(record, denial.reason, denial.text, now)
         reports = self._open_book(instrument, now)
+        if record.arrival_price is None:
+            record.arrival_price = self._mid(record.symbol) or self._fair(instrument)
         resume = record.resume or {}
         parent = ParentOrder.from_wire(order, record.tick_size)
         return reports + self._reports(self.venue.submit(record.symbol, parent, now, **resume), now)
@@ -403,7 +429,8 @@ class Engine:
         controls = self.controls
         for update in updates:
             record = self.orders[update.parent_id]
-            report = record.report(update, now)
+            mid_after = self._mid(record.symbol) if update.last_price is not None else None
+            report = record.report(update, now, mid_after)
             if report.is_terminal:
                 del self.orders[update.parent_id]
             if report.status is ExecStatus.ACCEPTED:
@@ -414,6 +441,17 @@ class Engine:
                 controls.on_fill(report, now)
             reports.append(report)
         return reports
+
+    def _mid(self, symbol: str) -> float | None:
+        """The venue's mid for `symbol` (currency per unit), or None while its book is
+        one-sided or missing."""
+        book = self.venue.books.get(symbol)
+        if book is None:
+            return None
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is None or ask is None:
+            return None
+        return book.to_price((bid + ask) / 2)
 
     def _fair(self, instrument: Instrument) -> float | None:
         """Fair value (currency per unit): the spot, or the option's value on the surface."""

@@ -61,6 +61,8 @@ class OrderRecord:
     `started_at` (the algorithm's resume arguments); None for an order never accepted."""
     closes_at: float | None = None
     """A day order expires at this time (seconds since the Unix epoch)."""
+    arrival_price: float | None = None
+    """The venue's mid (or fair value) when the order was first worked; on every report."""
 
     @property
     def client_order_id(self) -> str:
@@ -78,8 +80,11 @@ class OrderRecord:
     def is_day(self) -> bool:
         return self.order.time_in_force is TimeInForce.DAY
 
-    def report(self, update: ParentUpdate, now: float) -> ExecutionReport:
-        """The next report, from the venue's update (prices from ticks to currency)."""
+    def report(
+        self, update: ParentUpdate, now: float, mid_after: float | None = None
+    ) -> ExecutionReport:
+        """The next report, from the venue's update (prices from ticks to currency);
+        `mid_after`: the venue's mid after a fill."""
         status = update.status
         if status is ExecStatus.CANCELLED and self.expiring:
             status = ExecStatus.EXPIRED
@@ -100,6 +105,7 @@ class OrderRecord:
             fees=fee,
             reason=update.reason,
             text=update.text,
+            mid_after=mid_after if last_price is not None else None,
         )
 
     def rejected(self, reason: ReasonCode, text: str, now: float) -> ExecutionReport:
@@ -133,6 +139,7 @@ class OrderRecord:
         fees: float = 0.0,
         reason: ReasonCode | None = None,
         text: str = "",
+        mid_after: float | None = None,
     ) -> ExecutionReport:
         self.seq += 1
         self.status = status
@@ -158,4 +165,6 @@ class OrderRecord:
             reason_code=reason,
             text=text[:_TEXT_LIMIT],
             counterparty=order.counterparty,
+            arrival_price=self.arrival_price,
+            mid_after=mid_after,
         )

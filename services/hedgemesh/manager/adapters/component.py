@@ -183,7 +183,9 @@ class ManagerComponent:
 
     async def _request_snapshots(self) -> None:
         for und in sorted(self.core.known):
-            request = PositionSnapshotRequest(underlying=und, requested_by=self.service.instance)
+            request = PositionSnapshotRequest(
+                underlying=und, requested_by=self.service.instance, ts=self.now()
+            )
             try:
                 snapshot = await self.bus.request(
                     subjects.POSITIONS_SNAPSHOT, request, PositionSnapshot, timeout_s=1.0

@@ -7,6 +7,10 @@ than `max_lag_s` behind the clock publishes its trades but not its ticks and sur
 paused or restarted service catches up to the present instead of replaying the past. An
 underlying paused by a control command (`control.FeedControl`) publishes no ticks or surfaces
 until resumed.
+
+The clock: offset 0's trades (the initial positions) go out first; a clock `hedgemesh up` left
+held starts once the desk is ready (`pacing.DeskPacer`), then offset 0's market, then the rest,
+the pacer slowing the clock whenever the desk lags behind it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import asdict, dataclass
 
 from hedgemesh.market.session import Batch, MarketSession
 from hedgemesh.marketdata.adapters.control import CONTROL_TARGET, FeedControl
+from hedgemesh.marketdata.adapters.pacing import DeskPacer
 from hedgemesh.marketdata.config import MarketDataSettings
 from hedgemesh.runtime import JetStreamRefused, NatsUnavailable, Service, metrics
 from hedgemesh.runtime.tasks import cancel_and_wait
@@ -59,8 +64,10 @@ class MarketDataPublisher:
         """Set once the first batch (offset 0 and the initial trades) is out."""
         self.paused: set[str] = set()
         """Underlyings whose ticks and surfaces are not published (`FeedControl`)."""
+        self.desk = DeskPacer(settings)
         self._service: Service | None = None
         self._task: asyncio.Task[None] | None = None
+        self._pacing: asyncio.Task[None] | None = None
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -72,6 +79,7 @@ class MarketDataPublisher:
     async def start(self, service: Service) -> None:
         self._service = service
         await service.bus.serve_control(CONTROL_TARGET, FeedControl(self, service.clock).handle)
+        await self.desk.start(service)
         # The cluster's start (when the launcher gives one) is offset 0, so a restarted
         # marketdata resumes the scenario where it is instead of replaying it from the start.
         origin = self.scenario.origin(service.settings.clock_start or service.clock.now())
@@ -87,13 +95,19 @@ class MarketDataPublisher:
         """Cancel the run (again if a cancellation is lost: see `cancel_and_wait`)."""
         task, self._task = self._task, None
         await cancel_and_wait(task)
+        pacing, self._pacing = self._pacing, None
+        await cancel_and_wait(pacing)
 
     async def _run(self, session: MarketSession) -> None:
         assert self._service is not None
         clock = self._service.clock
         try:
-            await self._publish(session.start())
+            first = session.start()
+            trades_seq = await self._publish(first, market=False)
+            await self.desk.start_when_ready(trades_seq)
+            await self._publish(first, trades=False)
             self.started.set()
+            self._pacing = asyncio.create_task(self.desk.run(), name="marketdata-pacing")
             while (offset := session.next_offset()) is not None:
                 due = session.origin.timestamp() + offset
                 await clock.sleep(due - clock.now().timestamp())
@@ -105,7 +119,14 @@ class MarketDataPublisher:
             log.exception("marketdata: the session failed")
             raise
 
-    async def _publish(self, batch: Batch) -> None:
+    async def _publish(self, batch: Batch, *, market: bool = True, trades: bool = True) -> int:
+        """Publish the batch's market (events, surfaces, ticks) and trades; returns the stream
+        sequence of its last trade (0: none)."""
+        if market:
+            await self._market(batch)
+        return await self._store_all(batch.trades) if trades else 0
+
+    async def _market(self, batch: Batch) -> None:
         service = self._service
         assert service is not None
         for underlying, event in batch.events:
@@ -125,8 +146,16 @@ class MarketDataPublisher:
                 if await self._feed(tick.underlying, tick.publish_subject, tick):
                     self.stats.ticks += 1
                     TICKS.labels(underlying=tick.underlying).inc()
-        for trade in batch.trades:
-            await self._store(trade)
+
+    async def _store_all(self, trades: list[ClientTrade]) -> int:
+        """Store a batch's trades, `trades_in_flight` at a time: each slice is sent in order
+        and its acks awaited together (a trade retried after a failure lands later); the
+        highest stream sequence stored (0: none)."""
+        step, last = self.settings.trades_in_flight, 0
+        for start in range(0, len(trades), step):
+            seqs = await asyncio.gather(*(self._store(t) for t in trades[start : start + step]))
+            last = max(last, *seqs)
+        return last
 
     async def _feed(self, underlying: str, subject: str, message: WireModel) -> bool:
         """Publish a tick or surface unless its underlying is paused."""
@@ -145,8 +174,9 @@ class MarketDataPublisher:
             return False
         return True
 
-    async def _store(self, trade: ClientTrade) -> None:
-        """Store a trade on JetStream, retrying until it is (the id makes retries safe)."""
+    async def _store(self, trade: ClientTrade) -> int:
+        """Store a trade on JetStream, retrying until it is (the id makes retries safe); its
+        stream sequence (the first copy's, for a duplicate)."""
         assert self._service is not None
         while True:
             try:
@@ -162,4 +192,4 @@ class MarketDataPublisher:
                 self.stats.duplicate_trades += 1
             else:
                 self.stats.trades += 1
-            return
+            return ack.seq
