@@ -298,7 +298,7 @@ class ExecutionComponent:
         return self._now()
 
     async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
-        self._commit(self.engine.on_tick(tick, self._now()))
+        self._commit(self.engine.on_tick(tick, self._now()), kick=False)
         if self._service is not None:  # heartbeats say how far behind the market this runs
             lag_s = self._now() - tick.ts.timestamp()
             self._service.lag_ms = max(lag_s, 0.0) * 1e3
@@ -308,7 +308,7 @@ class ExecutionComponent:
             reports = self.engine.on_surface(surface, self._now())
         except ValueError as error:
             raise Rejected("INVALID_SURFACE", str(error)) from error
-        self._commit(reports)
+        self._commit(reports, kick=False)
 
     async def _on_control(self, command: ControlCommand, envelope: Envelope) -> ControlReply:
         action = command.action
@@ -368,14 +368,15 @@ class ExecutionComponent:
         self._t = max(self._t, self._clock.now().timestamp())
         return self._t
 
-    def _commit(self, reports: list[ExecutionReport]) -> None:
-        """Store, then publish, what the engine reported; wake the timer (new due times); send
-        what a tripped control asks of the manager."""
+    def _commit(self, reports: list[ExecutionReport], *, kick: bool = True) -> None:
+        """Store, then publish, what the engine reported; wake the timer (new due times: `kick`,
+        and whenever something was reported); send what a tripped control asks of the manager."""
         if reports:
             assert self.outbox is not None
             self.outbox.put(reports)
             self._measure(reports)
-        self._kick.set()
+        if kick or reports:
+            self._kick.set()
         for request in self.engine.controls.take_requests():
             log.error("execution: %s: asking the manager to %s", request.text, request.action)
             self.stats[f"requested_{request.action.value}"] += 1
