@@ -16,7 +16,7 @@ from hedgemesh.api.adapters.records import Records
 from hedgemesh.execution.domain.fix.codec import FixMessage, Framer, Tag
 from hedgemesh.execution.domain.fix.orders import internal_id
 from hedgemesh.store.db import make_engine, session_factory
-from hedgemesh.wire import ControlAction, ControlCommand, ControlReply, subjects
+from hedgemesh.wire import ControlAction, ControlCommand, subjects
 
 from . import fix_examples as fx
 
@@ -165,16 +165,14 @@ async def test_a_clordid_is_booked_once_and_the_kill_switch_holds_for_fix(
     assert dup[-1].get(Tag.ORD_STATUS) == "8" and dup[-1].get(Tag.ORD_REJ_REASON) == "6"
     assert len([s for s in run.component.repo.orders() if s.order.counterparty]) == 1
     halt = ControlCommand(target="execution", action=ControlAction.HALT, issued_by="t", reason="t")
-    reply = await bus.request(subjects.control("execution"), halt, ControlReply)
+    reply = await bus.command(halt)
     assert reply.ok
     client.new_order("K-1", "1", 1, price=ask + 5, tif="3")
     killed = await _final(client, eventually, "K-1")
     assert killed[-1].get(Tag.ORD_STATUS) == "8" and killed[-1].get(Tag.ORD_REJ_REASON) == "2"
     assert "KILL_SWITCH" in (killed[-1].get(Tag.TEXT) or "")
-    status = await bus.request(
-        subjects.control("execution"),
-        ControlCommand(target="execution", action=ControlAction.STATUS, issued_by="t"),
-        ControlReply,
+    status = await bus.command(
+        ControlCommand(target="execution", action=ControlAction.STATUS, issued_by="t")
     )
     assert status.state["fix"]["sessions"]["CLIENT1"]["connected"] is True
     _clean(client, run)

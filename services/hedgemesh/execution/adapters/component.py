@@ -13,13 +13,15 @@ the event loop, one message at a time, so the engine and the store see one order
   redelivery is judged then.
 - Ticks and surfaces (core NATS): fair values move, providers re-quote.
 - A timer on the injected clock: TWAP slices, refills, day and option expiries.
-- Control (`hedge.v1.control.execution`): `status` answers the fence, the working orders, the
-  outbox backlog, every book's best bid and ask, and the pre-trade controls' state and counts;
+- Control (`hedge.v1.control.execution.<action>.<origin>`): `status` answers the fence, the
+  working orders, the outbox backlog, every book's best bid and ask, and the pre-trade
+  controls' state and counts;
   `halt` engages the kill switch (stored first, so that it survives a restart; every working
   order is cancelled, every new one refused) and `resume` releases it.
 - Requests to the manager: when a control trips (the order-rate throttle: `reduce`; the day's
-  loss limit: `halt`), a `ControlCommand` to `hedge.v1.control.manager`, retried until the
-  leader accepts it; the refusals go on meanwhile.
+  loss limit: `halt`), a `ControlCommand` on `hedge.v1.control.manager.<action>.execution`
+  (the only control the server lets execution send), retried until the leader accepts it;
+  the refusals go on meanwhile.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from hedgemesh.execution.domain.controls import StateRequest
 from hedgemesh.execution.domain.engine import Engine
 from hedgemesh.execution.domain.reports import utc
 from hedgemesh.runtime import metrics
-from hedgemesh.runtime.bus import Envelope
+from hedgemesh.runtime.bus import Envelope, actor_of
 from hedgemesh.runtime.clock import Clock
 from hedgemesh.runtime.errors import CorruptValue, NatsUnavailable, Rejected
 from hedgemesh.runtime.kv import TypedKV
@@ -296,7 +298,7 @@ class ExecutionComponent:
         return self._now()
 
     async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
-        self._commit(self.engine.on_tick(tick, self._now()))
+        self._commit(self.engine.on_tick(tick, self._now()), kick=False)
         if self._service is not None:  # heartbeats say how far behind the market this runs
             lag_s = self._now() - tick.ts.timestamp()
             self._service.lag_ms = max(lag_s, 0.0) * 1e3
@@ -306,12 +308,12 @@ class ExecutionComponent:
             reports = self.engine.on_surface(surface, self._now())
         except ValueError as error:
             raise Rejected("INVALID_SURFACE", str(error)) from error
-        self._commit(reports)
+        self._commit(reports, kick=False)
 
     async def _on_control(self, command: ControlCommand, envelope: Envelope) -> ControlReply:
         action = command.action
         if action in (ControlAction.HALT, ControlAction.RESUME):
-            await self._set_kill_switch(command)
+            await self._set_kill_switch(command, actor_of(command, envelope))
         elif action is not ControlAction.STATUS:
             raise Rejected(
                 "UNSUPPORTED_ACTION", f"execution answers status, halt and resume, not {action}"
@@ -339,12 +341,12 @@ class ExecutionComponent:
             },
         )
 
-    async def _set_kill_switch(self, command: ControlCommand) -> None:
+    async def _set_kill_switch(self, command: ControlCommand, who: str) -> None:
         """`halt`: engage the kill switch; `resume`: release it. Stored before it acts."""
         repo = self.repo
         assert repo is not None
         engaged = command.action is ControlAction.HALT
-        switch = Switch(KILL_SWITCH, engaged, command.reason, command.issued_by, utc(self._now()))
+        switch = Switch(KILL_SWITCH, engaged, command.reason, who, utc(self._now()))
         try:
             await self.store.run(lambda: repo.set_switch(switch))
         except Exception as error:
@@ -352,12 +354,10 @@ class ExecutionComponent:
                 "STORE_UNAVAILABLE", f"the kill switch was not stored: {error}"
             ) from error
         if engaged:
-            log.warning(
-                "execution: kill switch engaged by %s: %s", command.issued_by, command.reason
-            )
+            log.warning("execution: kill switch engaged by %s: %s", who, command.reason)
             self._commit(self.engine.engage_kill_switch(command.reason, self._now()))
         else:
-            log.warning("execution: kill switch released by %s", command.issued_by)
+            log.warning("execution: kill switch released by %s", who)
             self.engine.release_kill_switch()
 
     # -- internals ---------------------------------------------------------------------------
@@ -368,14 +368,15 @@ class ExecutionComponent:
         self._t = max(self._t, self._clock.now().timestamp())
         return self._t
 
-    def _commit(self, reports: list[ExecutionReport]) -> None:
-        """Store, then publish, what the engine reported; wake the timer (new due times); send
-        what a tripped control asks of the manager."""
+    def _commit(self, reports: list[ExecutionReport], *, kick: bool = True) -> None:
+        """Store, then publish, what the engine reported; wake the timer (new due times: `kick`,
+        and whenever something was reported); send what a tripped control asks of the manager."""
         if reports:
             assert self.outbox is not None
             self.outbox.put(reports)
             self._measure(reports)
-        self._kick.set()
+        if kick or reports:
+            self._kick.set()
         for request in self.engine.controls.take_requests():
             log.error("execution: %s: asking the manager to %s", request.text, request.action)
             self.stats[f"requested_{request.action.value}"] += 1
@@ -406,9 +407,7 @@ class ExecutionComponent:
         )
         for _ in range(_REQUEST_TRIES):
             try:
-                reply = await self._bus.request(
-                    subjects.control(MANAGER_TARGET), command, ControlReply
-                )
+                reply = await self._bus.command(command)
                 if reply.ok:
                     log.warning("execution: the manager accepted %s", request.action)
                     return
