@@ -101,7 +101,8 @@ class Observer:
         command = ControlCommand(
             target="marketdata", action=action, issued_by="chaos", params=params, ts=_utc_now()
         )
-        msg = await self.nc.request(subjects.control("marketdata"), command.to_json(), timeout=5)
+        subject = command.subject_for("admin")
+        msg = await self.nc.request(subject, command.to_json(), timeout=5)
         reply = ControlReply.from_json(msg.data)
         assert reply.ok, reply
         return dict(reply.state)

@@ -225,3 +225,17 @@ async def test_given_a_flood_of_trades_then_snapshots_are_coalesced_and_the_last
         await eventually(lambda: any(s.as_of_seq == count for s in seen))
         assert quantities(seen[-1]) == {"SPX": count}
         assert len(seen) < count
+
+
+async def test_given_a_fix_clients_fill_then_it_is_booked_as_its_trade_with_the_book(
+    nats_server, bus, database_url, eventually
+) -> None:
+    """A FIX counterparty bought 7: the book sold 7 at the fill's price, its fees the client's."""
+    client = fill("fx1", SPX, 7, 5000.0, fees=2.0).model_copy(update={"counterparty": "CLIENT1"})
+    async with running_ledger(nats_server, database_url) as service:
+        await bus.js_publish(subjects.exec_report("SPX"), client, msg_id=client.exec_id)
+        snap = await eventually(at_seq(bus, 1))
+        assert quantities(snap) == {"SPX": -7}
+        assert snap.cash == pytest.approx(7 * 5000.0) and snap.fees == 0.0
+        events = component(service).repo.events("SPX")
+        assert [(e.kind.value, e.signed_quantity) for e in events] == [("trade", -7)]

@@ -7,7 +7,7 @@ import json
 import pytest
 from runtime_examples import Reading, collect, reading
 
-from hedgemesh.runtime.bus import Bus, Envelope
+from hedgemesh.runtime.bus import Bus, Envelope, actor_of
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.errors import NoResponders, Rejected
 from hedgemesh.wire import subjects
@@ -202,6 +202,32 @@ async def test_given_a_valid_command_then_the_handler_answers_it(bus):
     assert [c.id for c in commands] == ["cmd-1"]
 
 
+async def test_given_a_command_then_its_subject_names_the_action_and_the_sending_service(
+    bus, nats_client
+):
+    seen: list[tuple[str, str | None, str]] = []
+
+    async def handler(command: ControlCommand, envelope: Envelope) -> ControlReply:
+        seen.append((envelope.subject, envelope.origin, actor_of(command, envelope)))
+        return ControlReply(command_id=command.id, target="probe", ok=True)
+
+    await bus.serve_control("probe", handler)
+    assert (await bus.command(_command())).ok
+    subject = f"hedge.v1.control.probe.status.{bus.service}"
+    assert seen == [(subject, bus.service, bus.service)]  # not the body's "operator"
+
+
+async def test_given_a_subject_whose_action_is_not_the_commands_then_refused(bus, nats_client):
+    commands = await _serve_probe(bus)
+    halt = _command(action=ControlAction.HALT)
+    msg = await nats_client.request(
+        subjects.control("probe", "status", "api"), halt.to_json(), timeout=2.0
+    )
+    reply = ControlReply.from_json(msg.data)
+    assert (reply.ok, reply.reason) == (False, "WRONG_SUBJECT")
+    assert commands == []
+
+
 @pytest.mark.parametrize(
     ("action", "reason"),
     [(ControlAction.HALT, "ALREADY_HALTED"), (ControlAction.REDUCE, "INTERNAL_ERROR")],
@@ -219,19 +245,19 @@ async def test_given_an_undecodable_command_then_the_reply_refuses_and_it_is_dea
     commands = await _serve_probe(bus)
     letters = await collect(nats_client, DEAD, DeadLetter)
     bad = json.dumps({"target": "probe", "action": "explode", "issued_by": "op"}).encode()
-    msg = await nats_client.request(subjects.control("probe"), bad, timeout=2.0)
+    msg = await nats_client.request(subjects.control("probe", "halt", "api"), bad, timeout=2.0)
     reply = ControlReply.from_json(msg.data)
     assert not reply.ok and reply.reason == "INVALID_MESSAGE"
     assert "action" in reply.detail
     await eventually(lambda: letters)
-    assert letters[0].subject == subjects.control("probe")
+    assert letters[0].subject == subjects.control("probe", "halt", "api")
     assert commands == []
 
 
 async def test_given_a_command_for_another_target_then_refused_as_wrong_target(bus, nats_client):
     await _serve_probe(bus)
     msg = await nats_client.request(
-        subjects.control("probe"), _command(target="other").to_json(), timeout=2.0
+        subjects.control("probe", "status", "api"), _command(target="other").to_json(), timeout=2.0
     )
     reply = ControlReply.from_json(msg.data)
     assert (reply.ok, reply.reason) == (False, "WRONG_TARGET")

@@ -19,7 +19,13 @@ from hedgemesh.launcher import catalog
 from hedgemesh.runtime.bus import Bus
 from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.errors import NatsUnavailable
-from hedgemesh.runtime.permissions import ADMIN, GRANTS, authorization_block, password_env
+from hedgemesh.runtime.permissions import (
+    ADMIN,
+    GRANTS,
+    authorization_block,
+    inbox_prefix,
+    password_env,
+)
 from hedgemesh.runtime.server import NatsServer
 from hedgemesh.runtime.streams import ensure_streams
 from hedgemesh.wire import subjects
@@ -62,7 +68,12 @@ async def _as(server: NatsServer, user: str) -> Client:
         errors.append(str(error).lower())
 
     nc = await nats.connect(
-        server.url, user=user, password=_password(user), error_cb=on_error, connect_timeout=5
+        server.url,
+        user=user,
+        password=_password(user),
+        error_cb=on_error,
+        connect_timeout=5,
+        inbox_prefix=inbox_prefix(user),
     )
     return Client(nc, errors)
 
@@ -108,11 +119,11 @@ async def test_given_an_agent_then_a_halt_is_refused_and_the_manager_never_hears
     async def on_command(msg: Any) -> None:
         heard.append(msg.data)
 
-    await manager.nc.subscribe(subjects.control("manager"), cb=on_command)
+    await manager.nc.subscribe(subjects.control_served("manager"), cb=on_command)
     await manager.nc.flush()
     halt = ControlCommand(target="manager", action=ControlAction.HALT, issued_by="rogue")
-    await agent.nc.publish(subjects.control("manager"), halt.to_json())
-    await eventually(lambda: agent.refused(subjects.control("manager")))
+    await agent.nc.publish(halt.subject_for("gamma-agent"), halt.to_json())
+    await eventually(lambda: agent.refused(halt.subject_for("gamma-agent")))
     await manager.nc.flush()
     assert heard == []
     for client in (manager, agent):
@@ -189,8 +200,8 @@ def test_only_the_manager_may_publish_orders_and_write_trading_state() -> None:
     assert may_publish(f"$KV.{subjects.KV_LIMITS}.>") == {"manager", "api"}
     assert may_publish(f"$KV.{subjects.KV_AGENT_PARAMS}.>") == {"api"}
     assert may_publish(subjects.ALL_EXEC_REPORTS) == {"execution"}
-    assert may_publish(subjects.ALL_CONTROL) == {"api"}
-    assert may_publish(subjects.control("manager")) == {"execution"}  # tripped controls
+    assert may_publish("hedge.v1.control.manager.*.api") == {"api"}
+    assert may_publish(subjects.control("manager", "halt", "execution")) == {"execution"}
     for user, grant in GRANTS.items():
         if user != ADMIN:
             assert not any(s.startswith(("$JS.API.STREAM.CREATE", "$JS.API.STREAM.UPDATE", ">"))
@@ -247,3 +258,99 @@ async def test_given_agent_params_then_the_api_writes_them_and_each_agent_reads_
     assert await _stored(admin, f"KV_{subjects.KV_AGENT_PARAMS}") == 2
     for client in (api, agent):
         await client.nc.close()
+
+
+# -- control by subject: (user, subject, allowed). The origin token must be the sender's own
+# user; execution may only escalate; only the api sends the manager anything else; the api
+# may not touch execution's kill switch or marketdata's feed over NATS.
+CONTROL = [
+    *(("api", subjects.control("manager", a, "api"), True)
+      for a in ("halt", "resume", "reduce", "set_limit", "status")),
+    ("api", subjects.control("manager", "halt", "execution"), False),  # a forged origin
+    ("api", subjects.control("execution", "resume", "api"), False),  # disarm the kill switch
+    ("api", subjects.control("marketdata", "halt", "api"), False),
+    ("execution", subjects.control("manager", "reduce", "execution"), True),
+    ("execution", subjects.control("manager", "halt", "execution"), True),
+    ("execution", subjects.control("manager", "resume", "execution"), False),
+    ("execution", subjects.control("manager", "set_limit", "execution"), False),
+    ("execution", subjects.control("manager", "resume", "api"), False),  # as the api
+    ("gamma-agent", subjects.control("manager", "halt", "gamma-agent"), False),
+    ("vega-agent", subjects.control("manager", "resume", "api"), False),
+    ("manager", subjects.control("execution", "resume", "manager"), False),
+    ("ledger", subjects.control("marketdata", "halt", "ledger"), False),
+    ("marketdata", subjects.control("manager", "halt", "marketdata"), False),
+]  # fmt: skip
+
+
+async def test_given_each_user_then_only_its_granted_control_subjects_reach_a_listener(
+    secured_server, eventually
+):
+    listener = await _as(secured_server, ADMIN)
+    heard: list[str] = []
+
+    async def on_command(msg: Any) -> None:
+        heard.append(msg.subject)
+
+    await listener.nc.subscribe("hedge.v1.control.>", cb=on_command)
+    await listener.nc.flush()
+    clients = {user: await _as(secured_server, user) for user in {u for u, _, _ in CONTROL}}
+    halt = ControlCommand(target="manager", action=ControlAction.HALT, issued_by="ops").to_json()
+    for user, subject, _ in CONTROL:
+        await clients[user].nc.publish(subject, halt)
+    allowed = sorted(subject for _, subject, ok in CONTROL if ok)
+    await eventually(lambda: sorted(heard) == allowed)
+    for user, subject, ok in CONTROL:
+        if not ok:
+            await eventually(lambda u=user, s=subject: clients[u].refused(s))
+    await listener.nc.flush()
+    assert sorted(heard) == allowed
+    for client in (listener, *clients.values()):
+        await client.nc.close()
+
+
+async def test_given_the_api_requests_then_no_other_user_can_read_its_replies(
+    secured_server, eventually
+):
+    api, manager = await _as(secured_server, "api"), await _as(secured_server, "manager")
+    agent = await _as(secured_server, "gamma-agent")
+    stolen: list[bytes] = []
+
+    async def steal(msg: Any) -> None:
+        stolen.append(msg.data)
+
+    async def answer(msg: Any) -> None:
+        await msg.respond(b"secret parameters")
+
+    for inbox in ("_INBOX.>", f"{inbox_prefix('api')}.>", ">"):
+        await agent.nc.subscribe(inbox, cb=steal)
+    await manager.nc.subscribe(subjects.control_served("manager"), cb=answer)
+    await manager.nc.flush()
+    reply = await api.nc.request(subjects.control("manager", "status", "api"), b"{}", timeout=2)
+    assert reply.data == b"secret parameters"
+    assert reply.subject.startswith(f"{inbox_prefix('api')}.")
+    for inbox in ("_INBOX.>", f"{inbox_prefix('api')}.>", ">"):
+        await eventually(lambda i=inbox: agent.refused(i))
+    await agent.nc.flush()
+    assert stolen == []
+    for client in (api, manager, agent):
+        await client.nc.close()
+
+
+@pytest.mark.parametrize(("user", "bucket", "key"), [
+    ("api", subjects.KV_LIMITS, "SPX"),
+    ("api", subjects.KV_AGENT_PARAMS, "gamma-agent"),
+    ("gamma-agent", subjects.KV_LEASES, "gamma-agent"),
+])  # fmt: skip
+async def test_given_a_user_that_writes_one_key_then_a_rollup_cannot_erase_the_others(
+    secured_server, admin, user, bucket, key
+):
+    kv = await admin.js.key_value(bucket)
+    await kv.put("other", b"kept")
+    client = await _as(secured_server, user)
+    js = client.nc.jetstream()
+    await js.publish(f"$KV.{bucket}.{key}", b"plain write", timeout=2)  # its key: allowed
+    with pytest.raises(nats.js.errors.APIError, match=r"(?i)rollup"):
+        await js.publish(f"$KV.{bucket}.{key}", b"wipe", headers={"Nats-Rollup": "all"}, timeout=2)
+    assert (await kv.get("other")).value == b"kept"
+    assert (await kv.get(key)).value == b"plain write"
+    await client.nc.close()

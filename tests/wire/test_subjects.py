@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from wire_examples import example
 
 from hedgemesh.wire import MESSAGES, subjects
+from hedgemesh.wire.ops import ControlCommand
 
 
 def nats_match(pattern: str, subject: str) -> bool:
@@ -51,7 +52,7 @@ FAMILIES = {
     "order": (subjects.ALL_ORDERS, [subjects.order(t) for t in TOKENS]),
     "exec": (subjects.ALL_EXEC_REPORTS, [subjects.exec_report(t) for t in TOKENS]),
     "heartbeat": (subjects.ALL_HEARTBEATS, [subjects.heartbeat(t, t) for t in TOKENS]),
-    "control": (subjects.ALL_CONTROL, [subjects.control(t) for t in TOKENS]),
+    "control": (subjects.ALL_CONTROL, [subjects.control(t, "halt", t) for t in TOKENS]),
     "deadletter": (subjects.ALL_DEADLETTERS, [subjects.deadletter(t) for t in TOKENS]),
 }
 
@@ -89,7 +90,10 @@ def test_given_an_invalid_token_then_every_helper_refuses_it(value):
         subjects.decision,
         subjects.order,
         subjects.exec_report,
-        subjects.control,
+        lambda v: subjects.control(v, "halt", "api"),
+        lambda v: subjects.control("manager", v, "api"),
+        lambda v: subjects.control("manager", "halt", v),
+        subjects.control_served,
         subjects.deadletter,
         lambda v: subjects.heartbeat("svc", v),
         lambda v: subjects.heartbeat(v, "inst"),
@@ -102,6 +106,9 @@ def test_given_an_invalid_token_then_every_helper_refuses_it(value):
 @pytest.mark.parametrize("kind", sorted(MESSAGES))
 def test_given_a_message_then_its_publish_subject_matches_its_pattern(kind):
     message = example(kind)
+    if isinstance(message, ControlCommand):  # its subject names the sender
+        assert nats_match(type(message).subject_pattern, message.subject_for("api"))
+        return
     if not type(message).subject_pattern:
         with pytest.raises(LookupError, match="no subject"):
             _ = message.publish_subject
@@ -122,3 +129,20 @@ def test_given_any_valid_token_then_its_tick_subject_is_a_tick_and_nothing_else(
     assert nats_match(subjects.ALL_TICKS, subject)
     others = [pattern for name, (pattern, _) in FAMILIES.items() if name != "tick"]
     assert not any(nats_match(pattern, subject) for pattern in others)
+
+
+def test_given_a_control_subject_then_its_parts_come_back_and_anything_else_is_none():
+    assert subjects.control_parts(subjects.control("manager", "halt", "api")) == (
+        "manager",
+        "halt",
+        "api",
+    )
+    assert nats_match(subjects.control_served("manager"), subjects.control("manager", "x", "y"))
+    for other in (
+        "hedge.v1.control.manager",
+        "hedge.v1.control.manager.halt",
+        "hedge.v1.control.a.b.c.d",
+        "hedge.v1.md.tick.a.b.c",
+        "x.v1.control.a.b.c",
+    ):
+        assert subjects.control_parts(other) is None, other

@@ -16,7 +16,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TypeVar
 
@@ -58,6 +58,8 @@ class Envelope:
     """Delivery attempt (JetStream redeliveries count up from 1; always 1 on core NATS)."""
     stream_seq: int | None = None
     """Sequence in its JetStream stream, for messages from a durable consumer."""
+    origin: str | None = None
+    """The sender's NATS user, for a control command (the last token of its subject)."""
 
 
 Handler = Callable[[M, Envelope], Awaitable[None]]
@@ -376,20 +378,24 @@ class Bus:
     async def command(
         self, command: ControlCommand, *, timeout_s: float | None = None
     ) -> ControlReply:
-        """Send a control command to `hedge.v1.control.<command.target>` and await its reply."""
+        """Send a control command on `hedge.v1.control.<target>.<action>.<service>` (this bus's
+        service is the origin: the server lets a user send only under its own name) and await
+        its reply."""
         return await self.request(
-            subjects.control(command.target), command, ControlReply, timeout_s=timeout_s
+            command.subject_for(self.service), command, ControlReply, timeout_s=timeout_s
         )
 
     async def serve_control(
         self, target: str, handler: ControlHandler, *, queue: str = ""
     ) -> Subscription:
-        """Answer control commands for `target`.
+        """Answer control commands for `target` (`hedge.v1.control.<target>.>`).
 
-        Undecodable commands are dead-lettered and answered `ok=false` with the error class
-        (`INVALID_JSON`, `INVALID_MESSAGE`, `PAYLOAD_TOO_LARGE`); a command for another target
-        gets `WRONG_TARGET`; a handler raising `Rejected(code)` answers with that code, one
-        raising anything else with `INTERNAL_ERROR`.
+        The handler's envelope carries the command's `origin`, the sender's user from the
+        subject. Undecodable commands are dead-lettered and answered `ok=false` with the error
+        class (`INVALID_JSON`, `INVALID_MESSAGE`, `PAYLOAD_TOO_LARGE`); a command for another
+        target gets `WRONG_TARGET`, one whose action is not its subject's `WRONG_SUBJECT`; a
+        handler raising `Rejected(code)` answers with that code, one raising anything else with
+        `INTERNAL_ERROR`.
         """
         target = subjects.token(target)
 
@@ -401,7 +407,7 @@ class Bus:
             except Exception:
                 log.exception("%s: could not answer a control command", self.service)
 
-        return await self._subscribe(subjects.control(target), queue, on_message)
+        return await self._subscribe(subjects.control_served(target), queue, on_message)
 
     async def _answer(
         self, target: str, handler: ControlHandler, payload: bytes, envelope: Envelope
@@ -421,6 +427,11 @@ class Bus:
             return refusal("unknown", command.letter.error, command.letter.reason)
         if command.target != target:
             return refusal(command.id, "WRONG_TARGET", f"for {command.target}, sent to {target}")
+        parts = subjects.control_parts(envelope.subject)
+        if parts is None or parts[1] != command.action.value:
+            detail = f"{command.action.value} sent on {envelope.subject}"
+            return refusal(command.id, "WRONG_SUBJECT", detail)
+        envelope = replace(envelope, origin=parts[2])
         try:
             reply = await handler(command, envelope)
         except (Rejected, ValidationError) as error:
@@ -470,6 +481,15 @@ class Bus:
         """Stop the intake, then drain the connection (flushing what was published) and close."""
         await self.stop_intake(timeout_s)
         await drain(self._nc, timeout_s)
+
+
+def actor_of(command: ControlCommand, envelope: Envelope) -> str:
+    """Who asked for `command`, for the trail and the state it changes: the operator the api
+    names, else the sending service, both from the authenticated origin (`serve_control` sets
+    it); `Rejected` for a command that did not arrive on a control subject."""
+    if envelope.origin is None:
+        raise Rejected("WRONG_SUBJECT", f"{envelope.subject} is not a control subject")
+    return command.actor(envelope.origin)
 
 
 def _envelope(msg: Msg) -> Envelope:

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hedgemesh.runtime import metrics
 from hedgemesh.runtime.errors import JetStreamRefused, NatsUnavailable, NoResponders
+from hedgemesh.runtime.permissions import DEFAULT_INBOX, inbox_prefix
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,11 @@ class NatsSettings(BaseSettings):
         default=None, description="User name, where the server's config has users (permissions)."
     )
     password: SecretStr | None = Field(default=None, description="That user's password.")
+    inbox_prefix: str | None = Field(
+        default=None,
+        description="Prefix of reply subjects (requests, JetStream); default `_INBOX_<user>` "
+        "with a user (the only inboxes the server lets that user read), else `_INBOX`.",
+    )
     reconnect_wait_s: float = Field(default=0.25, gt=0.0, le=30.0)
     ping_interval_s: float = Field(default=1.0, gt=0.0, le=120.0)
     max_outstanding_pings: int = Field(default=3, ge=1, le=100)
@@ -58,6 +64,13 @@ class NatsSettings(BaseSettings):
     @property
     def servers(self) -> list[str]:
         return [url.strip() for url in self.url.split(",") if url.strip()]
+
+    @property
+    def inbox(self) -> str:
+        """The prefix of this connection's reply subjects (`inbox_prefix`)."""
+        if self.inbox_prefix:
+            return self.inbox_prefix
+        return inbox_prefix(self.user) if self.user else DEFAULT_INBOX
 
 
 async def connect(settings: NatsSettings, *, initial_timeout_s: float | None = None) -> Client:
@@ -109,6 +122,7 @@ async def connect(settings: NatsSettings, *, initial_timeout_s: float | None = N
         user_credentials=None if settings.creds_file is None else str(settings.creds_file),
         user=settings.user,
         password=None if settings.password is None else settings.password.get_secret_value(),
+        inbox_prefix=settings.inbox,
     )
     try:
         await asyncio.wait_for(connecting, initial_timeout_s)

@@ -6,9 +6,11 @@ compose config (`deploy/nats/nats.conf`) are rendered; Kubernetes takes the comp
 
 - only the manager publishes orders (`hedge.v1.order.>`) and writes KV `trading_state`;
 - only execution publishes execution reports (`hedge.v1.exec.>`);
-- only the api sends control commands (`hedge.v1.control.>`) and, with the manager, writes KV
-  `limits`; execution may ask the manager alone (`hedge.v1.control.manager`: a tripped
-  pre-trade control asks for REDUCING or HALTED);
+- control is authorised by subject, `hedge.v1.control.<target>.<action>.<origin>`, and each
+  user may publish only subjects ending in its own name (so the origin a service reads from
+  the subject is the sender's authenticated user): the api may send the manager any action;
+  execution may only escalate (`control.manager.reduce` and `.halt`: a tripped pre-trade
+  control); nobody else sends control (admin excepted);
 - only the api writes KV `agent_params`;
 - an agent publishes only its own proposals, heartbeats and dead letters, writes only its
   own lease key and reads only its own key of KV `agent_params`.
@@ -21,8 +23,12 @@ declares the streams) may create, update, purge or delete a stream, so nobody el
 a stream or write an order through the JetStream API.
 
 Replies: a service that answers requests (`allow_responses`) may publish to the reply subject of
-a request it received, once; every user may subscribe to `_INBOX.>` for its own replies and
-JetStream acknowledgements.
+a request it received, once. Each user has its own inbox prefix, `_INBOX_<user>` (`connect`
+sets nats-py's `inbox_prefix`, JetStream included), and may subscribe to that one alone: no
+user reads the replies, acknowledgements or deliveries meant for another.
+
+Buckets refuse `Nats-Rollup` headers (`streams.BucketSpec`), so a user that may write one key
+cannot wipe the others with a rollup.
 """
 
 from __future__ import annotations
@@ -36,10 +42,27 @@ from hedgemesh.wire.clock import CLUSTER_CLOCK_KEY
 
 P = subjects.PREFIX
 _JS = "$JS.API"
-INBOX = "_INBOX.>"
+#: nats-py's inbox prefix; only connections without a user (no permissions) keep it.
+DEFAULT_INBOX = "_INBOX"
 #: The user with every right: it declares streams and buckets (the launcher, compose's init).
 ADMIN = "admin"
 PASSWORD_ENV_PREFIX = "HEDGEMESH_NATS_PASSWORD_"
+
+
+def inbox_prefix(user: str) -> str:
+    """`_INBOX_<user>`: the prefix of `user`'s reply subjects, the only inbox it may read."""
+    return f"{DEFAULT_INBOX}_{subjects.token(user)}"
+
+
+def _inbox(user: str) -> str:
+    return f"{inbox_prefix(user)}.>"
+
+
+def _sends_control(target: str, origin: str, *actions: str) -> tuple[str, ...]:
+    """Send `target` the given actions (none: every action) under `origin`'s own name."""
+    if not actions:
+        return (f"{P}.control.{subjects.token(target)}.*.{subjects.token(origin)}",)
+    return tuple(subjects.control(target, action, origin) for action in actions)
 
 
 @dataclass(frozen=True)
@@ -109,7 +132,7 @@ def _agent(name: str) -> Grant:
             f"$KV.{subjects.KV_LEASES}.{name}.>",  # a lease per partition: <agent>.p<n>
         ),
         subscribe=(
-            INBOX,
+            _inbox(name),
             *_MARKET,
             subjects.ALL_POSITIONS,
             subjects.decision(name),
@@ -124,7 +147,11 @@ GRANTS: dict[str, Grant] = {
     "marketdata": Grant(
         publish=_service("marketdata", *_MARKET, subjects.BOOK_TRADE),
         # pause and resume a feed; heartbeats: pacing on the desk's lag, start when it is ready
-        subscribe=(INBOX, subjects.control("marketdata"), subjects.ALL_HEARTBEATS),
+        subscribe=(
+            _inbox("marketdata"),
+            subjects.control_served("marketdata"),
+            subjects.ALL_HEARTBEATS,
+        ),
         allow_responses=True,
     ),
     "execution": Grant(
@@ -132,10 +159,11 @@ GRANTS: dict[str, Grant] = {
             "execution",
             subjects.ALL_EXEC_REPORTS,
             *_consumes(subjects.STREAM_ORDERS),
-            subjects.control("manager"),  # a tripped pre-trade control asks for REDUCING/HALTED
+            # a tripped pre-trade control asks for REDUCING or HALTED, nothing else
+            *_sends_control("manager", "execution", "reduce", "halt"),
             *_reads_kv(subjects.KV_LEASES),  # the fence follows the manager's lease
         ),
-        subscribe=(INBOX, *_MARKET, subjects.control("execution")),
+        subscribe=(_inbox("execution"), *_MARKET, subjects.control_served("execution")),
         allow_responses=True,
     ),
     "ledger": Grant(
@@ -145,7 +173,7 @@ GRANTS: dict[str, Grant] = {
             *_consumes(subjects.STREAM_TRADES),
             *_consumes(subjects.STREAM_EXEC),
         ),
-        subscribe=(INBOX, *_MARKET, subjects.POSITIONS_SNAPSHOT),
+        subscribe=(_inbox("ledger"), *_MARKET, subjects.POSITIONS_SNAPSHOT),
         allow_responses=True,
     ),
     "gamma-agent": _agent("gamma-agent"),
@@ -161,7 +189,7 @@ GRANTS: dict[str, Grant] = {
             *_writes_kv(subjects.KV_LEASES, "manager"),
         ),
         subscribe=(
-            INBOX,
+            _inbox("manager"),
             *_MARKET,
             subjects.ALL_POSITIONS,
             subjects.ALL_EXEC_REPORTS,
@@ -169,14 +197,14 @@ GRANTS: dict[str, Grant] = {
             subjects.ALL_DECISIONS,
             subjects.ALL_HEARTBEATS,
             subjects.ALL_PROPOSALS,
-            subjects.control("manager"),
+            subjects.control_served("manager"),
         ),
         allow_responses=True,
     ),
     "api": Grant(
         publish=_service(
             "api",
-            subjects.ALL_CONTROL,
+            *_sends_control("manager", "api"),  # every action, for operators (REST, audited)
             subjects.BOOK_TRADE,  # bring your own book: POST /v1/book/trades
             subjects.POSITIONS_SNAPSHOT,
             *_writes_kv(subjects.KV_LIMITS),
@@ -184,7 +212,7 @@ GRANTS: dict[str, Grant] = {
             *_writes_kv(subjects.KV_AGENT_PARAMS),
         ),
         subscribe=(
-            INBOX,
+            _inbox("api"),
             *_MARKET,
             subjects.ALL_POSITIONS,
             subjects.ALL_EXEC_REPORTS,

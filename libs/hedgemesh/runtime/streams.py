@@ -168,6 +168,7 @@ def _bucket_is_current(config: api.StreamConfig, spec: BucketSpec, replicas: int
         and config.max_msg_size == spec.max_value_size
         and config.num_replicas == replicas
         and bool(config.allow_direct) == spec.direct
+        and not config.allow_rollup_hdrs
     )
 
 
@@ -177,7 +178,7 @@ async def _ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int) 
             if _bucket_is_current((await js.stream_info(f"KV_{spec.name}")).config, spec, replicas):
                 return await js.key_value(spec.name)  # only info: no right to create needed
         try:
-            return await js.create_key_value(
+            await js.create_key_value(
                 bucket=spec.name,
                 description=spec.description,
                 history=spec.history,
@@ -189,13 +190,16 @@ async def _ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int) 
         except nats.js.errors.BadRequestError as error:
             if error.err_code != _STREAM_CONFIG_CONFLICT:
                 raise
-        # The bucket exists with other settings: bring the ones declared here up to date.
+        # Created (nats-py allows rollups) or there with other settings: bring the ones
+        # declared here up to date.
         info = await js.stream_info(f"KV_{spec.name}")
         config = info.config
         config.description = spec.description
         config.max_msgs_per_subject = spec.history
         config.max_msg_size = spec.max_value_size
         config.allow_direct = spec.direct
+        # A `Nats-Rollup` publish would erase every other key of the bucket: refused.
+        config.allow_rollup_hdrs = False
         await js.update_stream(config)
         return await js.key_value(spec.name)
 

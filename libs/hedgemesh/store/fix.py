@@ -155,8 +155,14 @@ class FixRepository:
                 session, FixRequestRow, values, key=("counterparty", "cl_ord_id")
             )
 
+    def request(self, counterparty: str, cl_ord_id: str) -> FixRequest | None:
+        """The request a counterparty made with this ClOrdID, if any."""
+        with self._sessions() as session:
+            row = session.get(FixRequestRow, (counterparty, cl_ord_id))
+            return None if row is None else _request(row)
+
     def requests(self, client_order_ids: Iterable[str]) -> list[FixRequest]:
-        """The requests made or targeting these orders, in the order received."""
+        """The requests that made, cancel or replace these orders, in the order received."""
         ids = list(set(client_order_ids))
         found: list[FixRequest] = []
         with self._sessions() as session:
@@ -165,7 +171,15 @@ class FixRepository:
                     FixRequestRow.client_order_id.in_(ids[start : start + 500])
                 )
                 found += [_request(row) for row in session.scalars(query)]
-        return sorted(found, key=lambda r: (r.received_at, r.kind != RequestKind.NEW))
+            made = [r for r in found if r.kind is not RequestKind.CANCEL]
+            for request in made:  # the replaces that took over from them
+                query = select(FixRequestRow).where(
+                    FixRequestRow.counterparty == request.counterparty,
+                    FixRequestRow.orig_cl_ord_id == request.cl_ord_id,
+                    FixRequestRow.kind == RequestKind.REPLACE.value,
+                )
+                found += [_request(row) for row in session.scalars(query)]
+        return sorted(set(found), key=lambda r: (r.received_at, r.kind != RequestKind.NEW))
 
     def working_requests(self) -> list[FixRequest]:
         """The requests of orders execution has not finished (after a restart)."""

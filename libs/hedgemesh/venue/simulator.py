@@ -20,7 +20,7 @@ when given (for persistence or audit).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 
 from hedgemesh.venue.algos import (
     Action,
@@ -119,16 +119,22 @@ class Venue:
         events = self.books[symbol].submit(order_id, owner, side, price, quantity, tif)
         return self._route(symbol, events, now, True)
 
-    def on_time(self, now: float) -> list[ParentUpdate]:
-        """Refill and re-quote every provider, then fire every algorithm timer due by `now`."""
+    def on_time(self, now: float, refill: Collection[str] | None = None) -> list[ParentUpdate]:
+        """Refill and re-quote every provider (or those of `refill`), then fire every algorithm
+        timer due by `now`."""
         updates: list[ParentUpdate] = []
         for symbol, lp in self.providers.items():
-            updates += self._route(symbol, lp.update(now), now, False)
+            if refill is None or symbol in refill:
+                updates += self._route(symbol, lp.update(now), now, False)
         for parent_id, algo in list(self.working.items()):
             wake = algo.next_wakeup
             if parent_id in self.working and wake is not None and wake <= now:
                 updates += self._run(self._symbol[parent_id], algo.on_time(now), now)
         return updates
+
+    def working_symbols(self) -> set[str]:
+        """The books where a parent order works."""
+        return set(self._symbol.values())
 
     def next_wakeup(self) -> float | None:
         """The earliest algorithm timer (providers refill whenever `on_time` is called)."""

@@ -143,6 +143,11 @@ class DeadLetter(WireModel):
         return subjects.deadletter(self.service)
 
 
+#: The one origin that relays operators: the api authenticates them (REST tokens) and names
+#: them in `issued_by`; from any other origin the origin itself is who asked.
+OPERATOR_ORIGIN = "api"
+
+
 class ControlAction(StrEnum):
     HALT = "halt"
     RESUME = "resume"
@@ -160,7 +165,10 @@ class ControlCommand(WireModel):
 
     target: Token
     action: ControlAction
-    issued_by: Id = Field(description="Who asked (an operator or a service).")
+    issued_by: Id = Field(
+        description="The operator the api speaks for (informational): authority and the audit "
+        "come from the origin in the subject, the sender's authenticated NATS user."
+    )
     reason: str = Field(default="", max_length=1024)
     params: dict[_Text, JsonValue] = Field(
         default_factory=dict, max_length=256, description="Action arguments (finite JSON)."
@@ -168,7 +176,19 @@ class ControlCommand(WireModel):
 
     @property
     def publish_subject(self) -> str:
-        return subjects.control(self.target)
+        raise LookupError(
+            "a control command's subject names its sender: subject_for(origin), "
+            "hedge.v1.control.<target>.<action>.<origin>"
+        )
+
+    def actor(self, origin: str) -> str:
+        """Who asked, as the trail records it: the operator the api authenticated, else the
+        sending service (never a name the body claims)."""
+        return self.issued_by if origin == OPERATOR_ORIGIN else origin
+
+    def subject_for(self, origin: str) -> str:
+        """The subject `origin` (the sender's NATS user) sends this command on."""
+        return subjects.control(self.target, self.action.value, origin)
 
 
 class ControlReply(WireModel):

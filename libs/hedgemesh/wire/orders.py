@@ -68,12 +68,15 @@ Algo = Annotated[MarketableLimit | Twap | Iceberg, Field(discriminator="name")]
 
 _WORKED_OVER_TIME = (Twap, Iceberg)
 _NEEDS_LIMIT = (MarketableLimit, Iceberg)
+_AT_ONCE = frozenset({TimeInForce.IOC, TimeInForce.FOK})
 
 
 class Order(WireModel):
     """An approved order, published with `Nats-Msg-Id` = `client_order_id`.
 
-    Rules: a limit price iff a limit order; marketable_limit and iceberg are limit orders;
+    Rules: a limit price iff a limit order; marketable_limit and iceberg are limit orders
+    (marketable_limit may be a market order when ioc or fok: one market child, the rest
+    cancelled);
     twap and iceberg work over time, so their time in force is day or gtc; an iceberg shows
     less than the whole order, a twap has no more slices than units; decision ids are unique.
     """
@@ -110,8 +113,12 @@ class Order(WireModel):
     def _consistent(self) -> Self:
         if (self.order_type is OrderType.LIMIT) != (self.limit_price is not None):
             raise ValueError("a limit price is required iff the order type is limit")
-        if isinstance(self.algo, _NEEDS_LIMIT) and self.order_type is not OrderType.LIMIT:
-            raise ValueError(f"{self.algo.name} needs a limit order")
+        if (
+            isinstance(self.algo, _NEEDS_LIMIT)
+            and self.order_type is not OrderType.LIMIT
+            and not (isinstance(self.algo, MarketableLimit) and self.time_in_force in _AT_ONCE)
+        ):
+            raise ValueError(f"{self.algo.name} needs a limit order (or ioc/fok at market)")
         if isinstance(self.algo, _WORKED_OVER_TIME) and self.time_in_force not in (
             TimeInForce.DAY,
             TimeInForce.GTC,

@@ -63,8 +63,30 @@ def heartbeat(service: str, instance: str) -> str:
     return f"{PREFIX}.heartbeat.{token(service)}.{token(instance)}"
 
 
-def control(target: str) -> str:
-    return f"{PREFIX}.control.{token(target)}"
+def control(target: str, action: str, origin: str) -> str:
+    """A control command for `target` asking `action`, sent by the NATS user `origin`.
+
+    Authority comes from the subject, not the body: the server's permissions decide who may
+    publish which action to which target, and the origin token must be the sender's own user
+    (`hedgemesh.runtime.permissions` grants each user only subjects ending in its own name).
+    """
+    return f"{PREFIX}.control.{token(target)}.{token(action)}.{token(origin)}"
+
+
+def control_served(target: str) -> str:
+    """Every control subject of `target` (what the service that answers it subscribes to)."""
+    return f"{PREFIX}.control.{token(target)}.>"
+
+
+def control_parts(subject: str) -> tuple[str, str, str] | None:
+    """(target, action, origin) of a control subject; None when it is not one."""
+    parts = subject.split(".")
+    if len(parts) != 6 or ".".join(parts[:3]) != f"{PREFIX}.control":
+        return None
+    target, action, origin = parts[3:]
+    if not all(_TOKEN.fullmatch(part) for part in (target, action, origin)):
+        return None
+    return target, action, origin
 
 
 def deadletter(service: str) -> str:
@@ -80,7 +102,7 @@ ALL_DECISIONS = f"{PREFIX}.decision.*"
 ALL_ORDERS = f"{PREFIX}.order.*"
 ALL_EXEC_REPORTS = f"{PREFIX}.exec.*"
 ALL_HEARTBEATS = f"{PREFIX}.heartbeat.>"
-ALL_CONTROL = f"{PREFIX}.control.*"
+ALL_CONTROL = f"{PREFIX}.control.*.*.*"
 ALL_DEADLETTERS = f"{PREFIX}.deadletter.*"
 
 # JetStream streams and KV buckets.

@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from hedgemesh.api.security.auth import Role
@@ -233,6 +234,46 @@ def http_env(supervisor_env: dict[str, str]) -> tuple[dict[str, dict[str, str]],
 DEFAULT_METRICS_PORT = 9101
 
 
+#: The counterparties `up` gives a FIX password (comma-separated SenderCompIDs).
+FIX_COUNTERPARTIES_ENV = "HEDGEMESH_FIX_COUNTERPARTIES"
+
+
+def fix_env(home: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The FIX acceptor's environment per service and what to tell the user: its port (the
+    configured one, else 9878 or a free one) and the counterparties' passwords
+    (`$HEDGEMESH_EXECUTION_FIX_PASSWORDS_FILE`, else a fresh random one per counterparty of
+    `$HEDGEMESH_FIX_COUNTERPARTIES` in `home/fix-passwords.json`, 0600)."""
+    per_service: dict[str, dict[str, str]] = {}
+    lines: list[str] = []
+    for spec in catalog.SERVICES:
+        fix = spec.fix
+        if fix is None:
+            continue
+        choice = choose_port(_env_int(fix.port_env), fix.default_port, fix.port_env, "FIX")
+        if choice.note:
+            lines.append(choice.note)
+        given = os.environ.get(fix.passwords_file_env)
+        if given:
+            path = Path(given)
+        else:
+            names = os.environ.get(FIX_COUNTERPARTIES_ENV) or ",".join(fix.counterparties)
+            parties = [n.strip() for n in names.split(",") if n.strip()]
+            path = home / "fix-passwords.json"
+            passwords = {name: secrets.token_urlsafe(18) for name in parties}
+            _write_private(path, json.dumps(passwords, indent=2) + "\n")
+        comp_id = os.environ.get("HEDGEMESH_EXECUTION_FIX_COMP_ID", "HEDGEMESH")
+        per_service[spec.name] = {
+            fix.port_env: str(choice.port),
+            fix.host_env: "127.0.0.1",
+            fix.passwords_file_env: str(path),
+        }
+        lines.append(
+            f"FIX 4.4 acceptor at 127.0.0.1:{choice.port} (TargetCompID {comp_id}; "
+            f"SenderCompIDs and passwords in {path})"
+        )
+    return per_service, lines
+
+
 def metrics_env(host: str = "127.0.0.1") -> dict[str, dict[str, str]]:
     """A Prometheus port per instance without an HTTP API (the api serves `/metrics` on its
     own): 9101, 9102, ... in catalog order, or a free port for one that is taken."""
@@ -396,6 +437,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     env = cluster_env(args, home, nats.url, scenario, scenario_path, stream_replicas=nats.replicas)
     service_env, http_lines = http_env(env)
+    fix_service_env, fix_lines = fix_env(home)
+    for name, values in fix_service_env.items():
+        service_env[name] = {**service_env.get(name, {}), **values}
+    http_lines += fix_lines
     for name, credentials in nats_env(passwords).items():
         service_env[name] = {**service_env.get(name, {}), **credentials}
     tokens_file = api_tokens(home)
@@ -497,9 +542,24 @@ def _write_state(home: Path, nats: NatsCluster, supervisor: Supervisor, admin_ur
             "home": str(home),
             "api_url": _api_url(supervisor),
             "api_tokens_file": supervisor.service_env.get("api", {}).get(API_TOKENS_ENV),
+            "fix": _fix_state(supervisor),
             "instances": supervisor.snapshot(),
         },
     )
+
+
+def _fix_state(supervisor: Supervisor) -> dict[str, Any] | None:
+    """Where the FIX acceptor listens and where its passwords are, from its environment."""
+    for spec in catalog.SERVICES:
+        env = supervisor.service_env.get(spec.name, {})
+        if spec.fix is not None and spec.fix.port_env in env:
+            return {
+                "host": env[spec.fix.host_env],
+                "port": int(env[spec.fix.port_env]),
+                "comp_id": os.environ.get("HEDGEMESH_EXECUTION_FIX_COMP_ID", "HEDGEMESH"),
+                "passwords_file": env[spec.fix.passwords_file_env],
+            }
+    return None
 
 
 def _api_url(supervisor: Supervisor) -> str | None:

@@ -6,13 +6,16 @@ the manager and the agents: `hedgemesh.venue.settings.VenueSettings` (`HEDGEMESH
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields
 from datetime import time
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hedgemesh.execution.domain.controls import ControlLimits
+from hedgemesh.execution.domain.fix.session import SessionConfig
 from hedgemesh.execution.domain.params import EngineParams
 from hedgemesh.venue.spec import VENUE, VenueSpec
 from hedgemesh.wire.base import Token
@@ -133,6 +136,51 @@ class ExecutionSettings(BaseSettings):
     publish_max_retry_s: float = Field(
         default=2.0, gt=0, le=600, description="The longest pause between retries (real seconds)."
     )
+
+    # -- FIX 4.4 acceptor (docs/fix.md) ---------------------------------------------------------
+    fix_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="TCP port of the FIX 4.4 acceptor; None: no acceptor (0: any free port).",
+    )
+    fix_host: str = Field(default="127.0.0.1", description="Address the acceptor listens on.")
+    fix_comp_id: Token = Field(default="HEDGEMESH", description="Our SenderCompID.")
+    fix_passwords: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Counterparty SenderCompID → its logon password (JSON); merged with "
+        "`fix_passwords_file`.",
+    )
+    fix_passwords_file: Path | None = Field(
+        default=None,
+        description="A JSON file {SenderCompID: password} (0600; `hedgemesh up` writes one).",
+    )
+    fix_min_heartbeat_s: int = Field(default=1, ge=1, le=3600, description="Lowest HeartBtInt.")
+    fix_max_heartbeat_s: int = Field(
+        default=300, ge=1, le=3600, description="Highest HeartBtInt accepted at logon."
+    )
+    fix_logon_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="A connection must log on within this."
+    )
+
+    def fix_session_config(self) -> SessionConfig:
+        """The FIX sessions' settings, passwords from `fix_passwords` and the file (a file that
+        cannot be read or is not a JSON object of strings stops the service)."""
+        passwords = {name: secret.get_secret_value() for name, secret in self.fix_passwords.items()}
+        if self.fix_passwords_file is not None:
+            loaded = json.loads(self.fix_passwords_file.read_text())
+            if not isinstance(loaded, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) and v for k, v in loaded.items()
+            ):
+                raise ValueError(f"{self.fix_passwords_file}: not a JSON object of passwords")
+            passwords.update(loaded)
+        return SessionConfig(
+            comp_id=self.fix_comp_id,
+            passwords=passwords,
+            min_heartbeat_s=self.fix_min_heartbeat_s,
+            max_heartbeat_s=self.fix_max_heartbeat_s,
+            logon_timeout_s=self.fix_logon_timeout_s,
+        )
 
     def control_limits(self) -> ControlLimits:
         """The pre-trade controls' settings (the fields of `ControlLimits`, by name)."""

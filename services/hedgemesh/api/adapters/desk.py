@@ -88,7 +88,7 @@ class NatsDesk:
         """Ask until the leader answers: a standby's NOT_LEADER is retried within the timeout."""
         self._check_connected()
         deadline = time.monotonic() + self.control_timeout_s
-        subject = subjects.control(command.target)
+        subject = command.subject_for(self._service.bus.service)
         while True:
             left = deadline - time.monotonic()
             try:

@@ -13,13 +13,15 @@ the event loop, one message at a time, so the engine and the store see one order
   redelivery is judged then.
 - Ticks and surfaces (core NATS): fair values move, providers re-quote.
 - A timer on the injected clock: TWAP slices, refills, day and option expiries.
-- Control (`hedge.v1.control.execution`): `status` answers the fence, the working orders, the
-  outbox backlog, every book's best bid and ask, and the pre-trade controls' state and counts;
+- Control (`hedge.v1.control.execution.<action>.<origin>`): `status` answers the fence, the
+  working orders, the outbox backlog, every book's best bid and ask, and the pre-trade
+  controls' state and counts;
   `halt` engages the kill switch (stored first, so that it survives a restart; every working
   order is cancelled, every new one refused) and `resume` releases it.
 - Requests to the manager: when a control trips (the order-rate throttle: `reduce`; the day's
-  loss limit: `halt`), a `ControlCommand` to `hedge.v1.control.manager`, retried until the
-  leader accepts it; the refusals go on meanwhile.
+  loss limit: `halt`), a `ControlCommand` on `hedge.v1.control.manager.<action>.execution`
+  (the only control the server lets execution send), retried until the leader accepts it;
+  the refusals go on meanwhile.
 """
 
 from __future__ import annotations
@@ -32,13 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine as DbEngine
 
+from hedgemesh.execution.adapters.fix import FixGateway
 from hedgemesh.execution.adapters.outbox import Outbox, StoreThread
 from hedgemesh.execution.config import ExecutionSettings
 from hedgemesh.execution.domain.controls import StateRequest
 from hedgemesh.execution.domain.engine import Engine
 from hedgemesh.execution.domain.reports import utc
 from hedgemesh.runtime import metrics
-from hedgemesh.runtime.bus import Envelope
+from hedgemesh.runtime.bus import Envelope, actor_of
 from hedgemesh.runtime.clock import Clock
 from hedgemesh.runtime.errors import CorruptValue, NatsUnavailable, Rejected
 from hedgemesh.runtime.kv import TypedKV
@@ -47,6 +50,7 @@ from hedgemesh.runtime.streams import DurableConsumer
 from hedgemesh.runtime.tasks import cancel_and_wait
 from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
 from hedgemesh.store.execution import ExecutionRepository, Switch
+from hedgemesh.store.fix import FixRepository
 from hedgemesh.venue.spec import VENUE, VenueSpec
 from hedgemesh.wire import subjects
 from hedgemesh.wire.codes import ReasonCode
@@ -109,6 +113,11 @@ class ExecutionComponent:
         self._requests: set[asyncio.Task[None]] = set()
         self._received: dict[str, float] = {}
         """When each working order arrived (perf_counter), for the order → fill latency."""
+        self.fix: FixGateway | None = None
+        """The FIX 4.4 acceptor when `fix_port` is set (`hedgemesh.execution.adapters.fix`)."""
+        if settings.fix_port is not None:
+            config = settings.fix_session_config()
+            self.fix = FixGateway(self, config, settings.fix_host, settings.fix_port)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -143,9 +152,12 @@ class ExecutionComponent:
             retry_s=s.publish_retry_s,
             max_retry_s=s.publish_max_retry_s,
             ack_timeout_s=s.publish_ack_timeout_s,
+            on_stored=None if self.fix is None else self.fix.on_stored,
         )
         backlog = outbox.load_backlog()
         outbox.start()
+        if self.fix is not None:  # before the orders resume: their reports go to FIX too
+            await self.fix.start(FixRepository(session_factory(self._db)))
         resumed = self._recover(repo)
         log.info("execution: %d reports to publish, %d orders resumed", backlog, resumed)
         self._consumer = DurableConsumer(
@@ -168,6 +180,8 @@ class ExecutionComponent:
         self.ready.set()
 
     async def stop(self) -> None:
+        if self.fix is not None:
+            await self.fix.stop()
         if self._consumer is not None:
             await self._consumer.stop()
         for task in list(self._requests):
@@ -263,14 +277,28 @@ class ExecutionComponent:
                 log.info("order %s seen before: not executed again", coid)
                 return
             order = stored.order  # stored, never judged: the first version stands
+        self.work(order)
+
+    def work(self, order: Order) -> None:
+        """Judge and work an order already stored (from NATS, or a FIX client's)."""
         self.stats["orders"] += 1
-        self._received[coid] = time.perf_counter()
+        self._received[order.client_order_id] = time.perf_counter()
         while len(self._received) > _LATENCIES_KEPT:
             del self._received[next(iter(self._received))]
         self._commit(self.engine.receive(order, self._now()))
 
+    def cancel(self, client_order_id: str, text: str) -> list[ExecutionReport]:
+        """Cancel a working order at a client's request; its reports ([] if not working)."""
+        reports = self.engine.cancel(client_order_id, self._now(), text)
+        self._commit(reports)
+        return reports
+
+    def now(self) -> float:
+        """The clock's time (Unix seconds, never going backwards)."""
+        return self._now()
+
     async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
-        self._commit(self.engine.on_tick(tick, self._now()))
+        self._commit(self.engine.on_tick(tick, self._now()), kick=False)
         if self._service is not None:  # heartbeats say how far behind the market this runs
             lag_s = self._now() - tick.ts.timestamp()
             self._service.lag_ms = max(lag_s, 0.0) * 1e3
@@ -280,12 +308,12 @@ class ExecutionComponent:
             reports = self.engine.on_surface(surface, self._now())
         except ValueError as error:
             raise Rejected("INVALID_SURFACE", str(error)) from error
-        self._commit(reports)
+        self._commit(reports, kick=False)
 
     async def _on_control(self, command: ControlCommand, envelope: Envelope) -> ControlReply:
         action = command.action
         if action in (ControlAction.HALT, ControlAction.RESUME):
-            await self._set_kill_switch(command)
+            await self._set_kill_switch(command, actor_of(command, envelope))
         elif action is not ControlAction.STATUS:
             raise Rejected(
                 "UNSUPPORTED_ACTION", f"execution answers status, halt and resume, not {action}"
@@ -308,16 +336,17 @@ class ExecutionComponent:
                 "unpublished_reports": unpublished,
                 "books": books,
                 "controls": engine.controls.state(),
+                **({} if self.fix is None else {"fix": self.fix.state()}),
                 **{k: v for k, v in self.stats.items()},
             },
         )
 
-    async def _set_kill_switch(self, command: ControlCommand) -> None:
+    async def _set_kill_switch(self, command: ControlCommand, who: str) -> None:
         """`halt`: engage the kill switch; `resume`: release it. Stored before it acts."""
         repo = self.repo
         assert repo is not None
         engaged = command.action is ControlAction.HALT
-        switch = Switch(KILL_SWITCH, engaged, command.reason, command.issued_by, utc(self._now()))
+        switch = Switch(KILL_SWITCH, engaged, command.reason, who, utc(self._now()))
         try:
             await self.store.run(lambda: repo.set_switch(switch))
         except Exception as error:
@@ -325,12 +354,10 @@ class ExecutionComponent:
                 "STORE_UNAVAILABLE", f"the kill switch was not stored: {error}"
             ) from error
         if engaged:
-            log.warning(
-                "execution: kill switch engaged by %s: %s", command.issued_by, command.reason
-            )
+            log.warning("execution: kill switch engaged by %s: %s", who, command.reason)
             self._commit(self.engine.engage_kill_switch(command.reason, self._now()))
         else:
-            log.warning("execution: kill switch released by %s", command.issued_by)
+            log.warning("execution: kill switch released by %s", who)
             self.engine.release_kill_switch()
 
     # -- internals ---------------------------------------------------------------------------
@@ -341,14 +368,15 @@ class ExecutionComponent:
         self._t = max(self._t, self._clock.now().timestamp())
         return self._t
 
-    def _commit(self, reports: list[ExecutionReport]) -> None:
-        """Store, then publish, what the engine reported; wake the timer (new due times); send
-        what a tripped control asks of the manager."""
+    def _commit(self, reports: list[ExecutionReport], *, kick: bool = True) -> None:
+        """Store, then publish, what the engine reported; wake the timer (new due times: `kick`,
+        and whenever something was reported); send what a tripped control asks of the manager."""
         if reports:
             assert self.outbox is not None
             self.outbox.put(reports)
             self._measure(reports)
-        self._kick.set()
+        if kick or reports:
+            self._kick.set()
         for request in self.engine.controls.take_requests():
             log.error("execution: %s: asking the manager to %s", request.text, request.action)
             self.stats[f"requested_{request.action.value}"] += 1
@@ -379,9 +407,7 @@ class ExecutionComponent:
         )
         for _ in range(_REQUEST_TRIES):
             try:
-                reply = await self._bus.request(
-                    subjects.control(MANAGER_TARGET), command, ControlReply
-                )
+                reply = await self._bus.command(command)
                 if reply.ok:
                     log.warning("execution: the manager accepted %s", request.action)
                     return

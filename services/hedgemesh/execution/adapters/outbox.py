@@ -80,6 +80,7 @@ class Outbox:
         max_retry_s: float = 2.0,
         ack_timeout_s: float = 10.0,
         mark_interval_s: float = 0.2,
+        on_stored: Callable[[list[ExecutionReport]], None] | None = None,
     ) -> None:
         self.repo = repo
         self.bus = bus
@@ -91,6 +92,8 @@ class Outbox:
         self.max_retry_s = max(max_retry_s, retry_s)
         self.ack_timeout_s = ack_timeout_s
         self.mark_interval_s = mark_interval_s
+        self.on_stored = on_stored
+        """Told of each batch of reports newly stored (the FIX gateway sends them on)."""
         self.stats: Counter[str] = Counter()
         self._unsaved: deque[ExecutionReport] = deque()
         self._unpublished: deque[ExecutionReport] = deque()
@@ -137,7 +140,10 @@ class Outbox:
             self._unsaved.popleft()
         self.stats["stored"] += sum(stored)
         # A repeat of a stored report is not queued: it is published from the stored one.
-        self._unpublished.extend(r for r, new in zip(batch, stored, strict=True) if new)
+        fresh = [r for r, new in zip(batch, stored, strict=True) if new]
+        self._unpublished.extend(fresh)
+        if self.on_stored is not None and fresh:
+            self.on_stored(fresh)
         return True
 
     def _record(self, batch: list[ExecutionReport]) -> list[bool]:

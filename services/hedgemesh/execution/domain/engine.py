@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -96,6 +96,11 @@ class Engine:
         self._expiries: dict[str, float] = {}  # option books not yet expired -> expiry (s)
         self._expired: set[str] = set()
         self._traded = frozenset(params.underlyings)
+        self._behind: set[str] = set()
+        """Books not re-quoted since their underlying's market moved: quoted when next used
+        (an order, a quote asked for)."""
+        self._underlying_of: dict[str, str] = {}  # book -> its underlying
+        self._latest = -math.inf  # the latest time the engine was told
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -112,6 +117,7 @@ class Engine:
         """A new order: refused when its epoch is older than the fence (`fence`: the one it met
         when it arrived, for an order judged after a restart), else judged. A client's order
         (`counterparty`, from FIX) is not fenced and does not move the fence."""
+        self._latest = max(self._latest, now)
         record = self._record(order)
         fence = self.fence if fence is None else fence
         if order.counterparty is None:  # a client's order has no manager epoch to fence
@@ -149,6 +155,7 @@ class Engine:
         """
         if accepted_at is None:
             return self.receive(order, now, fence=fence)
+        self._latest = max(self._latest, now)
         record = self._record(order)
         record.seq = seq
         self.raise_fence(order.epoch)
@@ -174,6 +181,7 @@ class Engine:
 
     def engage_kill_switch(self, reason: str, now: float) -> list[ExecutionReport]:
         """Refuse every new order and cancel every working one (`KILL_SWITCH`)."""
+        self._latest = max(self._latest, now)
         self.controls.kill_switch = reason or "engaged"
         text = f"kill switch engaged: {self.controls.kill_switch}"
         reports: list[ExecutionReport] = []
@@ -193,6 +201,29 @@ class Engine:
             updates = self.venue.cancel(record.client_order_id, now, ReasonCode.KILL_SWITCH)
             reports += self._reports(updates, now)
         return reports
+
+    def cancel(
+        self, client_order_id: str, now: float, text: str = "cancelled by request"
+    ) -> list[ExecutionReport]:
+        """Cancel one working order (`CANCELLED_BY_REQUEST`); [] when it is not working."""
+        record = self.orders.get(client_order_id)
+        if record is None:
+            return []
+        if client_order_id in self._waiting:  # not at the venue yet: nothing filled
+            self._waiting.pop(client_order_id)
+            del self.orders[client_order_id]
+            return [record.closed(ExecStatus.CANCELLED, ReasonCode.CANCELLED_BY_REQUEST, text, now)]
+        updates = self.venue.cancel(client_order_id, now, ReasonCode.CANCELLED_BY_REQUEST)
+        return self._reports(updates, now)
+
+    def filled(self, client_order_id: str) -> tuple[int, float]:
+        """A working order's filled quantity and Σ price × quantity of its fills (currency);
+        (0, 0.0) for one not at the venue."""
+        algo = self.venue.working.get(client_order_id)
+        record = self.orders.get(client_order_id)
+        if algo is None or record is None:
+            return 0, 0.0
+        return algo.cum_quantity, algo.cum_notional_ticks * record.tick_size
 
     def release_kill_switch(self) -> None:
         self.controls.kill_switch = None
@@ -225,23 +256,26 @@ class Engine:
     # -- market data -------------------------------------------------------------------------
 
     def on_tick(self, tick: Tick, now: float) -> list[ExecutionReport]:
+        self._latest = max(self._latest, now)
         if not self._trades(tick.underlying):
             return []
         self.market.apply_tick(tick)
-        return self._requote(tick.underlying, now) + self._retry_waiting(tick.underlying, now)
+        return self._market_moved(tick.underlying, now) + self._retry_waiting(tick.underlying, now)
 
     def on_surface(self, surface: Surface, now: float) -> list[ExecutionReport]:
         """Raises ValueError for a surface the quant library refuses (nothing changes)."""
+        self._latest = max(self._latest, now)
         if not self._trades(surface.underlying):
             return []
         self.market.apply_surface(surface)
         underlying = surface.underlying
-        return self._requote(underlying, now) + self._retry_waiting(underlying, now)
+        return self._market_moved(underlying, now) + self._retry_waiting(underlying, now)
 
     # -- time --------------------------------------------------------------------------------
 
     def on_time(self, now: float) -> list[ExecutionReport]:
         """Everything due by `now`: expiries, waits run out, depth refills, algorithm timers."""
+        self._latest = max(self._latest, now)
         reports: list[ExecutionReport] = []
         for symbol, expiry in list(self._expiries.items()):
             if expiry <= now:
@@ -262,7 +296,9 @@ class Engine:
                 del self._waiting[record.client_order_id]
                 text = f"no market data for {underlying} within {limit:g} s"
                 reports += self._reject(record, ReasonCode.UNKNOWN_INSTRUMENT, text, now)
-        reports += self._reports(self.venue.on_time(now), now)
+        # a book where nothing works refills when next quoted (`LiquidityProvider` decays
+        # what is missing by the time passed, whenever it is asked)
+        reports += self._reports(self.venue.on_time(now, refill=self.venue.working_symbols()), now)
         self.check_loss(now)
         return reports
 
@@ -282,10 +318,12 @@ class Engine:
     # -- queries -----------------------------------------------------------------------------
 
     def quote(self, symbol: str, levels: int | None = None) -> Quote | None:
-        """The book of `symbol` as it stands, or None when there is none."""
+        """The book of `symbol` at the market last received, or None when there is none."""
         book = self.venue.books.get(symbol)
         if book is None:
             return None
+        if symbol not in self.venue.working_symbols():  # (refilled by on_time where one works)
+            self._requote(self._underlying_of[symbol], self._latest, only={symbol})  # no reports
         bid, ask = book.best_bid(), book.best_ask()
         return Quote(
             None if bid is None else book.to_price(bid),
@@ -447,23 +485,38 @@ class Engine:
         return fair
 
     def _open_book(self, instrument: Instrument, now: float) -> list[ExecutionReport]:
-        """Give `instrument` a book, quoted at once, unless it has one."""
-        if instrument.symbol in self.venue.books:
-            return []
-        self._add_book(instrument)
-        return self._requote(instrument.underlying, now, only=instrument.symbol)
+        """Give `instrument` a book unless it has one, quoted at the market now unless it is."""
+        symbol = instrument.symbol
+        if symbol not in self.venue.books:
+            self._add_book(instrument)
+        elif symbol not in self._behind and symbol in self.venue.working_symbols():
+            return []  # quoted at every move and refilled by on_time
+        return self._requote(instrument.underlying, now, only={symbol})
 
     def _add_book(self, instrument: Instrument) -> None:
         symbol = instrument.symbol
         seed = zlib.crc32(symbol.encode()) ^ self.params.seed
         book = self._book(instrument)
         self.venue.add_book(symbol, book.tick_size, book.liquidity, seed=seed)
+        self._underlying_of[symbol] = instrument.underlying
         if instrument.expiry is not None:
             self._options.setdefault(instrument.underlying, {})[symbol] = instrument
             self._expiries[symbol] = instrument.expiry.timestamp()
 
+    def _market_moved(self, underlying: str, now: float) -> list[ExecutionReport]:
+        """Re-quote the books of `underlying` where orders work (the move may fill them); the
+        others fall behind until they are next used (re-quoting every option book on every
+        tick and surface was most of this service's work)."""
+        if underlying not in self.venue.books:
+            self._add_book(Instrument.spot(underlying))
+        working = self.venue.working_symbols()
+        books = [underlying, *self._options.get(underlying, ())]
+        eager = {s for s in books if s in working}
+        self._behind.update(s for s in books if s not in eager and s not in self._expired)
+        return self._requote(underlying, now, only=eager) if eager else []
+
     def _requote(
-        self, underlying: str, now: float, only: str | None = None
+        self, underlying: str, now: float, only: Collection[str] | None = None
     ) -> list[ExecutionReport]:
         """New fair values, vols and drought for the books of `underlying` (or just `only`)."""
         spot = self.market.spot(underlying)
@@ -472,13 +525,19 @@ class Engine:
         p = self.params
         drought = 1.0 / self.market.depth_multiplier(underlying)
         updates: list[ParentUpdate] = []
-        if only is None or only == underlying:
+        if only is None or underlying in only:
             if underlying not in self.venue.books:
                 self._add_book(Instrument.spot(underlying))
+            self._behind.discard(underlying)
             vol = self.market.atm_vol(underlying, p.vol_reference_days, p.default_vol)
             updates += self.venue.mark(underlying, now, fair=spot, vol=vol, drought=drought)
         books = self._options.get(underlying, {})
-        live = [i for sym, i in books.items() if sym not in self._expired and only in (None, sym)]
+        live = [
+            i
+            for sym, i in books.items()
+            if sym not in self._expired and (only is None or sym in only)
+        ]
+        self._behind.difference_update(i.symbol for i in live)
         values = self.market.option_values(live) if live else None
         if values is not None:
             # a worthless option still needs a price to quote
@@ -499,6 +558,7 @@ class Engine:
         """An option expired: its working orders end, its provider withdraws its quotes."""
         del self._expiries[symbol]
         self._expired.add(symbol)
+        self._behind.discard(symbol)
         reports: list[ExecutionReport] = []
         for record in [r for r in self.orders.values() if r.symbol == symbol]:
             text = f"{symbol} expired"

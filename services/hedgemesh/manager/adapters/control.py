@@ -1,4 +1,6 @@
-"""Control commands to the manager (`hedge.v1.control.manager`), answered by the leader.
+"""Control commands to the manager (`hedge.v1.control.manager.<action>.<origin>`), answered by
+the leader. Who may send which action is the server's permissions on the subject (the api any,
+execution only `reduce` and `halt`); `changed_by` is the authenticated origin (`actor_of`).
 
 | action | params | effect |
 |---|---|---|
@@ -27,7 +29,7 @@ from typing import Any, Protocol
 
 from hedgemesh.manager.domain.limits import FIRM_LIMITS_KEY, updated
 from hedgemesh.manager.domain.trading import STATE_OF_ACTION
-from hedgemesh.runtime.bus import Envelope
+from hedgemesh.runtime.bus import Envelope, actor_of
 from hedgemesh.runtime.errors import CasConflict, NatsUnavailable, Rejected
 from hedgemesh.runtime.kv import TypedKV
 from hedgemesh.wire.base import TOKEN_PATTERN
@@ -79,19 +81,19 @@ class ControlHandler:
         c = self.port
         if not c.is_leader:
             raise Rejected("NOT_LEADER", f"{c.instance} is a standby; retry")
-        action = command.action
+        action, who = command.action, actor_of(command, envelope)
         try:
             if action in STATE_OF_ACTION:
                 await c.set_trading(
                     TradingStatus(
                         state=STATE_OF_ACTION[action],
                         reason=command.reason,
-                        changed_by=command.issued_by,
+                        changed_by=who,
                         causation_id=command.id,
                     )
                 )
             elif action is ControlAction.SET_LIMIT:
-                await self._set_limit(command)
+                await self._set_limit(command, who)
             elif action is not ControlAction.STATUS:
                 raise Rejected("UNSUPPORTED_ACTION", f"the manager does not serve {action}")
         except NatsUnavailable as error:
@@ -104,7 +106,7 @@ class ControlHandler:
             ts=c.now(),
         )
 
-    async def _set_limit(self, command: ControlCommand) -> None:
+    async def _set_limit(self, command: ControlCommand, who: str) -> None:
         c = self.port
         name = command.params.get("name")
         changes = command.params.get("limits")
@@ -131,7 +133,7 @@ class ControlHandler:
                         {
                             **changes,
                             **extra,
-                            "changed_by": command.issued_by,
+                            "changed_by": who,
                             "causation_id": command.id,
                         }
                     )
@@ -140,7 +142,7 @@ class ControlHandler:
                     value = updated(
                         current,
                         changes,
-                        changed_by=command.issued_by,
+                        changed_by=who,
                         causation_id=command.id,
                     )
             except ValueError as error:

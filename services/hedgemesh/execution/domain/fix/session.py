@@ -141,6 +141,12 @@ class Send:
     raw: bytes
     keep: bool = False
     replay: bool = False
+    body: tuple[tuple[int, str], ...] = ()
+    sent_at: str = ""
+
+    def kept(self, counterparty: str, exec_id: str | None = None) -> SentMessage:
+        """The record to store for resend."""
+        return SentMessage(counterparty, self.seq, self.msg_type, self.body, self.sent_at, exec_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +167,10 @@ class Replay:
 
 @dataclass(frozen=True, slots=True)
 class LoggedOn:
+    """Logged on (`reset`: with ResetSeqNumFlag: forget what was sent before)."""
+
     counterparty: str
+    reset: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,11 +200,13 @@ class Outbound:
     def message(self, msg_type: str, body: Sequence[tuple[int, object]], now: datetime) -> Send:
         seq = self.seqs.next_out
         self.seqs.next_out += 1
+        text = tuple((tag, str(value)) for tag, value in body)
         raw = encode(
-            msg_type, body, sender=self.comp_id, target=self.seqs.counterparty, seq=seq,
+            msg_type, text, sender=self.comp_id, target=self.seqs.counterparty, seq=seq,
             sent_at=now,
         )  # fmt: skip
-        return Send(seq, msg_type, raw, keep=msg_type not in ADMIN)
+        keep = msg_type not in ADMIN
+        return Send(seq, msg_type, raw, keep=keep, body=text, sent_at=fix_time(now))
 
     def resend(self, stored: SentMessage, now: datetime) -> Send:
         assert stored.seq is not None
@@ -405,7 +416,7 @@ class FixSession:
         if reset:
             body.append((Tag.RESET_SEQ_NUM_FLAG, "Y"))
         effects: list[Effect] = [
-            LoggedOn(states.counterparty),
+            LoggedOn(states.counterparty, reset),
             self._send(MsgType.LOGON, body, now, at),
         ]
         if seq > states.next_in:
