@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -327,6 +328,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "entered as client trades; see docs/scenarios.md",
     )
     parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new book: delete the home folder's store and JetStream from an earlier run "
+        "(without it an earlier run's book is resumed, and `up` says so)",
+    )
+    parser.add_argument(
         "--no-restart",
         action="store_true",
         help="leave a service that exits down instead of restarting it",
@@ -410,11 +417,59 @@ async def _store_book(url: str, password: str, trades: list[ClientTrade]) -> int
         await drain(nc)
 
 
+#: What an earlier run leaves in the home folder: its book (SQLite) and its streams.
+EARLIER_RUN = ("hedgemesh.db", "nats/jetstream")
+
+
+def prepare_home(home: Path, *, fresh: bool) -> bool:
+    """Say when the home holds an earlier run's book (it is resumed: positions, orders, the
+    streams), or delete it with `fresh`; False when a cluster still runs from it."""
+    left = [home / name for name in EARLIER_RUN if (home / name).exists()]
+    if not left:
+        return True
+    running = _running_launcher(home)
+    if running:
+        print(f"hedgemesh: a cluster runs from {home} (launcher pid {running})", file=sys.stderr)
+        return False
+    if fresh:
+        for path in left:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        for extra in home.glob("hedgemesh.db-*"):  # SQLite's journal and WAL files
+            extra.unlink()
+        print(f"hedgemesh: --fresh: deleted the earlier run's book in {home}", flush=True)
+        return True
+    print(
+        f"hedgemesh: resuming the book an earlier run left in {home} (its positions, orders "
+        "and streams, maybe far from today's market and limits); `hedgemesh up --fresh` "
+        "starts a new one",
+        flush=True,
+    )
+    return True
+
+
+def _running_launcher(home: Path) -> int | None:
+    try:
+        pid = int(json.loads((home / "cluster.json").read_text())["launcher_pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
 def run(args: argparse.Namespace) -> int:
     scenario, scenario_path = _load_scenario(args.scenario)
     if args.book is not None:
         _load_book(args.book, scenario)  # every row checked before anything starts
     home = state.home_dir(args.home)
+    if not prepare_home(home, fresh=args.fresh):
+        return 1
     store = home / "nats"
     store.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)  # cluster.json holds the admin URL
