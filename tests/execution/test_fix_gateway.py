@@ -9,7 +9,7 @@ import contextlib
 from typing import Any
 
 import pytest
-from exec_examples import exec_reports, quoted, tick
+from exec_examples import CALL, UNLISTED, exec_reports, quoted, tick
 from fix_client import Client, initiator, settings_file
 
 from hedgemesh.api.adapters.records import Records
@@ -368,3 +368,15 @@ async def test_a_restart_mid_session_resumes_at_the_right_numbers(
         _clean(client, run2)
     finally:
         started.__exit__(None, None, None)
+
+
+async def test_an_option_by_its_symbol(fix_run, eventually) -> None:
+    run, client = fix_run
+    client.new_order("O-1", "2", 3, price=1.0, tif="3", symbol=CALL.symbol)
+    reports = await _final(client, eventually, "O-1")
+    assert reports[-1].get(Tag.SYMBOL) == CALL.symbol
+    assert int(reports[-1].get(Tag.CUM_QTY) or 0) > 0
+    client.new_order("O-2", "2", 3, price=1.0, tif="3", symbol=UNLISTED.symbol)
+    refused = await _final(client, eventually, "O-2")
+    assert refused[-1].get(Tag.ORD_STATUS) == "8" and refused[-1].get(Tag.ORD_REJ_REASON) == "1"
+    _clean(client, run)

@@ -33,6 +33,7 @@ ResendRequest after it reconnects).
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -395,7 +396,7 @@ class FixSession:
         seq = msg.seq
         if seq is None:
             return self.logout("MsgSeqNum (34) missing", now, at, close=True)
-        if msg.get(Tag.PASSWORD) != password:
+        if not hmac.compare_digest((msg.get(Tag.PASSWORD) or "").encode(), password.encode()):
             return self.logout("logon refused: wrong password", now, at, close=True)
         hb_text = msg.get(Tag.HEART_BT_INT) or ""
         low, high = self.config.min_heartbeat_s, self.config.max_heartbeat_s
