@@ -139,8 +139,8 @@ class ExecutionComponent:
         self.engine.replay_day(
             repo.orders(received_since=today), repo.reports(received_since=today)
         )
-        await bus.subscribe(subjects.ALL_TICKS, Tick, self._on_tick)
-        await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
+        await bus.subscribe_latest(subjects.ALL_TICKS, Tick, self._on_tick)
+        await bus.subscribe_latest(subjects.ALL_SURFACES, Surface, self._on_surface)
         await bus.serve_control(CONTROL_TARGET, self._on_control)
         s = self.settings
         outbox = self.outbox = Outbox(
