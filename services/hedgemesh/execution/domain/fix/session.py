@@ -389,7 +389,7 @@ class FixSession:
         states = self._states.get(sender or "")
         password = self.config.passwords.get(sender or "")
         if states is None or password is None:
-            return self._close(f"unknown SenderCompID {sender!r}")
+            return self._close(f"SenderCompID {sender!r} unknown, or already logged on")
         if target != self.config.comp_id:
             return self._close(f"TargetCompID {target!r} is not {self.config.comp_id!r}")
         self.out = Outbound(self.config.comp_id, states)
