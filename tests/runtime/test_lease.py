@@ -200,3 +200,35 @@ async def test_given_a_failing_callback_then_the_lease_is_still_gained(leases):
     a = Lease(leases, "manager", "a", TTL_S, clock=SteppedClock(), on_gained=broken)
     assert await asyncio.wait_for(a.step(), 5.0)
     assert a.is_leader
+
+
+async def test_given_a_take_over_slower_than_the_ttl_then_the_new_leader_still_renews(leases):
+    """The gain's work (a manager's recovery) runs beside the lease loop: a new leader that
+    spends longer than the ttl recovering keeps the lease, rather than handing it to the
+    restarted replica a ttl later (a second, needless change of leader)."""
+    from hedgemesh.runtime.clock import LiveClock
+
+    recovering = asyncio.Event()
+    finished = asyncio.Event()
+
+    async def slow_recovery(epoch: int) -> None:
+        recovering.set()
+        await asyncio.sleep(0.6)  # three times the ttl
+        finished.set()
+
+    first = Lease(leases, "manager", "m-2", 0.2, clock=LiveClock())
+    assert await first.step()  # a holder that crashes now: never renewed
+    second = Lease(leases, "manager", "m-1", 0.2, clock=LiveClock(), on_gained=slow_recovery)
+    rival = Lease(leases, "manager", "m-3", 0.2, clock=LiveClock())
+    await second.start()
+    try:
+        await asyncio.wait_for(recovering.wait(), 2.0)
+        await rival.start()  # the restarted replica, standing by while the new leader recovers
+        await asyncio.wait_for(finished.wait(), 2.0)
+        await asyncio.sleep(0.3)
+        assert second.is_leader and not rival.is_leader
+        held = await leases.get("manager")
+        assert held is not None and held.value.holder == "m-1"
+    finally:
+        await rival.stop()
+        await second.stop()

@@ -108,6 +108,8 @@ class Lease:
         """When the record found at the last read while standing by expires."""
         self._tenure: _Tenure | None = None
         self._task: asyncio.Task[None] | None = None
+        self._gaining: asyncio.Task[None] | None = None
+        """`on_gained` running beside the loop: a slow take-over never delays a renewal."""
 
     @property
     def is_leader(self) -> bool:
@@ -124,8 +126,11 @@ class Lease:
             holder=self.holder, expires_at=expires_at, ttl_s=self.ttl_s, released=released, ts=now
         )
 
-    async def step(self) -> bool:
-        """One acquire-or-renew attempt; returns whether this holder leads afterwards."""
+    async def step(self, *, detach: bool = False) -> bool:
+        """One acquire-or-renew attempt; returns whether this holder leads afterwards.
+        `detach`: run `on_gained` beside the caller instead of waiting for it (the loop does,
+        so a take-over's recovery longer than the ttl cannot make the new leader miss its
+        renewal and hand the lease to the next replica: a second, needless change)."""
         now = self.clock.now()
         if self._tenure is not None:
             return await self._renew(now, self._tenure)
@@ -150,7 +155,12 @@ class Lease:
         self._tenure = _Tenure(revision, revision, now + timedelta(seconds=self.ttl_s))
         self.holder_seen = self.holder
         log.info("lease %s: %s leads with epoch %d", self.name, self.holder, revision)
-        await notify(self.on_gained, revision)
+        if detach:
+            self._gaining = asyncio.create_task(
+                notify(self.on_gained, revision), name=f"lease-{self.name}-gained"
+            )
+        else:
+            await notify(self.on_gained, revision)
         return True
 
     async def _renew(self, now: datetime, tenure: _Tenure) -> bool:
@@ -168,6 +178,10 @@ class Lease:
 
     async def _lose(self, why: str) -> None:
         tenure, self._tenure = self._tenure, None
+        gaining, self._gaining = self._gaining, None
+        if gaining is not None:  # the gain's work ends before the loss is acted on
+            with contextlib.suppress(Exception):
+                await gaining
         if tenure is not None:
             log.warning("lease %s: %s lost epoch %d: %s", self.name, self.holder, tenure.epoch, why)
             await notify(self.on_lost, tenure.epoch)
@@ -200,7 +214,7 @@ class Lease:
         while True:
             await self.clock.sleep(self.next_step_in_s())
             try:
-                await self.step()
+                await self.step(detach=True)
             except Exception:
                 log.exception("lease %s: step failed", self.name)
 
@@ -218,6 +232,9 @@ class Lease:
         if self._task is not None:
             await cancel_and_wait(self._task)
             self._task = None
+        if self._gaining is not None:
+            await cancel_and_wait(self._gaining)
+            self._gaining = None
         if release:
             await self.release()
 
