@@ -380,3 +380,15 @@ async def test_an_option_by_its_symbol(fix_run, eventually) -> None:
     refused = await _final(client, eventually, "O-2")
     assert refused[-1].get(Tag.ORD_STATUS) == "8" and refused[-1].get(Tag.ORD_REJ_REASON) == "1"
     _clean(client, run)
+
+
+async def test_a_second_logon_of_a_connected_counterparty_is_refused(fix_run) -> None:
+    run, client = fix_run
+    raw = _Raw(*await asyncio.open_connection("127.0.0.1", run.component.fix.port))
+    try:
+        await raw.send(fx.logon(seq=1, password=PASSWORD))
+        assert await raw.reader.read() == b""  # disconnected, nothing answered
+        assert run.component.fix.connections["CLIENT1"] is not None
+        assert client.logged_on.is_set() and client.logons == 1
+    finally:
+        raw.writer.close()
