@@ -95,7 +95,7 @@ def create_app(
         app.include_router(router, dependencies=guards)
     room.install(app, tokens, sessions, monitor)
     # Middleware added last runs first: Gate, then FastPath, then AuditTrail, then routing.
-    app.add_middleware(AuditTrail, record=_recorder(ctx))
+    app.add_middleware(AuditTrail, record=_recorder(ctx), ready=_prober(ctx))
     if ctx.settings.fast_path:
         model = ctx.model
         app.add_middleware(
@@ -109,6 +109,13 @@ def create_app(
     limiter = RateLimiter(ctx.settings.rate_limit_per_s, ctx.settings.rate_limit_burst)
     app.add_middleware(Gate, tokens=tokens, limiter=limiter, sessions=sessions)
     return app
+
+
+def _prober(context: ApiContext) -> Callable[[], Awaitable[None]]:
+    async def probe() -> None:
+        await run_in_threadpool(context.records.probe_audit)
+
+    return probe
 
 
 def _recorder(context: ApiContext) -> Callable[[AuditEntry], Awaitable[None]]:
