@@ -7,6 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime-installed
 # Benchmarks measure one core: no hidden thread pools.
 ONE_CORE := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 VECLIB_MAXIMUM_THREADS=1
 
@@ -24,10 +25,15 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet -e '.[test,ml]'
 	@touch $@
 
+# `make up` needs only what the desk runs on, not the test toolchain.
+$(RUNTIME): pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet -e .
+	@touch $@
+
 install: $(STAMP) ## Create .venv and install hedgemesh with its test tools and PyTorch (CPU)
 	@echo "installed: $(VENV)/bin/hedgemesh"
 
-up: $(STAMP) ## Run the cluster on embedded defaults (local nats-server, SQLite); Ctrl-C stops it
+up: $(RUNTIME) ## Run the cluster on embedded defaults (runtime dependencies only); Ctrl-C stops it
 	$(VENV)/bin/hedgemesh up
 
 test: $(STAMP) ## Lint, type-check the libraries, check the wire schemas, run the whole suite

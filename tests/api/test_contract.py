@@ -21,6 +21,7 @@ SURFACE = {
     "/v1/fills": {"get"},
     "/v1/decisions": {"get"},
     "/v1/agents": {"get"},
+    "/v1/desk": {"get"},
     "/v1/pnl": {"get"},
     "/v1/control/halt": {"post"},
     "/v1/control/resume": {"post"},

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import stat
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -311,3 +312,31 @@ def test_given_a_book_file_with_bad_rows_then_up_names_each_and_starts_nothing(
     assert any(line.startswith(f"hedgemesh: {book}:3: instrument: unknown underlying FOO")
                for line in output)  # fmt: skip
     assert not (tmp_path / "var" / "nats").exists()  # nothing started
+
+
+def test_make_up_installs_the_runtime_dependencies_only(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    plan = subprocess.run(
+        ["make", "-n", "-C", str(repo), "up", f"VENV={tmp_path / 'venv'}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    installs = [line for line in plan.splitlines() if "pip install" in line and "-e" in line]
+    assert installs and all(line.rstrip().endswith("-e .") for line in installs), installs
+
+
+def test_given_an_earlier_runs_book_then_up_says_it_resumes_it_and_fresh_deletes_it(
+    tmp_path: Path, capsys
+) -> None:
+    home = tmp_path / "var"
+    assert up.prepare_home(home, fresh=False)  # nothing there: nothing said
+    assert capsys.readouterr().out == ""
+    (home / "nats" / "jetstream").mkdir(parents=True)
+    (home / "hedgemesh.db").write_text("an old book")
+    (home / "hedgemesh.db-wal").write_text("")
+    assert up.prepare_home(home, fresh=False)
+    assert "resuming the book an earlier run left" in capsys.readouterr().out
+    assert (home / "hedgemesh.db").exists()
+    assert up.prepare_home(home, fresh=True)
+    assert "--fresh: deleted" in capsys.readouterr().out
+    assert not (home / "hedgemesh.db").exists() and not (home / "nats" / "jetstream").exists()
+    assert not (home / "hedgemesh.db-wal").exists()

@@ -3,6 +3,7 @@ the file against the catalog and, where Debian's `docker-compose` is installed, 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -83,12 +84,32 @@ def _compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_docker_compose_accepts_the_file_with_the_secrets_and_refuses_it_without() -> None:
     passwords = {permissions.password_env(user): f"pw-{user}" for user in permissions.GRANTS}
     tokens = {name: f"token-{name}" for name in compose.API_TOKENS}
-    result = _compose_config(passwords | tokens)
+    fix = _fix_spec()
+    fix_passwords = {fix.password_env(name): f"pw-{name}" for name in fix.counterparties}
+    result = _compose_config(passwords | tokens | fix_passwords)
     assert result.returncode == 0, result.stderr
     refused = _compose_config({})
     assert refused.returncode != 0 and "HEDGEMESH_NATS_PASSWORD_" in refused.stderr
-    no_tokens = _compose_config(passwords)
+    no_tokens = _compose_config(passwords | fix_passwords)
     assert no_tokens.returncode != 0 and "HEDGEMESH_API_" in no_tokens.stderr
+    no_fix = _compose_config(passwords | tokens)
+    assert no_fix.returncode != 0 and "HEDGEMESH_FIX_PASSWORD_" in no_fix.stderr
+
+
+def _fix_spec() -> catalog.FixSpec:
+    spec = catalog.find("execution")
+    assert spec is not None and spec.fix is not None
+    return spec.fix
+
+
+def test_compose_exposes_the_fix_acceptor_with_a_required_password_per_counterparty() -> None:
+    fix = _fix_spec()
+    execution = _compose()["services"]["execution"]
+    assert f"${{{fix.port_env}:-{fix.default_port}}}:{fix.default_port}" in execution["ports"]
+    env = execution["environment"]
+    assert env[fix.port_env] == str(fix.default_port) and env[fix.host_env] == "0.0.0.0"
+    passwords = json.loads(env[fix.passwords_env])
+    assert passwords == {n: f"${{{fix.password_env(n)}:?required}}" for n in fix.counterparties}
 
 
 def test_checked_in_nats_conf_is_the_one_the_permissions_render() -> None:

@@ -189,3 +189,30 @@ def test_the_helm_values_give_the_same_users_and_a_three_node_jetstream_cluster(
         assert user["password"] == f"<< {permissions.env_reference(user['user'])} >>"
     env = values["container"]["env"]
     assert set(env) == {permissions.password_env(user) for user in permissions.GRANTS}
+
+
+def test_the_fix_acceptor_is_off_in_the_base_and_on_in_the_fix_overlay() -> None:
+    fix = catalog.find("execution").fix
+    assert fix is not None
+    (deployment,) = [
+        d for (kind, name), d in _base().items() if (kind, name) == ("Deployment", "execution")
+    ]
+    assert fix.port_env not in _env(deployment["spec"]["template"]["spec"]["containers"][0])
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not installed: the fix overlay is not rendered")
+    rendered = subprocess.run(
+        [kubectl, "kustomize", str(K8S / "overlays" / "fix")],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(rendered) if d}
+    assert set(docs) == set(_base()) | {("Service", "execution-fix")}
+    for doc in docs.values():
+        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+    (container,) = docs[("Deployment", "execution")]["spec"]["template"]["spec"]["containers"]
+    env = _env(container)
+    assert env[fix.port_env] == str(fix.default_port) and env[fix.host_env] == "0.0.0.0"
+    assert env[fix.passwords_env] == {"secretKeyRef": {"name": k8s.FIX_SECRET, "key": "passwords"}}
+    assert {"name": "fix", "containerPort": fix.default_port} in container["ports"]
+    service = docs[("Service", "execution-fix")]["spec"]
+    assert service["ports"] == [{"name": "fix", "port": fix.default_port, "targetPort": "fix"}]

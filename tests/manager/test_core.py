@@ -256,6 +256,23 @@ def test_given_a_slice_down_then_the_leader_reduces_after_the_grace_and_resumes_
     assert standby.on_timer(at(GRACE + 0.1)) == []  # only the leader sets the state
 
 
+def test_given_a_live_clock_and_a_leader_lagging_past_the_limit_then_reducing_until_it_keeps_up():
+    c = core(positions=[], reduce_lag_s=10.0)
+    c.on_heartbeat(beat("vega-agent", "v-1"), at(GRACE))
+    c.on_heartbeat(beat("gamma-agent", "g-1").evolve(lag_ms=12_500.0), at(GRACE))
+    (wanted,) = [e for e in c.on_timer(at(GRACE + 0.1)) if isinstance(e, SetTrading)]
+    assert wanted.status.state is TradingState.REDUCING
+    assert wanted.status.reason == ("the desk lags the live market: g-1 12.5 s behind (limit 10 s)")
+    c.set_trading(wanted.status)
+    c.on_heartbeat(beat("gamma-agent", "g-1").evolve(lag_ms=800.0), at(GRACE + 1.0))
+    (back,) = [e for e in c.on_timer(at(GRACE + 1.0)) if isinstance(e, SetTrading)]
+    assert back.status.state is TradingState.ACTIVE
+    paced = core(positions=[], reduce_lag_s=None)  # an accelerated clock: paced instead
+    paced.on_heartbeat(beat("vega-agent", "v-1"), at(GRACE))
+    paced.on_heartbeat(beat("gamma-agent", "g-1").evolve(lag_ms=60_000.0), at(GRACE))
+    assert SetTrading not in map(type, paced.on_timer(at(GRACE + 0.1)))
+
+
 def test_given_the_rule_switched_off_then_the_state_is_left_alone():
     c = core(positions=[], degrade_when_slice_down=False)
     assert c.on_timer(at(GRACE + 10)) == [FlushOutbox(), DecideDue()]

@@ -218,6 +218,7 @@ GRANTS: dict[str, Grant] = {
             subjects.ALL_EXEC_REPORTS,
             subjects.ALL_HEARTBEATS,
             subjects.ALL_PROPOSALS,
+            subjects.ALL_DECISIONS,  # the desk's health: the share rejected for stale data
         ),
     ),
     ADMIN: Grant(publish=(">",), subscribe=(">",)),

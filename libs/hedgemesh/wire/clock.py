@@ -84,6 +84,20 @@ class ClockRecord(WireModel):
         """The simulated time at real Unix time `unix_s` (on this segment's slope)."""
         return self.at + timedelta(seconds=(unix_s - self.anchor) * self.speed)
 
+    def summary(self, unix_s: float) -> dict[str, object]:
+        """What an operator sees of the clock at real `unix_s` (`hedgemesh status`,
+        `GET /v1/desk`): the speed in force, the ceiling, whether held or paced, and why."""
+        return {
+            "speed": self.speed,
+            "ceiling": self.top_speed,
+            "held": self.held,
+            "paced": not self.held and self.speed < self.top_speed,
+            "reason": self.reason,
+            "changed_by": self.changed_by,
+            "segment": self.segment,
+            "now": self.time_at(unix_s).isoformat(),
+        }
+
     def retimed(self, speed: float, unix_s: float, by: str, reason: str = "") -> ClockRecord:
         """The next segment: from real `unix_s` on, `speed`; continuous with this one."""
         return ClockRecord(

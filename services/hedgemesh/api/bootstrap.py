@@ -8,6 +8,7 @@ import logging
 from hedgemesh.api.adapters.desk import NatsDesk
 from hedgemesh.api.adapters.feed import Feed
 from hedgemesh.api.adapters.records import Records
+from hedgemesh.api.adapters.watch import DeskWatch
 from hedgemesh.api.config import ApiSettings
 from hedgemesh.api.context import ApiContext
 from hedgemesh.api.domain.readmodel import ReadModel
@@ -76,7 +77,8 @@ def build_context(
         day_start=runtime.clock_start,
     )
     feed = Feed(feed_model, kv_poll_s=settings.kv_poll_s)
-    service = Service(SERVICE, components=[feed], settings=runtime, nats=nats, clock=clock)
+    watch = DeskWatch(feed_model, settings.health_rules())
+    service = Service(SERVICE, components=[feed, watch], settings=runtime, nats=nats, clock=clock)
     feed_model.clock = service.clock
     feed_model.real = service.liveness_clock  # heartbeat ages in real seconds at any speed
     return ApiContext(
@@ -85,4 +87,5 @@ def build_context(
         desk=NatsDesk(service, control_timeout_s=settings.control_timeout_s),
         records=Records(session_factory(make_engine(store.url, store))),
         lifecycle=ServiceLifecycle(service, store),
+        watch=watch,
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hedgemesh.api.domain.health import HealthRules
 from hedgemesh.api.security.auth import TokenSpec
 from hedgemesh.scenario import DEFAULT_SCENARIO
 
@@ -60,6 +61,29 @@ class ApiSettings(BaseSettings):
     heartbeat_stale_s: float = Field(
         default=10.0, gt=0, le=3600, description="An instance silent this long is shown stale."
     )
+    degraded_lag_s: float = Field(
+        default=HealthRules.lag_s,
+        gt=0,
+        le=86_400,
+        description="Degraded while an acting instance lags the market more (clock s).",
+    )
+    degraded_pending: int = Field(
+        default=HealthRules.pending,
+        ge=0,
+        description="Degraded while a durable consumer has more messages left behind it.",
+    )
+    degraded_stale_share: float = Field(
+        default=HealthRules.stale_share,
+        gt=0,
+        le=1,
+        description="Degraded while this share of the window's decisions are stale rejections.",
+    )
+    degraded_breach_s: float = Field(
+        default=HealthRules.breach_s,
+        gt=0,
+        le=86_400,
+        description="Degraded while a limit stays breached longer (real s).",
+    )
     risk_max_age_s: float = Field(
         default=0.25, gt=0, le=3600, description="Reuse a computed risk response this long."
     )
@@ -76,3 +100,11 @@ class ApiSettings(BaseSettings):
     )
     access_log: bool = Field(default=False, description="Log every request (slows the API).")
     log_level: str = Field(default="info", description="uvicorn's log level.")
+
+    def health_rules(self) -> HealthRules:
+        return HealthRules(
+            lag_s=self.degraded_lag_s,
+            pending=self.degraded_pending,
+            stale_share=self.degraded_stale_share,
+            breach_s=self.degraded_breach_s,
+        )

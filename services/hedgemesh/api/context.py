@@ -8,6 +8,7 @@ from typing import Protocol
 
 from hedgemesh.api.adapters.desk import Desk
 from hedgemesh.api.adapters.records import Records
+from hedgemesh.api.adapters.watch import DeskWatch
 from hedgemesh.api.config import ApiSettings
 from hedgemesh.api.domain.readmodel import ReadModel
 
@@ -29,5 +30,7 @@ class ApiContext:
     desk: Desk
     records: Records
     lifecycle: Lifecycle | None = None
+    watch: DeskWatch | None = None
+    """The desk's health (None where the caller runs no NATS service)."""
     status_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """One status question to the manager at a time."""

@@ -10,6 +10,8 @@ import os
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -136,19 +138,8 @@ def status_rows(
 
 
 def clock_view(record: ClockRecord | None) -> dict[str, Any] | None:
-    """The cluster clock as status shows it: speed now, the ceiling, why it last changed."""
-    if record is None:
-        return None
-    return {
-        "speed": record.speed,
-        "ceiling": record.top_speed,
-        "held": record.held,
-        "paced": not record.held and record.speed < record.top_speed,
-        "reason": record.reason,
-        "changed_by": record.changed_by,
-        "segment": record.segment,
-        "now": record.time_at(time.time()).isoformat(),
-    }
+    """The cluster clock as status shows it (None: a clock at real time, no record)."""
+    return None if record is None else record.summary(time.time())
 
 
 def clock_line(view: dict[str, Any] | None) -> str:
@@ -160,16 +151,39 @@ def clock_line(view: dict[str, Any] | None) -> str:
     return f"clock: {view['speed']:.0f}x at {view['now']}{paced}"
 
 
+def desk_health(api_url: str | None, timeout_s: float = 3.0) -> dict[str, Any]:
+    """The API's `/health` (status, causes), or why it could not be read."""
+    if not api_url:
+        return {"status": "unknown", "causes": ["no API in this cluster"]}
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout_s) as reply:
+            return dict(json.load(reply))
+    except urllib.error.HTTPError as error:  # 503: the API's own NATS or store is down
+        with contextlib.suppress(Exception):
+            return dict(json.load(error))
+        return {"status": "degraded", "causes": [f"the API answers {error.code}"]}
+    except (OSError, ValueError) as error:
+        return {"status": "unknown", "causes": [f"the API did not answer: {error}"]}
+
+
+def desk_line(health: dict[str, Any]) -> str:
+    causes = [*health.get("causes", []), *filter(None, [health.get("detail")])]
+    return f"desk: {health.get('status')}" + (": " + "; ".join(causes) if causes else "")
+
+
 def run_status(args: argparse.Namespace) -> int:
     cluster = state.read(state.home_dir(args.home))
     beats, record = asyncio.run(_observe(cluster["nats_url"]))
     rows = status_rows(cluster, beats, record)
     clock = clock_view(record)
+    health = desk_health(cluster.get("api_url"))
     if args.json:
         shown = without_user(cluster["nats_url"])
-        print(json.dumps({"nats_url": shown, "clock": clock, "instances": rows}, indent=2))
+        out = {"nats_url": shown, "desk": health, "clock": clock, "instances": rows}
+        print(json.dumps(out, indent=2))
         return 0
     print(f"NATS {without_user(cluster['nats_url'])}  (launcher pid {cluster.get('launcher_pid')})")
+    print(desk_line(health))
     print(clock_line(clock))
     header = ("instance", "pid", "alive", "role", "state", "epoch", "heartbeat", "restarts")
     print("{:<22} {:>7} {:>5} {:<8} {:<9} {:>6} {:>9} {:>8}  metrics".format(*header))

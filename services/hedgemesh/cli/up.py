@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -33,6 +34,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from hedgemesh.api.security.auth import Role
@@ -233,6 +235,46 @@ def http_env(supervisor_env: dict[str, str]) -> tuple[dict[str, dict[str, str]],
 DEFAULT_METRICS_PORT = 9101
 
 
+#: The counterparties `up` gives a FIX password (comma-separated SenderCompIDs).
+FIX_COUNTERPARTIES_ENV = "HEDGEMESH_FIX_COUNTERPARTIES"
+
+
+def fix_env(home: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The FIX acceptor's environment per service and what to tell the user: its port (the
+    configured one, else 9878 or a free one) and the counterparties' passwords
+    (`$HEDGEMESH_EXECUTION_FIX_PASSWORDS_FILE`, else a fresh random one per counterparty of
+    `$HEDGEMESH_FIX_COUNTERPARTIES` in `home/fix-passwords.json`, 0600)."""
+    per_service: dict[str, dict[str, str]] = {}
+    lines: list[str] = []
+    for spec in catalog.SERVICES:
+        fix = spec.fix
+        if fix is None:
+            continue
+        choice = choose_port(_env_int(fix.port_env), fix.default_port, fix.port_env, "FIX")
+        if choice.note:
+            lines.append(choice.note)
+        given = os.environ.get(fix.passwords_file_env)
+        if given:
+            path = Path(given)
+        else:
+            names = os.environ.get(FIX_COUNTERPARTIES_ENV) or ",".join(fix.counterparties)
+            parties = [n.strip() for n in names.split(",") if n.strip()]
+            path = home / "fix-passwords.json"
+            passwords = {name: secrets.token_urlsafe(18) for name in parties}
+            _write_private(path, json.dumps(passwords, indent=2) + "\n")
+        comp_id = os.environ.get("HEDGEMESH_EXECUTION_FIX_COMP_ID", "HEDGEMESH")
+        per_service[spec.name] = {
+            fix.port_env: str(choice.port),
+            fix.host_env: "127.0.0.1",
+            fix.passwords_file_env: str(path),
+        }
+        lines.append(
+            f"FIX 4.4 acceptor at 127.0.0.1:{choice.port} (TargetCompID {comp_id}; "
+            f"SenderCompIDs and passwords in {path})"
+        )
+    return per_service, lines
+
+
 def metrics_env(host: str = "127.0.0.1") -> dict[str, dict[str, str]]:
     """A Prometheus port per instance without an HTTP API (the api serves `/metrics` on its
     own): 9101, 9102, ... in catalog order, or a free port for one that is taken."""
@@ -284,6 +326,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="positions to load at start (CSV or JSON: instrument, quantity, price, ...), "
         "entered as client trades; see docs/scenarios.md",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new book: delete the home folder's store and JetStream from an earlier run "
+        "(without it an earlier run's book is resumed, and `up` says so)",
     )
     parser.add_argument(
         "--no-restart",
@@ -369,11 +417,59 @@ async def _store_book(url: str, password: str, trades: list[ClientTrade]) -> int
         await drain(nc)
 
 
+#: What an earlier run leaves in the home folder: its book (SQLite) and its streams.
+EARLIER_RUN = ("hedgemesh.db", "nats/jetstream")
+
+
+def prepare_home(home: Path, *, fresh: bool) -> bool:
+    """Say when the home holds an earlier run's book (it is resumed: positions, orders, the
+    streams), or delete it with `fresh`; False when a cluster still runs from it."""
+    left = [home / name for name in EARLIER_RUN if (home / name).exists()]
+    if not left:
+        return True
+    running = _running_launcher(home)
+    if running:
+        print(f"hedgemesh: a cluster runs from {home} (launcher pid {running})", file=sys.stderr)
+        return False
+    if fresh:
+        for path in left:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        for extra in home.glob("hedgemesh.db-*"):  # SQLite's journal and WAL files
+            extra.unlink()
+        print(f"hedgemesh: --fresh: deleted the earlier run's book in {home}", flush=True)
+        return True
+    print(
+        f"hedgemesh: resuming the book an earlier run left in {home} (its positions, orders "
+        "and streams, maybe far from today's market and limits); `hedgemesh up --fresh` "
+        "starts a new one",
+        flush=True,
+    )
+    return True
+
+
+def _running_launcher(home: Path) -> int | None:
+    try:
+        pid = int(json.loads((home / "cluster.json").read_text())["launcher_pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
 def run(args: argparse.Namespace) -> int:
     scenario, scenario_path = _load_scenario(args.scenario)
     if args.book is not None:
         _load_book(args.book, scenario)  # every row checked before anything starts
     home = state.home_dir(args.home)
+    if not prepare_home(home, fresh=args.fresh):
+        return 1
     store = home / "nats"
     store.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)  # cluster.json holds the admin URL
@@ -396,6 +492,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     env = cluster_env(args, home, nats.url, scenario, scenario_path, stream_replicas=nats.replicas)
     service_env, http_lines = http_env(env)
+    fix_service_env, fix_lines = fix_env(home)
+    for name, values in fix_service_env.items():
+        service_env[name] = {**service_env.get(name, {}), **values}
+    http_lines += fix_lines
     for name, credentials in nats_env(passwords).items():
         service_env[name] = {**service_env.get(name, {}), **credentials}
     tokens_file = api_tokens(home)
@@ -497,9 +597,24 @@ def _write_state(home: Path, nats: NatsCluster, supervisor: Supervisor, admin_ur
             "home": str(home),
             "api_url": _api_url(supervisor),
             "api_tokens_file": supervisor.service_env.get("api", {}).get(API_TOKENS_ENV),
+            "fix": _fix_state(supervisor),
             "instances": supervisor.snapshot(),
         },
     )
+
+
+def _fix_state(supervisor: Supervisor) -> dict[str, Any] | None:
+    """Where the FIX acceptor listens and where its passwords are, from its environment."""
+    for spec in catalog.SERVICES:
+        env = supervisor.service_env.get(spec.name, {})
+        if spec.fix is not None and spec.fix.port_env in env:
+            return {
+                "host": env[spec.fix.host_env],
+                "port": int(env[spec.fix.port_env]),
+                "comp_id": os.environ.get("HEDGEMESH_EXECUTION_FIX_COMP_ID", "HEDGEMESH"),
+                "passwords_file": env[spec.fix.passwords_file_env],
+            }
+    return None
 
 
 def _api_url(supervisor: Supervisor) -> str | None:

@@ -22,6 +22,23 @@ class HttpSpec:
 
 
 @dataclass(frozen=True)
+class FixSpec:
+    """A FIX 4.4 acceptor (execution's): its settings' names, the default port and the
+    counterparties (SenderCompIDs) given a password by default."""
+
+    port_env: str = "HEDGEMESH_EXECUTION_FIX_PORT"
+    host_env: str = "HEDGEMESH_EXECUTION_FIX_HOST"
+    passwords_env: str = "HEDGEMESH_EXECUTION_FIX_PASSWORDS"
+    passwords_file_env: str = "HEDGEMESH_EXECUTION_FIX_PASSWORDS_FILE"
+    default_port: int = 9878
+    counterparties: tuple[str, ...] = ("CLIENT1",)
+
+    def password_env(self, counterparty: str) -> str:
+        """The operator's variable holding a counterparty's password (compose)."""
+        return f"HEDGEMESH_FIX_PASSWORD_{counterparty.upper().replace('-', '_')}"
+
+
+@dataclass(frozen=True)
 class Resources:
     """What one replica asks of a Kubernetes node: CPU and memory requested, memory limit.
     Starting points from the benchmarks (docs/scaling.md), not a measured fit for every book."""
@@ -43,6 +60,9 @@ class ServiceSpec:
     #: Extra environment for every replica (the launcher adds the shared settings).
     env: dict[str, str] = field(default_factory=dict)
     http: HttpSpec | None = None
+    fix: FixSpec | None = None
+    """A FIX acceptor: on in `hedgemesh up` and compose, off unless configured in Kubernetes
+    (the `fix` overlay)."""
     resources: Resources = field(default_factory=Resources)
 
     @property
@@ -77,6 +97,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "hedgemesh.execution",
         needs_database=True,
         description="the simulated venue: order books, liquidity providers, algos, reports",
+        fix=FixSpec(),
         resources=Resources(cpu_m=500, memory_mi=384, memory_limit_mi=1024),
     ),
     ServiceSpec(

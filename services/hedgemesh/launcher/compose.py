@@ -13,6 +13,7 @@ are the API's bearer tokens (`HEDGEMESH_API_ADMIN_TOKEN`, `_OPERATOR_TOKEN`, `_V
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -204,13 +205,27 @@ def _service(spec: ServiceSpec, instance: str) -> dict[str, Any]:
     service: dict[str, Any] = {"image": IMAGE}
     if spec.name == "api":
         env |= _api_tokens()
+    ports: list[str] = []
+    if spec.fix is not None:  # the FIX acceptor, each counterparty's password required
+        fix = spec.fix
+        passwords = {
+            name: f"${{{fix.password_env(name)}:?required}}" for name in fix.counterparties
+        }
+        env |= {
+            fix.host_env: "0.0.0.0",
+            fix.port_env: str(fix.default_port),
+            fix.passwords_env: json.dumps(passwords),
+        }
+        ports.append(f"${{{fix.port_env}:-{fix.default_port}}}:{fix.default_port}")
     if spec.http is None:
         env |= metrics_env(spec)
         service["expose"] = [str(METRICS_PORT)]
     else:
         port = spec.http.default_port
         env |= {spec.http.host_env: "0.0.0.0", spec.http.port_env: str(port)}
-        service["ports"] = [f"${{{spec.http.port_env}:-{port}}}:{port}"]
+        ports.append(f"${{{spec.http.port_env}:-{port}}}:{port}")
+    if ports:
+        service["ports"] = ports
     health = ["CMD", *health_command(spec)]
     service |= {
         "command": ["python", *spec.command],

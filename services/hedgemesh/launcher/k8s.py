@@ -41,6 +41,8 @@ NATS_REPLICAS = 3
 NATS_SECRET = "hedgemesh-nats"
 API_SECRET = "hedgemesh-api"
 POSTGRES_SECRET = "hedgemesh-postgres"
+#: The FIX counterparties' passwords (key `passwords`: JSON {SenderCompID: password}).
+FIX_SECRET = "hedgemesh-fix"
 NATS_URL = "nats://nats:4222"
 #: Partitions of the underlyings on Kubernetes (`hedgemesh.wire.partitions`): the agents lead
 #: a share each, one lease per partition; fixed for the life of a desk.
@@ -526,6 +528,54 @@ OVERLAYS: dict[str, dict[str, Any]] = {
 }
 
 
+def _fix_patch(spec: ServiceSpec) -> list[dict[str, Any]]:
+    """JSON patch operations turning the FIX acceptor on in `spec`'s Deployment."""
+    fix = spec.fix
+    assert fix is not None
+    container = "/spec/template/spec/containers/0"
+    env = [
+        *_env({fix.host_env: "0.0.0.0", fix.port_env: str(fix.default_port)}),
+        _secret_env(fix.passwords_env, FIX_SECRET, "passwords"),
+    ]
+    port = {"name": "fix", "containerPort": fix.default_port}
+    return [{"op": "add", "path": f"{container}/env/-", "value": e} for e in env] + [
+        {"op": "add", "path": f"{container}/ports/-", "value": port}
+    ]
+
+
+def _fix_service(spec: ServiceSpec) -> dict[str, Any]:
+    assert spec.fix is not None
+    port = spec.fix.default_port
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(f"{spec.name}-fix", "service"),
+        "spec": {
+            "selector": _selector(spec.name),
+            "ports": [{"name": "fix", "port": port, "targetPort": "fix"}],
+        },
+    }
+
+
+def fix_overlay(services: tuple[ServiceSpec, ...] = catalog.SERVICES) -> dict[str, Any]:
+    """The `fix` overlay: prod with the FIX acceptor on (it is off in the base): the port, a
+    Service in front of it, the passwords from the Secret `hedgemesh-fix`."""
+    prod = OVERLAYS["prod"]
+    with_fix = [spec for spec in services if spec.fix is not None]
+    return _kustomization(
+        namespace=prod["namespace"],
+        resources=["../prod", *(f"{spec.name}-fix.yaml" for spec in with_fix)],
+        images=prod["images"],
+        patches=[
+            {
+                "target": {"kind": "Deployment", "name": spec.name},
+                "patch": yaml.safe_dump(_fix_patch(spec), sort_keys=False),
+            }
+            for spec in with_fix
+        ],
+    )
+
+
 def files(services: tuple[ServiceSpec, ...] = catalog.SERVICES) -> dict[Path, str]:
     """Every file of `deploy/k8s/`, by path, as text."""
 
@@ -543,6 +593,11 @@ def files(services: tuple[ServiceSpec, ...] = catalog.SERVICES) -> dict[Path, st
     out[ROOT / "base" / "kustomization.yaml"] = docs([_kustomization(resources=list(base))])
     for name, overlay in OVERLAYS.items():
         out[ROOT / "overlays" / name / "kustomization.yaml"] = docs([overlay])
+    fix = ROOT / "overlays" / "fix"
+    out[fix / "kustomization.yaml"] = docs([fix_overlay(services)])
+    for spec in services:
+        if spec.fix is not None:
+            out[fix / f"{spec.name}-fix.yaml"] = docs([_fix_service(spec)])
     out[ROOT / "nats-helm-values.yaml"] = helm_values()
     return out
 

@@ -4,6 +4,8 @@ budgets and orders in flight), its store, and its component inside a `Service` w
 
 from __future__ import annotations
 
+import dataclasses
+
 from hedgemesh.manager.adapters.component import ManagerComponent
 from hedgemesh.manager.adapters.outbox import Outbox
 from hedgemesh.manager.config import ManagerSettings
@@ -13,7 +15,7 @@ from hedgemesh.manager.domain.engine import DecisionEngine
 from hedgemesh.manager.domain.inflight import InFlight
 from hedgemesh.manager.domain.limits import DeskLimits
 from hedgemesh.market.book_state import BookState
-from hedgemesh.runtime.clock import Clock
+from hedgemesh.runtime.clock import AcceleratedClock, Clock
 from hedgemesh.runtime.connection import NatsSettings
 from hedgemesh.runtime.service import RuntimeSettings, Service, clock_for
 from hedgemesh.scenario import load_scenario
@@ -58,7 +60,10 @@ def build(
         inflight=InFlight(settings.inflight_timeout_real_s),
         partitions=runtime.partitions,  # the agents' leases, one per partition
     )
-    core = ManagerCore(settings.rules(), engine)
+    rules = settings.rules()
+    if isinstance(clock, AcceleratedClock) and clock.speed > 1.0:
+        rules = dataclasses.replace(rules, reduce_lag_s=None)  # paced, not reduced
+    core = ManagerCore(rules, engine)
     db = make_engine(store.url, store)
     outbox = Outbox(DecisionRepository(session_factory(db)), db, store.url, core.stats)
     trail = ControlTrail(AuditRepository(session_factory(db)))

@@ -152,6 +152,14 @@ class ManagerSettings(BaseSettings):
     degrade_when_slice_down: bool = Field(
         default=True, description="Go REDUCING while a specialist slice has no live leader."
     )
+    reduce_lag_s: float | None = Field(
+        default=10.0,
+        gt=0,
+        le=86_400,
+        description="On a live clock (speed 1): REDUCING while the manager or an agent leader "
+        "lags the market by more than this (s); None: never. An accelerated clock is paced "
+        "by marketdata instead.",
+    )
     startup_grace_real_s: float = Field(
         default=5.0, ge=0, le=3600, description="No degrading this soon after start (real s)."
     )

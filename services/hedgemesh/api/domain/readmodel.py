@@ -146,6 +146,15 @@ class ReadModel:
         if held is None or heartbeat.seq >= held.message.seq or heartbeat.pid != held.message.pid:
             self._instances[key] = _Seen(heartbeat, self.real.monotonic())
 
+    def fresh_heartbeats(self) -> list[Heartbeat]:
+        """The latest heartbeat of every instance heard within `heartbeat_stale_s` (real)."""
+        now = self.real.monotonic()
+        return [
+            seen.message
+            for seen in self._instances.values()
+            if now - seen.received <= self.heartbeat_stale_s
+        ]
+
     def on_proposal(self, proposal: Proposal) -> None:
         self._known.add(proposal.underlying)
         self._proposals[proposal.agent] = _Seen(proposal, self.real.monotonic())

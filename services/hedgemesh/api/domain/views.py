@@ -460,7 +460,23 @@ class ControlResult(View):
 
 
 class HealthResponse(View):
-    status: str = Field(description="ok, or degraded (then HTTP 503).")
+    status: str = Field(
+        description="ok, or degraded: the API's own NATS or database (then HTTP 503), or the "
+        "desk (HTTP 200; `causes` says why: a leader lagging, a consumer's backlog, stale "
+        "decisions, a limit breached too long)."
+    )
     nats_connected: bool
     database_reachable: bool
     detail: str
+    causes: list[str] = Field(default_factory=list, description="Why the desk is degraded.")
+
+
+class DeskResponse(View):
+    """The desk as a whole: degraded or not, why, and the cluster's clock."""
+
+    status: str = Field(description="ok or degraded.")
+    causes: list[str] = Field(description="Every cause in force, for a person.")
+    clock: dict[str, Any] | None = Field(
+        description="The cluster's clock: speed now, ceiling, held, paced, reason, changed_by, "
+        "segment, now (None: real time)."
+    )

@@ -1,5 +1,6 @@
 """GET /v1/agents: every service instance's role and last heartbeat, each agent's last
-proposal and budget (from the manager's status reply)."""
+proposal and budget (from the manager's status reply). GET /v1/desk: the desk degraded or
+not, why, and the cluster clock's speed."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from fastapi import APIRouter
 
 from hedgemesh.api.adapters.desk import MANAGER, DeskUnavailable
 from hedgemesh.api.deps import Context, ViewerCaller
-from hedgemesh.api.domain.views import AgentsResponse
+from hedgemesh.api.domain.views import AgentsResponse, DeskResponse
 from hedgemesh.api.errors import ERROR_RESPONSES
 from hedgemesh.wire.ops import ControlAction, ControlCommand
 
@@ -43,3 +44,12 @@ async def agents(context: Context, caller: ViewerCaller) -> AgentsResponse:
     the reason, when the manager does not answer)."""
     await refresh_manager_status(context, caller.name)
     return context.model.agents_view()
+
+
+@router.get("/v1/desk", response_model=DeskResponse)
+async def desk(context: Context, caller: ViewerCaller) -> DeskResponse:
+    """Whether the desk keeps up (`degraded` with every cause), and the cluster's clock: the
+    speed in force, the ceiling it is paced under, and why it last changed."""
+    if context.watch is None:
+        return DeskResponse(status="ok", causes=[], clock=None)
+    return DeskResponse(**context.watch.view())

@@ -19,7 +19,7 @@ router = APIRouter(tags=["health"])
 )
 async def health(context: Context) -> JSONResponse:
     """200 when the API is connected to NATS and the database answers, else 503 saying which
-    is not."""
+    is not; `degraded` with the desk's causes (still 200) when the desk does not keep up."""
     problems = []
     nats = context.desk.connected
     if not nats:
@@ -30,10 +30,12 @@ async def health(context: Context) -> JSONResponse:
     except ApiError as error:
         database = False
         problems.append(error.message)
+    causes = context.watch.view()["causes"] if context.watch is not None else []
     body = HealthResponse(
-        status="ok" if not problems else "degraded",
+        status="ok" if not problems and not causes else "degraded",
         nats_connected=nats,
         database_reachable=database,
         detail="; ".join(problems),
+        causes=causes,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if not problems else 503)

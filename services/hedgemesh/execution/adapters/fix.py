@@ -82,6 +82,9 @@ CXL_TOO_LATE, CXL_UNKNOWN, CXL_BROKER, CXL_DUPLICATE = 0, 1, 2, 6
 MESSAGES = metrics.counter(
     "fix_messages_total", "FIX messages, by direction and MsgType.", ["direction", "msg_type"]
 )
+REFUSED = metrics.counter(
+    "fix_refused_by_counterparty_total", "Messages of ours a FIX counterparty answered with Reject."
+)
 DROPPED = metrics.counter(
     "fix_dropped_total", "FIX frames dropped without an answer, by why.", ["reason"]
 )
@@ -330,6 +333,7 @@ class FixGateway:
                 who = session.counterparty or connection.peer
                 if effect.reason.startswith("Reject of our"):  # it refused what we sent
                     self.stats["rejected_by_counterparty"] += 1
+                    REFUSED.inc()
                     log.error("FIX: %s refused a message of ours: %s", who, effect.reason)
                     continue
                 DROPPED.labels(reason=effect.reason.split(":")[0]).inc()

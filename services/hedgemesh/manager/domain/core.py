@@ -89,6 +89,9 @@ class ManagerRules:
     degrade_when_slice_down: bool
     startup_grace_real_s: float
     fallback: FallbackLimits
+    reduce_lag_s: float | None = None
+    """REDUCING while a leader lags the market by more (clock s); None: off (an accelerated
+    clock is paced instead)."""
 
 
 @dataclass
@@ -97,6 +100,7 @@ class _Slice:
 
     instance: str
     seen_at: float
+    lag_s: float = 0.0
 
 
 class ManagerCore:
@@ -110,6 +114,8 @@ class ManagerCore:
         """What this replica heard the leader publish while standing by."""
         self.stats: Counter[str] = Counter()
         self.slices: dict[str, _Slice] = {}
+        self.own_lag_s = 0.0
+        """How far behind the market this replica's last tick was (clock s)."""
         self.known: set[str] = set()
         """Underlyings seen (scenario, ticks, snapshots)."""
         self.last_cycle: dict[str, Any] | None = None
@@ -162,6 +168,7 @@ class ManagerCore:
         und = tick.underlying
         self.known.add(und)
         lag = Lag(max((at.now - tick.ts).total_seconds(), 0.0) * 1e3)
+        self.own_lag_s = lag.ms / 1e3
         cycle_id = delta_cycle_id(und, tick.seq)
         if self.engine.limits.get(und) is None:
             return [lag, FetchLimits(und, tick.price, cycle_id, at.now)]
@@ -217,7 +224,9 @@ class ManagerCore:
             if held is not None and held.instance == heartbeat.instance:
                 del self.slices[heartbeat.service]
             return
-        self.slices[heartbeat.service] = _Slice(heartbeat.instance, at.real)
+        self.slices[heartbeat.service] = _Slice(
+            heartbeat.instance, at.real, heartbeat.lag_ms / 1000.0
+        )
 
     def live_slices(self, real: float) -> set[str]:
         """Specialist services with a leader heartbeat within `agent_timeout_real_s`."""
@@ -380,9 +389,19 @@ class ManagerCore:
             rules.startup_grace_real_s
         ):
             return []
-        down = set(rules.agents) - self.live_slices(at.real)
-        wanted = auto_state(self.engine.trading, down, self.instance)
+        live = self.live_slices(at.real)
+        down = set(rules.agents) - live
+        wanted = auto_state(self.engine.trading, down, self.instance, self._lagging(live))
         return [] if wanted is None else [SetTrading(wanted)]
+
+    def _lagging(self, live: set[str]) -> list[str]:
+        """Leaders (the live slices' and this one) behind the market past `reduce_lag_s`."""
+        limit = self.rules.reduce_lag_s
+        if limit is None:
+            return []
+        lags = [(self.slices[name].instance, self.slices[name].lag_s) for name in live]
+        lags.append((self.instance, self.own_lag_s))
+        return [f"{who} {lag:.1f} s behind (limit {limit:g} s)" for who, lag in lags if lag > limit]
 
     def set_trading(self, status: TradingStatus) -> None:
         """Act on a trading state written to KV."""
