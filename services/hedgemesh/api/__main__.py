@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import uvicorn
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from hedgemesh.api.app import create_app
 from hedgemesh.api.config import ApiSettings
@@ -55,7 +56,7 @@ def main() -> int:
     except AuthConfigError as error:
         print(f"hedgemesh.api: {error}", file=sys.stderr)
         return STARTUP_REFUSED
-    except ValidationError as error:  # a bad setting: named, without a stack
+    except (ValidationError, SettingsError) as error:  # a bad setting: named, without a stack
         print(f"hedgemesh.api: {config_error_message(error)}", file=sys.stderr)
         return STARTUP_REFUSED
     config = uvicorn.Config(

@@ -1,5 +1,5 @@
 """The `hedgemesh` command line: `up`, `status`, `kill`, `logs`, `backtest`, `train`, `report`,
-`audit verify`, `db`, `compose`, `k8s`, `schema`, `version`."""
+`audit verify`, `db`, `kill-switch`, `compose`, `k8s`, `schema`, `version`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hedgemesh.cli import audit, backtest, db, ops, report, train, up
+from hedgemesh.cli import audit, backtest, db, killswitch, ops, report, train, up
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_parser(commands)
     audit.add_parser(commands)
     db.add_parser(commands)
+    killswitch.add_parser(commands)
 
     schema = commands.add_parser("schema", help="export or check the wire messages' JSON Schemas")
     schema.add_argument("--check", action="store_true", help="fail if the checked-in files differ")
