@@ -188,6 +188,8 @@ GRANTS: dict[str, Grant] = {
             *_writes_kv(subjects.KV_LIMITS),
             *_writes_kv(subjects.KV_TRADING_STATE),
             *_writes_kv(subjects.KV_LEASES, "manager"),
+            # read the order stream back on take-over (reconcile mgr_orders with it)
+            f"{_JS}.STREAM.MSG.GET.{subjects.STREAM_ORDERS}",
         ),
         subscribe=(
             _inbox("manager"),

@@ -20,6 +20,10 @@ class ApiSettings(BaseSettings):
     )
 
     host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    tls_cert_file: Path | None = Field(
+        default=None, description="HTTPS: the server's certificate chain (PEM); with the key."
+    )
+    tls_key_file: Path | None = Field(default=None, description="HTTPS: its private key (PEM).")
     port: int = Field(default=8000, ge=0, le=65_535, description="TCP port (0: any free one).")
     scenario: Path | None = Field(
         default=DEFAULT_SCENARIO,

@@ -173,6 +173,8 @@ class ManagerComponent:
             CONTROL_TARGET, self.control.handle, audit=self.trail
         )
         await self._apply(core.inherit(self._at()))
+        reconcile = takeover.reconcile_orders(core, outbox, self.bus, self.now())
+        self._background.spawn(reconcile, "reconcile-orders")  # reads the stream back
 
     async def on_lost(self, epoch: int) -> None:
         """Lease callback: leadership (of `epoch`) is gone; stop acting at once."""
