@@ -25,22 +25,11 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from hedgemesh.execution.bootstrap import build
 from hedgemesh.execution.config import ExecutionSettings
-from hedgemesh.runtime.bus import Bus
-from hedgemesh.runtime.clock import LiveClock
-from hedgemesh.runtime.connection import NatsSettings, connect
 from hedgemesh.runtime.server import NatsServer
-from hedgemesh.runtime.service import RuntimeSettings
-from hedgemesh.store.db import StoreSettings
-from hedgemesh.venue.liquidity import LiquidityParams
-from hedgemesh.venue.spec import VENUE
-from hedgemesh.wire import subjects
-from hedgemesh.wire.market import Tick
 
 HERE = Path(__file__).resolve().parent
 N_ORDERS = 1000
@@ -120,32 +109,14 @@ async def _main() -> dict[str, float]:
 
 
 async def _measure(server: NatsServer, folder: Path) -> dict[str, float]:
-    deep = LiquidityParams(top_size=1e7, half_life_s=1.0)
-    service = build(
-        ExecutionSettings(fix_port=0, fix_passwords={"CLIENT1": PASSWORD}),
-        venue=replace(VENUE, underlying=replace(VENUE.underlying, liquidity=deep)),
-        store=StoreSettings(url=f"sqlite:///{folder / 'execution.db'}"),
-        runtime=RuntimeSettings(instance="bench"),
-        nats=NatsSettings(url=server.url),
-        clock=LiveClock(),
+    settings = ExecutionSettings(fix_port=0, fix_passwords={"CLIENT1": PASSWORD})
+    component, stop, running, bus, fills, sub = await nats_bench.start_service(
+        server, folder, settings
     )
-    stop = asyncio.Event()
-    running = asyncio.create_task(service.run(stop))
-    component: Any = service.components[0]
-    await asyncio.wait_for(component.ready.wait(), 30)
-    nc = await connect(NatsSettings(url=server.url, name="bench-publisher"))
-    bus = Bus(nc, "bench")
-    fills = nats_bench.Fills()
-    sub = await bus.js.subscribe(
-        subjects.ALL_EXEC_REPORTS, ordered_consumer=True, cb=fills.on_message
-    )
-    await bus.publish(subjects.tick("SPX"), Tick(underlying="SPX", price=nats_bench.SPOT, seq=1))
-    while component.engine.quote("SPX") is None:
-        await asyncio.sleep(0.01)
     client = FixFills()
-    settings = fix_client.settings_file(folder, component.fix.port)
+    initiator_settings = fix_client.settings_file(folder, component.fix.port)
     try:
-        with fix_client.initiator(client, settings):
+        with fix_client.initiator(client, initiator_settings):
             while not client.logged_on.is_set():
                 await asyncio.sleep(0.01)
             await nats_bench.measure_flood(bus, fills, nats_bench.make_orders(N_WARM, "warm"))

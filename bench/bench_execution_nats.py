@@ -181,10 +181,15 @@ def make_report() -> ExecutionReport:
     )
 
 
-async def _service(server: NatsServer, folder: Path) -> dict[str, float]:
+async def start_service(
+    server: NatsServer, folder: Path, settings: ExecutionSettings | None = None
+) -> tuple[Any, asyncio.Event, asyncio.Task[int], Bus, Fills, Any]:
+    """Execution on deep books (SQLite in `folder`, a live clock), ready and quoted, with a
+    publisher's bus and a `Fills` reading `HEDGE_EXEC`: (component, stop, task, bus, fills,
+    subscription)."""
     deep = LiquidityParams(top_size=1e7, half_life_s=1.0)
     service = build(
-        ExecutionSettings(),
+        settings or ExecutionSettings(),
         venue=replace(VENUE, underlying=replace(VENUE.underlying, liquidity=deep)),
         store=StoreSettings(url=f"sqlite:///{folder / 'execution.db'}"),
         runtime=RuntimeSettings(instance="bench"),
@@ -193,8 +198,8 @@ async def _service(server: NatsServer, folder: Path) -> dict[str, float]:
     )
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop))
-    component = service.components[0]
-    await asyncio.wait_for(component.ready.wait(), 30)  # type: ignore[attr-defined]
+    component: Any = service.components[0]
+    await asyncio.wait_for(component.ready.wait(), 30)
     nc = await connect(NatsSettings(url=server.url, name="bench-publisher"))
     bus = Bus(nc, "bench")
     fills = Fills()
@@ -202,8 +207,13 @@ async def _service(server: NatsServer, folder: Path) -> dict[str, float]:
         subjects.ALL_EXEC_REPORTS, ordered_consumer=True, cb=fills.on_message
     )
     await bus.publish(subjects.tick("SPX"), Tick(underlying="SPX", price=SPOT, seq=1))
-    while component.engine.quote("SPX") is None:  # type: ignore[attr-defined]
+    while component.engine.quote("SPX") is None:
         await asyncio.sleep(0.01)
+    return component, stop, running, bus, fills, sub
+
+
+async def _service(server: NatsServer, folder: Path) -> dict[str, float]:
+    _, stop, running, bus, fills, sub = await start_service(server, folder)
     warm = make_orders(100, "warm")
     await measure_flood(bus, fills, warm)
     rate = await measure_flood(bus, fills, make_orders(N_ORDERS, "flood"))

@@ -16,7 +16,7 @@ from hedgemesh.runtime.clock import SteppedClock
 from hedgemesh.wire.codes import ReasonCode
 from hedgemesh.wire.hedging import Decision, DecisionOutcome
 from hedgemesh.wire.ops import Heartbeat, PolicyStatus, Role, ServiceState
-from hedgemesh.wire.orders import client_order_id
+from hedgemesh.wire.orders import ExecStatus, ExecutionReport, Side, client_order_id
 
 
 def decision(proposal, outcome):
@@ -77,6 +77,29 @@ def test_given_an_approval_without_fills_then_the_hold_ends_after_the_settle_tim
     later = moved(core, "SPX", 1.0)
     assert core.evaluate("SPX", later.ts, 3.9).skipped is Skip.PENDING
     assert core.evaluate("SPX", later.ts, 4.0).proposal is not None
+
+
+def test_given_an_approval_whose_order_ends_unfilled_then_the_hold_ends_on_its_final_report():
+    core = gamma_core(settle_timeout_s=60.0)
+    first = core.evaluate("SPX", ORIGIN, 0.0).proposal
+    assert first is not None
+    core.on_decision(decision(first, DecisionOutcome.APPROVED), 0.1)
+    later = moved(core, "SPX", 1.0)
+    leg = first.legs[0]
+    coid = client_order_id(first.cycle_id, leg.instrument, 0)
+
+    def report(status: ExecStatus, seq: int) -> ExecutionReport:
+        return ExecutionReport(
+            client_order_id=coid, exec_id=f"{coid}-{seq}", seq=seq, cycle_id=first.cycle_id,
+            instrument=leg.instrument, side=Side.BUY if leg.quantity > 0 else Side.SELL,
+            status=status, order_quantity=abs(leg.quantity), cum_quantity=0,
+            leaves_quantity=abs(leg.quantity) if status is ExecStatus.ACCEPTED else 0,
+        )  # fmt: skip
+
+    core.on_report(report(ExecStatus.ACCEPTED, 1))  # working: the hold stays
+    assert core.evaluate("SPX", later.ts, 0.5).skipped is Skip.PENDING
+    core.on_report(report(ExecStatus.CANCELLED, 2))  # the IOC's rest: nothing to book
+    assert core.evaluate("SPX", later.ts, 0.6).skipped is not Skip.PENDING
 
 
 def test_given_another_proposals_decision_then_the_hold_stays():

@@ -200,3 +200,87 @@ async def test_given_a_failing_callback_then_the_lease_is_still_gained(leases):
     a = Lease(leases, "manager", "a", TTL_S, clock=SteppedClock(), on_gained=broken)
     assert await asyncio.wait_for(a.step(), 5.0)
     assert a.is_leader
+
+
+async def test_given_a_take_over_slower_than_the_ttl_then_the_new_leader_still_renews(leases):
+    """The gain's work (a manager's recovery) runs beside the lease loop: a new leader that
+    spends longer than the ttl recovering keeps the lease, rather than handing it to the
+    restarted replica a ttl later (a second, needless change of leader)."""
+    from hedgemesh.runtime.clock import LiveClock
+
+    recovering = asyncio.Event()
+    finished = asyncio.Event()
+
+    async def slow_recovery(epoch: int) -> None:
+        recovering.set()
+        await asyncio.sleep(0.6)  # three times the ttl
+        finished.set()
+
+    first = Lease(leases, "manager", "m-2", 0.2, clock=LiveClock())
+    assert await first.step()  # a holder that crashes now: never renewed
+    second = Lease(leases, "manager", "m-1", 0.2, clock=LiveClock(), on_gained=slow_recovery)
+    rival = Lease(leases, "manager", "m-3", 0.2, clock=LiveClock())
+    await second.start()
+    try:
+        await asyncio.wait_for(recovering.wait(), 2.0)
+        await rival.start()  # the restarted replica, standing by while the new leader recovers
+        await asyncio.wait_for(finished.wait(), 2.0)
+        await asyncio.sleep(0.3)
+        assert second.is_leader and not rival.is_leader
+        held = await leases.get("manager")
+        assert held is not None and held.value.holder == "m-1"
+    finally:
+        await rival.stop()
+        await second.stop()
+
+
+async def test_given_a_crashed_leader_restarted_at_once_then_the_warm_standby_takes_over(leases):
+    """The supervisor restarts a killed leader within a second; for one ttl after it starts it
+    leaves the lapsed record to the standby that was watching it."""
+    clock = SteppedClock()
+    a, b = _lease(leases, "a", clock), _lease(leases, "b", clock)
+    assert await a.step() and not await b.step()
+    clock.advance(TTL_S + 0.1)  # a was killed: its record lapsed 0.1 s ago
+    restarted = _lease(leases, "a", clock)
+    try:
+        assert not await restarted.start()  # it could take it, but defers to b
+        assert await b.step()
+        assert restarted.holder_seen is None or restarted.holder_seen != "b"
+        assert not await restarted.step()
+    finally:
+        await restarted.stop(release=False)
+
+
+async def test_given_no_standby_then_a_restarted_leader_takes_its_lease_after_one_ttl(leases):
+    clock = SteppedClock()
+    a = _lease(leases, "a", clock)
+    assert await a.step()
+    clock.advance(TTL_S + 0.1)
+    restarted = _lease(leases, "a", clock)
+    try:
+        assert not await restarted.start()
+        assert restarted.next_step_in_s() == TTL_S / 3  # it keeps looking, every renewal period
+        clock.advance(TTL_S - 0.2)
+        assert not await restarted.step()  # still deferring to a standby there may be
+        clock.advance(0.2)
+        assert await restarted.step() and restarted.epoch > 0  # a ttl after the record lapsed
+    finally:
+        await restarted.stop()
+
+
+async def test_given_a_record_lapsed_long_ago_or_released_then_a_new_instance_takes_it_at_once(
+    leases,
+):
+    clock = SteppedClock()
+    a = _lease(leases, "a", clock)
+    assert await a.step()
+    clock.advance(2 * TTL_S + 0.1)  # the whole desk was down longer than a ttl
+    fresh = _lease(leases, "b", clock)
+    try:
+        assert await fresh.start()
+        await fresh.release()
+        other = _lease(leases, "c", clock)
+        assert await other.start()  # a released lease is free to all
+        await other.stop()
+    finally:
+        await fresh.stop()

@@ -6,10 +6,14 @@ The issue's acceptance: after the first hedge cycle, |delta|, |gamma| and every 
 inside their limits in at least 95 % of samples; positions equal the sum of client trades and
 fills; no order is accepted while HALTED; every proposal has a decision.
 
-The clock runs at `SPEED` (the scenario's own 390, a day a minute, leaves ten services on CI's two
-cores behind the market): 100 simulated seconds a real second puts the gap 36 s in. The book
-starts outside its limits; once the first hedge cycles have brought it inside, risk is sampled
-until the drought after the gap is over (`sample_until_s`).
+The clock runs at the speed the README ships: the scenario's own (390, a trading day a minute),
+as a ceiling: marketdata paces it down when the desk lags (docs/marketdata.md), so the test
+reads the simulated time from the cluster's clock record, not from a fixed speed. The clock
+starts once the desk is ready, so the gap, an hour in, lands on a hedged book. The book starts
+outside its limits; once the first hedge cycles have brought it inside, risk is sampled until
+the drought after the gap is over (`sample_until_s`). The busy variant keeps two CPU-bound
+processes running throughout (the machine has two cores): pacing must keep the book inside its
+limits in at least 90 % of samples, and say it slowed the clock.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import contextlib
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -34,12 +40,15 @@ from hedgemesh.scenario.model import LiquidityDroughtEvent, Scenario
 from hedgemesh.store.db import make_engine, session_factory
 from hedgemesh.store.ledger import LedgerRepository
 from hedgemesh.wire import ClientTrade, ExecutionReport, Heartbeat, Proposal, subjects
+from hedgemesh.wire.clock import CLUSTER_CLOCK_KEY, ClockRecord
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-#: Simulated seconds per real second.
-SPEED = 100.0
+#: The speed the README ships: the default scenario's (a ceiling: pacing may slow it).
+SPEED = load_scenario(DEFAULT_SCENARIO).clock.speed
 SAMPLE_EVERY_S = 0.2
+#: Two CPU-bound processes on a two-core machine; bounded, in case a test dies without them.
+BUSY = [sys.executable, "-c", "import time\nend = time.time() + 600\nwhile time.time() < end: pass"]
 
 
 def sample_until_s(scenario: Scenario) -> float:
@@ -49,11 +58,23 @@ def sample_until_s(scenario: Scenario) -> float:
     return max(ends, default=max((e.at for e in scenario.events), default=0.0) + 3600.0)
 
 
+@pytest.fixture(params=[0, 2], ids=["quiet", "two-busy-processes"])
+def busy(request):
+    """How many CPU-bound processes compete for the cores; they are stopped at the end."""
+    hogs = [subprocess.Popen(BUSY) for _ in range(request.param)]
+    try:
+        yield len(hogs)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
 @pytest.fixture
-def cluster(tmp_path: Path):
+def cluster(tmp_path: Path, busy: int):
     port = free_port()
     launcher = Launcher(
-        "--nats-port", "0", "--no-restart", "--speed", str(SPEED),
+        "--nats-port", "0", "--no-restart",
         home=tmp_path / "var",
         env={"HEDGEMESH_API_PORT": str(port)},
     )  # fmt: skip
@@ -118,12 +139,13 @@ async def _stream_sums(nc: Any) -> dict[str, int]:
     return {symbol: qty for symbol, qty in sums.items() if qty}
 
 
-async def test_given_the_default_scenario_then_the_book_is_hedged_inside_its_limits(cluster):
+async def test_given_the_default_scenario_then_the_book_is_hedged_inside_its_limits(cluster, busy):
     launcher, api = cluster
     home = launcher.home
     cluster = launcher.cluster()
-    clock = cluster["clock"]
     nc = await connect(NatsSettings(url=cluster["nats_url"], name="system-test"))
+    clock_kv = await nc.jetstream().key_value(subjects.KV_CLOCK)
+    speeds: list[float] = []
     proposals: dict[str, float] = {}
     lag_ms: dict[str, float] = defaultdict(float)
 
@@ -134,9 +156,12 @@ async def test_given_the_default_scenario_then_the_book_is_hedged_inside_its_lim
         beat = Heartbeat.from_json(msg.data)
         lag_ms[beat.service] = max(lag_ms[beat.service], beat.lag_ms)
 
-    def simulated_s() -> float:
-        """Simulated seconds since the scenario's start (the cluster clock's)."""
-        return (time.time() - clock["anchor"]) * clock["speed"]
+    async def simulated_s() -> float:
+        """Simulated seconds since the scenario's start, on the cluster clock's record (pacing
+        changes its speed)."""
+        record = ClockRecord.from_json((await clock_kv.get(CLUSTER_CLOCK_KEY)).value)
+        speeds.append(record.speed)
+        return (record.time_at(time.time()) - record.start).total_seconds()
 
     await nc.subscribe(subjects.ALL_PROPOSALS, cb=on_proposal)
     await nc.subscribe(subjects.ALL_HEARTBEATS, cb=on_heartbeat)
@@ -163,20 +188,25 @@ async def test_given_the_default_scenario_then_the_book_is_hedged_inside_its_lim
 
             # 1. Risk inside the limits in at least 95 % of samples, through the gap.
             end_s = sample_until_s(load_scenario(DEFAULT_SCENARIO))
-            assert simulated_s() < end_s - 1800.0, "the first fill came too late to sample"
+            assert await simulated_s() < end_s - 1800.0, "the first fill came too late to sample"
             samples: list[list[str]] = []
-            while simulated_s() < end_s:
+            while await simulated_s() < end_s:
                 samples.append(breaches((await http.get("/v1/risk")).json()))
                 await asyncio.sleep(SAMPLE_EVERY_S)
             share = sum(not b for b in samples) / len(samples)
             breached = Counter(name for b in samples for name in b)
-            lags = {name: round(ms / clock["speed"]) for name, ms in sorted(lag_ms.items())}
-            print(f"inside limits in {share:.1%} of {len(samples)} samples; lag {lags} real ms")
-            assert share >= 0.95, (
-                f"inside limits in {share:.1%} of {len(samples)} samples at {SPEED:g}x; "
-                f"breached {dict(breached.most_common())}; services behind the market by up to "
-                f"{lags} real ms"
+            lags = {name: round(ms / 1000, 1) for name, ms in sorted(lag_ms.items())}
+            paced = f"clock {min(speeds):.0f}x to {max(speeds):.0f}x of {SPEED:g}x"
+            print(f"inside limits in {share:.1%} of {len(samples)} samples; {paced}; lag {lags}")
+            wanted = 0.95 if not busy else 0.90
+            assert share >= wanted, (
+                f"inside limits in {share:.1%} of {len(samples)} samples ({paced}, {busy} busy "
+                f"processes); breached {dict(breached.most_common())}; services behind the "
+                f"market by up to {lags} clock s"
             )
+            if min(speeds) < SPEED:  # pacing slowed the clock: it said so, once, at WARNING
+                log = (home / "logs" / "marketdata.log").read_text()
+                assert log.count("WARNING hedgemesh.marketdata.adapters.pacing") == 1, log[-2000:]
 
             # 2. HALTED: nothing new is routed or accepted.
             reply = await http.post("/v1/control/halt", json={"reason": "system test"})
@@ -220,12 +250,24 @@ async def test_given_the_default_scenario_then_the_book_is_hedged_inside_its_lim
             engine = make_engine(f"sqlite:///{home / 'hedgemesh.db'}")
             ledger = LedgerRepository(session_factory(engine))
 
+            held: dict[str, int] = {}
+
             async def booked() -> dict[str, int] | None:
-                held = {p.instrument.symbol: p.quantity for p in ledger.positions() if p.quantity}
-                return held if held == expected else None
+                held.clear()
+                held.update(
+                    {p.instrument.symbol: p.quantity for p in ledger.positions() if p.quantity}
+                )
+                return dict(held) if held == expected else None
 
             try:
-                await _until(booked, 30, "the ledger's positions equal trades + fills")
+                with contextlib.suppress(AssertionError):
+                    await _until(booked, 60, "the ledger's positions equal trades + fills")
+                apart = {
+                    k: (held.get(k), expected.get(k))
+                    for k in held.keys() | expected.keys()
+                    if held.get(k) != expected.get(k)
+                }
+                assert not apart, f"ledger vs trades + fills on the streams: {apart}"
             finally:
                 engine.dispose()
     finally:

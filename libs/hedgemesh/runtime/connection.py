@@ -176,7 +176,12 @@ async def drain(nc: Client, timeout_s: float = 3.0) -> None:
         except (TimeoutError, nats.errors.Error) as error:
             log.warning("nats %s: drain failed (%s); closing", nc.options.get("name"), error)
     if not nc.is_closed:
-        await nc.close()
+        try:
+            await nc.close()
+        except RuntimeError as error:  # nats-py flushing into a transport the server closed
+            log.warning(
+                "nats %s: closed with the link already gone (%s)", nc.options.get("name"), error
+            )
 
 
 @contextlib.contextmanager

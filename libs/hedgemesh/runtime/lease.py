@@ -108,6 +108,12 @@ class Lease:
         """When the record found at the last read while standing by expires."""
         self._tenure: _Tenure | None = None
         self._task: asyncio.Task[None] | None = None
+        self._gaining: asyncio.Task[None] | None = None
+        """`on_gained` running beside the loop: a slow take-over never delays a renewal."""
+        self._joined_at: datetime | None = None
+        """When `start` made its first attempt: for one ttl after it, a record that lapsed
+        less than a ttl ago is left to the standbys that were watching it (`_defers`): alone,
+        a restarted leader takes its old lease back a ttl after it lapsed."""
 
     @property
     def is_leader(self) -> bool:
@@ -124,8 +130,11 @@ class Lease:
             holder=self.holder, expires_at=expires_at, ttl_s=self.ttl_s, released=released, ts=now
         )
 
-    async def step(self) -> bool:
-        """One acquire-or-renew attempt; returns whether this holder leads afterwards."""
+    async def step(self, *, detach: bool = False) -> bool:
+        """One acquire-or-renew attempt; returns whether this holder leads afterwards.
+        `detach`: run `on_gained` beside the caller instead of waiting for it (the loop does,
+        so a take-over's recovery longer than the ttl cannot make the new leader miss its
+        renewal and hand the lease to the next replica: a second, needless change)."""
         now = self.clock.now()
         if self._tenure is not None:
             return await self._renew(now, self._tenure)
@@ -133,7 +142,7 @@ class Lease:
             current = await self.kv.get(self.name)
             if current is None:
                 revision = await self.kv.create(self.name, self._record(now))
-            elif current.value.is_stale(now):
+            elif current.value.is_stale(now) and not self._defers(current.value, now):
                 revision = await self.kv.update(self.name, self._record(now), last=current.revision)
             else:
                 self.holder_seen = current.value.holder
@@ -150,8 +159,24 @@ class Lease:
         self._tenure = _Tenure(revision, revision, now + timedelta(seconds=self.ttl_s))
         self.holder_seen = self.holder
         log.info("lease %s: %s leads with epoch %d", self.name, self.holder, revision)
-        await notify(self.on_gained, revision)
+        if detach:
+            self._gaining = asyncio.create_task(
+                notify(self.on_gained, revision), name=f"lease-{self.name}-gained"
+            )
+        else:
+            await notify(self.on_gained, revision)
         return True
+
+    def _defers(self, record: LeaseRecord, now: datetime) -> bool:
+        """Whether this instance, started less than a ttl ago, leaves a record that lapsed less
+        than a ttl ago to a warm standby: a crashed leader restarted by its supervisor would
+        otherwise often win its own lease back, cold, before the standby's next look (a
+        lease released on purpose is free to all)."""
+        joined = self._joined_at
+        if joined is None or record.released:
+            return False
+        grace = self._grace()
+        return now - joined < grace and now - record.expires_at < grace
 
     async def _renew(self, now: datetime, tenure: _Tenure) -> bool:
         try:
@@ -168,6 +193,10 @@ class Lease:
 
     async def _lose(self, why: str) -> None:
         tenure, self._tenure = self._tenure, None
+        gaining, self._gaining = self._gaining, None
+        if gaining is not None:  # the gain's work ends before the loss is acted on
+            with contextlib.suppress(Exception):
+                await gaining
         if tenure is not None:
             log.warning("lease %s: %s lost epoch %d: %s", self.name, self.holder, tenure.epoch, why)
             await notify(self.on_lost, tenure.epoch)
@@ -191,7 +220,10 @@ class Lease:
         lease the moment it lapses rather than up to a renewal period later."""
         if self._tenure is not None or self.expiry_seen is None:
             return self.renew_every_s
-        lapses_in_s = (self.expiry_seen - self.clock.now()).total_seconds() + _LAPSE_MARGIN_S
+        lapses_at = self.expiry_seen
+        if self._joined_at is not None:  # a new instance defers (`_defers`) until then
+            lapses_at = max(lapses_at, min(self._joined_at, lapses_at) + self._grace())
+        lapses_in_s = (lapses_at - self.clock.now()).total_seconds() + _LAPSE_MARGIN_S
         return min(self.renew_every_s, max(lapses_in_s, _LAPSE_MARGIN_S))
 
     async def run(self) -> None:
@@ -200,13 +232,19 @@ class Lease:
         while True:
             await self.clock.sleep(self.next_step_in_s())
             try:
-                await self.step()
+                await self.step(detach=True)
             except Exception:
                 log.exception("lease %s: step failed", self.name)
 
+    def _grace(self) -> timedelta:
+        return timedelta(seconds=self.ttl_s)
+
     async def start(self) -> bool:
         """Make the first attempt now, then keep stepping in the background; returns whether
-        this holder leads after the first attempt."""
+        this holder leads after the first attempt. For one ttl a record that lapsed less than
+        a ttl ago is left to the standbys (`_defers`)."""
+        if self._joined_at is None:
+            self._joined_at = self.clock.now()
         leading = await self.step()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self.run(), name=f"lease-{self.name}")
@@ -218,6 +256,9 @@ class Lease:
         if self._task is not None:
             await cancel_and_wait(self._task)
             self._task = None
+        if self._gaining is not None:
+            await cancel_and_wait(self._gaining)
+            self._gaining = None
         if release:
             await self.release()
 

@@ -138,6 +138,7 @@ def _agent(name: str) -> Grant:
             subjects.ALL_POSITIONS,
             subjects.decision(name),
             subjects.proposal(name),
+            subjects.ALL_EXEC_REPORTS,  # an order's final report ends the hold on the next
             f"{P}.heartbeat.manager.*",
             f"{P}.heartbeat.{name}.*",  # its own replicas: who shares the partitions
         ),

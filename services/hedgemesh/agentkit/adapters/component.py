@@ -36,6 +36,7 @@ from hedgemesh.wire.book import PositionSnapshot, PositionSnapshotRequest
 from hedgemesh.wire.hedging import Decision, Proposal
 from hedgemesh.wire.market import Surface, Tick
 from hedgemesh.wire.ops import Heartbeat, Role, ServiceState
+from hedgemesh.wire.orders import ExecutionReport
 from hedgemesh.wire.params import AgentParams
 from hedgemesh.wire.state import RiskLimits, TradingStatus
 
@@ -112,6 +113,7 @@ class AgentComponent:
         await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
         await bus.subscribe(subjects.ALL_POSITIONS, PositionSnapshot, self._on_positions)
         await bus.subscribe(subjects.decision(self.core.agent), Decision, self._on_decision)
+        await bus.subscribe(subjects.ALL_EXEC_REPORTS, ExecutionReport, self._on_report)
         await bus.subscribe(subjects.proposal(self.core.agent), Proposal, self._on_peer_proposal)
         manager = self.settings.manager
         if manager is not None:
@@ -150,6 +152,9 @@ class AgentComponent:
         mine = service.leads(proposal.underlying)
         if not (mine and proposal.epoch == service.epoch_for(proposal.underlying)):  # not ours
             self.core.on_peer_proposal(proposal, self._real_time())
+
+    async def _on_report(self, report: ExecutionReport, envelope: Envelope) -> None:
+        self.core.on_report(report)
 
     async def _on_decision(self, decision: Decision, envelope: Envelope) -> None:
         self.core.on_decision(decision, self._real_time())

@@ -15,7 +15,8 @@ The gates, in order:
    NO_TRIGGER. The first look at an underlying sets the reference time and spot;
 5. one proposal per tick (SAME_CYCLE), and none while the previous one is in flight
    (PENDING): until its decision says rejected, or it was approved and the ledger has booked a
-   fill of its orders (a position snapshot caused by one), or a timeout passed (no decision:
+   fill of its orders (a position snapshot caused by one), or one of its orders ended with
+   nothing filled (its final execution report: nothing to book), or a timeout passed (no decision:
    `decision_timeout_s`; approved but no fill booked: `settle_timeout_s`, real seconds). Any
    newer snapshot would not do: in a busy hour the ledger books older fills first, and the
    next proposal would ask again for the risk this one covers. A trigger held back here stays
@@ -68,7 +69,7 @@ from hedgemesh.wire.hedging import (
 )
 from hedgemesh.wire.instruments import Instrument
 from hedgemesh.wire.market import Surface, Tick
-from hedgemesh.wire.orders import client_order_id
+from hedgemesh.wire.orders import ExecutionReport, client_order_id
 from hedgemesh.wire.params import AgentParams
 from hedgemesh.wire.state import RiskLimits, TradingStatus
 
@@ -381,6 +382,17 @@ class AgentCore:
         if pending is not None and cause and cause.rsplit("-", 1)[0] in pending.orders:
             pending.booked = True
         return self.book.apply_snapshot(snapshot)
+
+    def on_report(self, report: ExecutionReport) -> None:
+        """An execution report: an order of the proposal in flight that ended with nothing
+        filled (rejected, cancelled, expired) releases the hold at once, as there is nothing
+        for the ledger to book; one that filled waits for its booking (`on_snapshot`)."""
+        memory = self.memory.get(report.instrument.underlying)
+        pending = memory.pending if memory else None
+        if pending is None or report.client_order_id not in pending.orders:
+            return
+        if report.is_terminal and report.cum_quantity == 0:
+            pending.booked = True
 
     # -- the cycle ---------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ ResendRequest after it reconnects).
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -346,7 +347,7 @@ class FixSession:
 
     def replay(
         self, stored: Sequence[SentMessage], begin: int, end: int, at: datetime
-    ) -> list[Effect]:
+    ) -> list[Send]:
         """Answer a ResendRequest for `begin`..`end` from the stored application messages
         (`stored`, in the range, any order): each re-sent under its number with PossDupFlag,
         every other number covered by a SequenceReset-GapFill."""
@@ -354,7 +355,7 @@ class FixSession:
         last = self.out.seqs.next_out - 1
         end = last if end == 0 or end > last else end
         by_seq = {s.seq: s for s in stored if s.seq is not None and begin <= s.seq <= end}
-        effects: list[Effect] = []
+        effects: list[Send] = []
         seq = begin
         while seq <= end:
             if seq in by_seq:
@@ -388,14 +389,14 @@ class FixSession:
         states = self._states.get(sender or "")
         password = self.config.passwords.get(sender or "")
         if states is None or password is None:
-            return self._close(f"unknown SenderCompID {sender!r}")
+            return self._close(f"SenderCompID {sender!r} unknown, or already logged on")
         if target != self.config.comp_id:
             return self._close(f"TargetCompID {target!r} is not {self.config.comp_id!r}")
         self.out = Outbound(self.config.comp_id, states)
         seq = msg.seq
         if seq is None:
             return self.logout("MsgSeqNum (34) missing", now, at, close=True)
-        if msg.get(Tag.PASSWORD) != password:
+        if not hmac.compare_digest((msg.get(Tag.PASSWORD) or "").encode(), password.encode()):
             return self.logout("logon refused: wrong password", now, at, close=True)
         hb_text = msg.get(Tag.HEART_BT_INT) or ""
         low, high = self.config.min_heartbeat_s, self.config.max_heartbeat_s
