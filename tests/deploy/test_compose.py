@@ -93,7 +93,7 @@ def test_docker_compose_accepts_the_file_with_the_secrets_and_refuses_it_without
     assert no_postgres.returncode != 0 and "HEDGEMESH_POSTGRES_PASSWORD" in no_postgres.stderr
     refused = _compose_config({})
     assert refused.returncode != 0 and "HEDGEMESH_NATS_PASSWORD_" in refused.stderr
-    no_tokens = _compose_config(passwords | fix_passwords)
+    no_tokens = _compose_config(passwords | fix_passwords | postgres)
     assert no_tokens.returncode != 0 and "HEDGEMESH_API_" in no_tokens.stderr
     no_fix = _compose_config(passwords | tokens | {"HEDGEMESH_POSTGRES_PASSWORD": "pg"})
     assert no_fix.returncode != 0 and "HEDGEMESH_FIX_PASSWORD_" in no_fix.stderr
