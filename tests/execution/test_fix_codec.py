@@ -76,7 +76,9 @@ def test_junk_and_bad_fields_are_garbled() -> None:
 def test_any_bytes_before_a_message_never_hide_it(junk: bytes) -> None:
     """Garbage of any kind is reported garbled, never raises, and a message after it (once
     the garbage cannot be read as a message start) is found."""
+    while b"8=FIX" in junk:  # removing one may join two halves into another
+        junk = junk.replace(b"8=FIX", b"")
     framer = Framer()
-    frames = list(framer.feed(junk.replace(b"8=FIX", b"") + b"\x01" + wire("0", seq=9)))
+    frames = list(framer.feed(junk + b"\x01" + wire("0", seq=9)))
     assert frames and isinstance(frames[-1], FixMessage) and frames[-1].seq == 9
     assert all(isinstance(f, Garbled) for f in frames[:-1])

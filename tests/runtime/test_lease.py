@@ -232,3 +232,55 @@ async def test_given_a_take_over_slower_than_the_ttl_then_the_new_leader_still_r
     finally:
         await rival.stop()
         await second.stop()
+
+
+async def test_given_a_crashed_leader_restarted_at_once_then_the_warm_standby_takes_over(leases):
+    """The supervisor restarts a killed leader within a second; for one ttl after it starts it
+    leaves the lapsed record to the standby that was watching it."""
+    clock = SteppedClock()
+    a, b = _lease(leases, "a", clock), _lease(leases, "b", clock)
+    assert await a.step() and not await b.step()
+    clock.advance(TTL_S + 0.1)  # a was killed: its record lapsed 0.1 s ago
+    restarted = _lease(leases, "a", clock)
+    try:
+        assert not await restarted.start()  # it could take it, but defers to b
+        assert await b.step()
+        assert restarted.holder_seen is None or restarted.holder_seen != "b"
+        assert not await restarted.step()
+    finally:
+        await restarted.stop(release=False)
+
+
+async def test_given_no_standby_then_a_restarted_leader_takes_its_lease_after_one_ttl(leases):
+    clock = SteppedClock()
+    a = _lease(leases, "a", clock)
+    assert await a.step()
+    clock.advance(TTL_S + 0.1)
+    restarted = _lease(leases, "a", clock)
+    try:
+        assert not await restarted.start()
+        assert restarted.next_step_in_s() == TTL_S / 3  # it keeps looking, every renewal period
+        clock.advance(TTL_S - 0.2)
+        assert not await restarted.step()  # still deferring to a standby there may be
+        clock.advance(0.2)
+        assert await restarted.step() and restarted.epoch > 0  # a ttl after the record lapsed
+    finally:
+        await restarted.stop()
+
+
+async def test_given_a_record_lapsed_long_ago_or_released_then_a_new_instance_takes_it_at_once(
+    leases,
+):
+    clock = SteppedClock()
+    a = _lease(leases, "a", clock)
+    assert await a.step()
+    clock.advance(2 * TTL_S + 0.1)  # the whole desk was down longer than a ttl
+    fresh = _lease(leases, "b", clock)
+    try:
+        assert await fresh.start()
+        await fresh.release()
+        other = _lease(leases, "c", clock)
+        assert await other.start()  # a released lease is free to all
+        await other.stop()
+    finally:
+        await fresh.stop()

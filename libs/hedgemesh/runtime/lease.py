@@ -110,6 +110,10 @@ class Lease:
         self._task: asyncio.Task[None] | None = None
         self._gaining: asyncio.Task[None] | None = None
         """`on_gained` running beside the loop: a slow take-over never delays a renewal."""
+        self._joined_at: datetime | None = None
+        """When `start` made its first attempt: for one ttl after it, a record that lapsed
+        less than a ttl ago is left to the standbys that were watching it (`_defers`): alone,
+        a restarted leader takes its old lease back a ttl after it lapsed."""
 
     @property
     def is_leader(self) -> bool:
@@ -138,7 +142,7 @@ class Lease:
             current = await self.kv.get(self.name)
             if current is None:
                 revision = await self.kv.create(self.name, self._record(now))
-            elif current.value.is_stale(now):
+            elif current.value.is_stale(now) and not self._defers(current.value, now):
                 revision = await self.kv.update(self.name, self._record(now), last=current.revision)
             else:
                 self.holder_seen = current.value.holder
@@ -162,6 +166,17 @@ class Lease:
         else:
             await notify(self.on_gained, revision)
         return True
+
+    def _defers(self, record: LeaseRecord, now: datetime) -> bool:
+        """Whether this instance, started less than a ttl ago, leaves a record that lapsed less
+        than a ttl ago to a warm standby: a crashed leader restarted by its supervisor would
+        otherwise often win its own lease back, cold, before the standby's next look (a
+        lease released on purpose is free to all)."""
+        joined = self._joined_at
+        if joined is None or record.released:
+            return False
+        grace = self._grace()
+        return now - joined < grace and now - record.expires_at < grace
 
     async def _renew(self, now: datetime, tenure: _Tenure) -> bool:
         try:
@@ -205,7 +220,10 @@ class Lease:
         lease the moment it lapses rather than up to a renewal period later."""
         if self._tenure is not None or self.expiry_seen is None:
             return self.renew_every_s
-        lapses_in_s = (self.expiry_seen - self.clock.now()).total_seconds() + _LAPSE_MARGIN_S
+        lapses_at = self.expiry_seen
+        if self._joined_at is not None:  # a new instance defers (`_defers`) until then
+            lapses_at = max(lapses_at, min(self._joined_at, lapses_at) + self._grace())
+        lapses_in_s = (lapses_at - self.clock.now()).total_seconds() + _LAPSE_MARGIN_S
         return min(self.renew_every_s, max(lapses_in_s, _LAPSE_MARGIN_S))
 
     async def run(self) -> None:
@@ -218,9 +236,15 @@ class Lease:
             except Exception:
                 log.exception("lease %s: step failed", self.name)
 
+    def _grace(self) -> timedelta:
+        return timedelta(seconds=self.ttl_s)
+
     async def start(self) -> bool:
         """Make the first attempt now, then keep stepping in the background; returns whether
-        this holder leads after the first attempt."""
+        this holder leads after the first attempt. For one ttl a record that lapsed less than
+        a ttl ago is left to the standbys (`_defers`)."""
+        if self._joined_at is None:
+            self._joined_at = self.clock.now()
         leading = await self.step()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self.run(), name=f"lease-{self.name}")

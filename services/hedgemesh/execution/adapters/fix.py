@@ -28,7 +28,7 @@ import contextlib
 import functools
 import logging
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -81,6 +81,9 @@ CXL_TOO_LATE, CXL_UNKNOWN, CXL_BROKER, CXL_DUPLICATE = 0, 1, 2, 6
 
 MESSAGES = metrics.counter(
     "fix_messages_total", "FIX messages, by direction and MsgType.", ["direction", "msg_type"]
+)
+REPORT_ERRORS = metrics.counter(
+    "fix_report_errors_total", "Rounds of execution reports not sent to FIX (the store failed)."
 )
 REFUSED = metrics.counter(
     "fix_refused_by_counterparty_total", "Messages of ours a FIX counterparty answered with Reject."
@@ -212,6 +215,7 @@ class FixGateway:
             except Exception:  # the store failed: retried with what came meanwhile
                 log.exception("FIX: %d execution reports not sent; retrying", len(batch))
                 self.stats["report_errors"] += 1
+                REPORT_ERRORS.inc()
                 await asyncio.sleep(0.5)
                 self._reports.put_nowait(batch)
 
@@ -395,7 +399,7 @@ class FixGateway:
     def _outbound(self, party: str) -> Outbound:
         return Outbound(self.config.comp_id, self.seqs[party])
 
-    async def _answer(self, party: str, msg_type: str, body: list[tuple[int, object]]) -> None:
+    async def _answer(self, party: str, msg_type: str, body: Sequence[tuple[int, object]]) -> None:
         """An application answer of ours (a reject), numbered, stored and sent."""
         async with self._lock:
             send = self._outbound(party).message(msg_type, body, datetime.now(UTC))
@@ -441,7 +445,7 @@ class FixGateway:
             body = rejection_body(message, order, exec_id, at)
             await self._answer(party, MsgType.EXECUTION_REPORT, body)
             return
-        cl_ord_id = message.get(Tag.CL_ORD_ID)
+        cl_ord_id = message.get(Tag.CL_ORD_ID) or ""
         request = FixRequest(
             party, cl_ord_id, RequestKind.NEW, order.client_order_id, None, order.quantity, at
         )
@@ -501,7 +505,7 @@ class FixGateway:
             return
         target, made = found
         request = FixRequest(
-            party, message.get(Tag.CL_ORD_ID), RequestKind.CANCEL, target, made.cl_ord_id,
+            party, message.get(Tag.CL_ORD_ID) or "", RequestKind.CANCEL, target, made.cl_ord_id,
             made.order_qty, self._at(),
         )  # fmt: skip
         repo = self.repo

@@ -40,9 +40,7 @@ _WIRE_ID = re.compile(r"[\x21-\x7e]{1,128}")
 _SIDES = {"1": Side.BUY, "2": Side.SELL}
 _FIX_SIDE = {Side.BUY: "1", Side.SELL: "2"}
 _ORD_TYPES = {"1": OrderType.MARKET, "2": OrderType.LIMIT}
-_FIX_ORD_TYPE = {OrderType.MARKET: "1", OrderType.LIMIT: "2"}
 _TIFS = {"0": TimeInForce.DAY, "1": TimeInForce.GTC, "3": TimeInForce.IOC, "4": TimeInForce.FOK}
-_FIX_TIF = {v: k for k, v in _TIFS.items()}
 #: ExecType (150) and OrdStatus (39) of each status (a fill's OrdStatus depends on CumQty).
 _EXEC_TYPE = {
     ExecStatus.ACCEPTED: "0",
@@ -274,8 +272,11 @@ class FixOrders:
             (Tag.ORD_STATUS, ord_status),
         ]
         if status is ExecStatus.REJECTED:
-            reason = report.reason_code
-            body.append((Tag.ORD_REJ_REASON, _REJECT_REASON.get(reason, OrdRejReason.OTHER)))  # type: ignore[arg-type]
+            code = report.reason_code
+            reason = (
+                OrdRejReason.OTHER if code is None else _REJECT_REASON.get(code, OrdRejReason.OTHER)
+            )
+            body.append((Tag.ORD_REJ_REASON, reason))
         body += [
             (Tag.SYMBOL, report.instrument.symbol),
             (Tag.SIDE, _FIX_SIDE[report.side]),
@@ -288,8 +289,8 @@ class FixOrders:
             body += [(Tag.LAST_QTY, report.last_quantity), (Tag.LAST_PX, _price(report.last_price))]
         body.append((Tag.TRANSACT_TIME, fix_time(report.ts)))
         if report.reason_code is not None or report.text:
-            code = f"{report.reason_code.value}: " if report.reason_code is not None else ""
-            body.append((Tag.TEXT, (code + report.text)[:200]))
+            why = f"{report.reason_code.value}: " if report.reason_code is not None else ""
+            body.append((Tag.TEXT, (why + report.text)[:200]))
         return made, body
 
 
@@ -304,12 +305,3 @@ def _ord_status(status: ExecStatus, exec_type: str, cum: int, order_qty: int) ->
 def _price(value: float | None) -> str:
     """A price as FIX text: enough digits, no exponent."""
     return f"{value or 0.0:.10f}".rstrip("0").rstrip(".") or "0"
-
-
-def order_fields(order: Order) -> list[tuple[int, object]]:
-    """OrdType, Price and TimeInForce of an order, for messages that echo them."""
-    body: list[tuple[int, object]] = [(Tag.ORD_TYPE, _FIX_ORD_TYPE[order.order_type])]
-    if order.limit_price is not None:
-        body.append((Tag.PRICE, _price(order.limit_price)))
-    body.append((Tag.TIME_IN_FORCE, _FIX_TIF[order.time_in_force]))
-    return body

@@ -347,7 +347,7 @@ class FixSession:
 
     def replay(
         self, stored: Sequence[SentMessage], begin: int, end: int, at: datetime
-    ) -> list[Effect]:
+    ) -> list[Send]:
         """Answer a ResendRequest for `begin`..`end` from the stored application messages
         (`stored`, in the range, any order): each re-sent under its number with PossDupFlag,
         every other number covered by a SequenceReset-GapFill."""
@@ -355,7 +355,7 @@ class FixSession:
         last = self.out.seqs.next_out - 1
         end = last if end == 0 or end > last else end
         by_seq = {s.seq: s for s in stored if s.seq is not None and begin <= s.seq <= end}
-        effects: list[Effect] = []
+        effects: list[Send] = []
         seq = begin
         while seq <= end:
             if seq in by_seq:
@@ -389,7 +389,7 @@ class FixSession:
         states = self._states.get(sender or "")
         password = self.config.passwords.get(sender or "")
         if states is None or password is None:
-            return self._close(f"unknown SenderCompID {sender!r}")
+            return self._close(f"SenderCompID {sender!r} unknown, or already logged on")
         if target != self.config.comp_id:
             return self._close(f"TargetCompID {target!r} is not {self.config.comp_id!r}")
         self.out = Outbound(self.config.comp_id, states)
