@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +80,31 @@ async def bus(nats_server: NatsServer) -> AsyncIterator[Bus]:
     await ensure_streams(test_bus.js)
     yield test_bus
     await test_bus.close()
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A certificate authority made for one test and a server certificate it signed, for
+    127.0.0.1 and localhost (PEM files)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> TlsFiles:
+    """`TlsFiles` made with openssl in `tmp_path` (EC P-256, valid for a day)."""
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"]
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=test-ca")
+    openssl("req", *ec[:-2], "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=nats")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    sign = ["-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1"]
+    openssl("x509", "-req", "-in", "server.csr", *sign, "-out", "server.pem", "-extfile", "san.ext")
+    return TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server.key")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from api_examples import OPERATOR_TOKEN, VIEWER_TOKEN, desk_harness
+from sqlalchemy import create_engine, text
 
 from hedgemesh.api.adapters.records import StoreUnavailable
 from hedgemesh.api.domain.views import AuditResponse, AuditView
@@ -118,7 +119,30 @@ async def test_given_many_entries_then_filters_and_paging_by_before_id(api) -> N
     assert [e.body for e in second] == [{"value": 1200}, {"value": 1100}]
 
 
-async def test_given_the_store_fails_to_record_then_the_change_is_still_answered(
+def _break_the_trail(api) -> None:
+    """A real failure: the audit table is gone from the database the API writes."""
+    engine = create_engine(api.store_url)
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE api_audit RENAME TO api_audit_gone"))
+    engine.dispose()
+
+
+async def test_given_the_trail_cannot_be_written_then_a_halt_is_refused_503_and_not_sent(
+    api, caplog
+) -> None:
+    api.model.on_trading_status(TradingStatus(state=TradingState.ACTIVE, changed_by="manager"))
+    _break_the_trail(api)
+    async with api.client(token=OPERATOR_TOKEN) as client:
+        halted = await client.post("/v1/control/halt", json={"reason": "drill"})
+        changed = await client.put("/v1/agents/gamma-agent/params", json={"enabled": False})
+    assert halted.status_code == changed.status_code == 503
+    assert halted.json()["error"] == "AUDIT_UNAVAILABLE"
+    assert api.desk.commands == []  # the manager never heard of it: nothing changed
+    assert (subjects.KV_AGENT_PARAMS, "gamma-agent") not in api.desk.entries
+    assert "the audit trail cannot be written" in caplog.text
+
+
+async def test_given_the_store_fails_after_the_change_then_an_error_says_it_is_unrecorded(
     api, monkeypatch, caplog
 ) -> None:
     def broken(_entry: Any) -> int:
@@ -127,8 +151,8 @@ async def test_given_the_store_fails_to_record_then_the_change_is_still_answered
     monkeypatch.setattr(api.context.records, "record_audit", broken)
     async with api.client() as client:
         changed = await client.put("/v1/limits/SPX.max_abs_delta", json={"value": 1300})
-    assert changed.status_code == 200
-    assert "audit entry of PUT /v1/limits/SPX.max_abs_delta was not stored" in caplog.text
+    assert changed.status_code == 200  # the probe passed, the change was made: say so
+    assert "PUT /v1/limits/SPX.max_abs_delta (answered 200) was not stored" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,9 @@ What must hold (each breach is one line in `InvariantReport.violations`):
 5. nothing accepted from a fenced leader: no accepted order whose epoch is lower than that of
    an order execution had received before it;
 6. where the manager's store holds routed orders (`check_manager`): every order on the stream
-   was routed by the manager (same epoch), and every order it marked published is on the stream.
+   was routed by the manager (same epoch), and every order it marked published is on the stream
+   (a leader killed after publishing and before storing is made good by its successor's
+   reconciliation with the stream on take-over: `takeover.reconcile_orders`).
 
 The checks that depend on work in flight (the outbox, the ledger's consumer) can fail for a
 moment after the last order; `assert_invariants` re-checks until they hold or `settle_s` ends.

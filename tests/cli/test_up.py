@@ -16,7 +16,7 @@ from typing import Any
 
 import nats
 import pytest
-from cluster_harness import Launcher
+from cluster_harness import Launcher, leaked_secrets
 
 from hedgemesh.cli import up
 from hedgemesh.launcher import catalog
@@ -144,7 +144,11 @@ async def test_given_up_then_every_service_runs_as_its_own_user_without_a_permis
     launcher.wait_for_line("hedgemesh: running", timeout=60)
     home = tmp_path / "var"
     cluster = json.loads((home / "cluster.json").read_text())
-    for secret in (home / "nats" / "credentials.json", home / "nats" / "nats.conf"):
+    for secret in (
+        home / "nats" / "credentials.json",
+        home / "nats" / "nats.conf",
+        home / "cluster.json",  # the admin's URL, with its password
+    ):
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     passwords = json.loads((home / "nats" / "credentials.json").read_text())
@@ -179,9 +183,14 @@ async def test_given_up_then_every_service_runs_as_its_own_user_without_a_permis
     positions = f"{cluster['api_url']}/v1/positions"
     assert _http_status(positions, {}) == 401
     assert _http_status(positions, launcher.api_headers("viewer")) == 200
+    wrong = {"Authorization": "Bearer not-a-token-of-this-api-0123456789"}
+    assert _http_status(positions, wrong) == 401  # a failed login: logged, without the token
     logs = [home / "nats" / "nats-server.log", *(home / "logs").glob("*.log")]
     assert _violations(logs) == []
+    printed = {"hedgemesh status": launcher.status(), "status --json": launcher.status("--json")}
     assert launcher.stop(signal.SIGINT) == 0
+    printed["hedgemesh up"] = "\n".join(launcher.drain())
+    assert leaked_secrets(home, printed) == []
 
 
 def test_the_local_config_grants_what_deploy_nats_conf_grants() -> None:
@@ -238,7 +247,11 @@ async def test_given_nats_killed_9_then_up_restarts_it_and_every_service_is_hear
     restarted = json.loads((home / "cluster.json").read_text())
     assert restarted["nats_pid"] != cluster["nats_pid"] and _pid_alive(restarted["nats_pid"])
     assert restarted["nats_url"] == cluster["nats_url"]  # the same port
+    printed = {"hedgemesh status": launcher.status()}
     assert launcher.stop(signal.SIGINT) == 0
+    # Every service reconnected (and said so) with its password: no log line holds one.
+    printed["hedgemesh up"] = "\n".join(launcher.drain())
+    assert leaked_secrets(home, printed) == []
 
 
 async def test_given_up_with_a_nats_cluster_of_3_then_services_share_r3_streams_and_one_clock(

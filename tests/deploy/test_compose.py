@@ -86,13 +86,16 @@ def test_docker_compose_accepts_the_file_with_the_secrets_and_refuses_it_without
     tokens = {name: f"token-{name}" for name in compose.API_TOKENS}
     fix = _fix_spec()
     fix_passwords = {fix.password_env(name): f"pw-{name}" for name in fix.counterparties}
-    result = _compose_config(passwords | tokens | fix_passwords)
+    postgres = {"HEDGEMESH_POSTGRES_PASSWORD": "pg-secret"}
+    result = _compose_config(passwords | tokens | fix_passwords | postgres)
     assert result.returncode == 0, result.stderr
+    no_postgres = _compose_config(passwords | tokens | fix_passwords)
+    assert no_postgres.returncode != 0 and "HEDGEMESH_POSTGRES_PASSWORD" in no_postgres.stderr
     refused = _compose_config({})
     assert refused.returncode != 0 and "HEDGEMESH_NATS_PASSWORD_" in refused.stderr
-    no_tokens = _compose_config(passwords | fix_passwords)
+    no_tokens = _compose_config(passwords | fix_passwords | postgres)
     assert no_tokens.returncode != 0 and "HEDGEMESH_API_" in no_tokens.stderr
-    no_fix = _compose_config(passwords | tokens)
+    no_fix = _compose_config(passwords | tokens | {"HEDGEMESH_POSTGRES_PASSWORD": "pg"})
     assert no_fix.returncode != 0 and "HEDGEMESH_FIX_PASSWORD_" in no_fix.stderr
 
 
@@ -105,7 +108,8 @@ def _fix_spec() -> catalog.FixSpec:
 def test_compose_exposes_the_fix_acceptor_with_a_required_password_per_counterparty() -> None:
     fix = _fix_spec()
     execution = _compose()["services"]["execution"]
-    assert f"${{{fix.port_env}:-{fix.default_port}}}:{fix.default_port}" in execution["ports"]
+    published = f"${{HEDGEMESH_BIND:-127.0.0.1}}:${{{fix.port_env}:-{fix.default_port}}}"
+    assert f"{published}:{fix.default_port}" in execution["ports"]
     env = execution["environment"]
     assert env[fix.port_env] == str(fix.default_port) and env[fix.host_env] == "0.0.0.0"
     passwords = json.loads(env[fix.passwords_env])
@@ -198,3 +202,27 @@ def test_grafana_dashboard_reads_only_metrics_the_services_declare() -> None:
         for name in re.findall(r"hedgemesh_[a-z_]+", target["expr"])
     }
     assert used and used <= declared, f"undeclared: {used - declared}"
+
+
+def test_every_published_port_binds_loopback_by_default_and_the_monitor_stays_inside() -> None:
+    published = {name: service.get("ports", []) for name, service in _compose()["services"].items()}
+    assert {name for name, ports in published.items() if ports} == {"nats", "api", "execution"}
+    for name, ports in published.items():
+        for port in ports:
+            assert port.startswith("${HEDGEMESH_BIND:-127.0.0.1}:"), (name, port)
+    assert not any("8222" in port for port in published["nats"])  # the monitor: internal
+
+
+def test_every_secret_is_required_from_the_environment_postgres_included() -> None:
+    text = COMPOSE_FILE.read_text()
+    services = _compose()["services"]
+    postgres = services["postgres"]["environment"]
+    assert postgres["POSTGRES_PASSWORD"] == "${HEDGEMESH_POSTGRES_PASSWORD:?required}"
+    for instance in catalog.instances():
+        env = services[instance.name]["environment"]
+        assert env["HEDGEMESH_NATS_PASSWORD"].endswith(":?required}")
+        if "HEDGEMESH_DATABASE_URL" in env:
+            assert ":${HEDGEMESH_POSTGRES_PASSWORD:?required}@" in env["HEDGEMESH_DATABASE_URL"]
+    for name in compose.API_TOKENS:
+        assert services["api"]["environment"][name] == f"${{{name}:?required}}"
+    assert "hedgemesh:hedgemesh@" not in text and "PASSWORD: hedgemesh" not in text

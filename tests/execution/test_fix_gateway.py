@@ -392,3 +392,26 @@ async def test_a_second_logon_of_a_connected_counterparty_is_refused(fix_run) ->
         assert client.logged_on.is_set() and client.logons == 1
     finally:
         raw.writer.close()
+
+
+async def test_a_connection_dropped_mid_flow_loses_and_doubles_no_report(
+    fix_run, bus, eventually
+) -> None:
+    """The TCP connection dies (no Logout) while orders fill; QuickFIX reconnects by itself and
+    every execution report arrives once (what went out meanwhile is asked for again)."""
+    run, client = fix_run
+    spot = run.component.engine.market.spot("SPX")
+    names = [f"Q-{n}" for n in range(4)]
+    for name in names:
+        client.new_order(name, "1", 2, price=spot - 3, tif="1")
+    await eventually(lambda: all(client.reports(n) for n in names))
+    run.component.fix.connections["CLIENT1"].writer.transport.abort()
+    await bus.publish(subjects.tick("SPX"), tick(price=spot - 40, seq=2))  # fills them
+    await eventually(lambda: client.logons >= 2 and client.logged_on.is_set(), timeout=15)
+    await eventually(
+        lambda: all(any(m.get(Tag.ORD_STATUS) == "2" for m in client.reports(n)) for n in names)
+    )
+    ids = [m.get(Tag.EXEC_ID) for m in client.reports()]
+    assert len(ids) == len(set(ids)), "no report twice"
+    assert set(ids) == {r.exec_id for r in run.component.repo.reports() if r.counterparty}
+    _clean(client, run)

@@ -22,6 +22,10 @@ from exec_examples import (
     start_process,
 )
 
+from hedgemesh.cli import killswitch
+from hedgemesh.runtime.connection import NatsSettings
+from hedgemesh.store.audit import AuditRepository
+from hedgemesh.store.db import make_engine, session_factory
 from hedgemesh.wire import ExecStatus, ReasonCode, TimeInForce
 from hedgemesh.wire.ops import ControlAction, ControlCommand, ControlReply
 
@@ -115,8 +119,15 @@ async def test_given_the_kill_switch_engaged_and_execution_killed_then_it_holds_
             (report,) = of(await final_reports(bus, eventually, refused), refused)
             assert report.reason_code is ReasonCode.KILL_SWITCH
 
-            reply = await bus.command(command(ControlAction.RESUME, "fixed"), timeout_s=5)
-            assert reply.ok and reply.state["controls"]["kill_switch"] is None
+            # Released as admin (`hedgemesh kill-switch release`): audited with that origin.
+            settings = NatsSettings(url=nats_server.url, name="kill-switch-cli")
+            released = await killswitch._send(settings, "resume", "fixed", "olga")
+            assert released["ok"] and released["controls"]["kill_switch"] is None
+            trail = AuditRepository(session_factory(make_engine(database_url))).entries()
+            assert [(e.origin, e.actor, e.path, e.status) for e in trail][:2] == [
+                ("admin", "admin", "hedge.v1.control.execution.resume.admin", 200),
+                ("test", "test", "hedge.v1.control.execution.halt.test", 200),
+            ]
             after = order("cycle-after", quantity=1)
             await send(bus, after)
             reports = of(await final_reports(bus, eventually, after), after)

@@ -267,6 +267,7 @@ CONTROL = [
     *(("api", subjects.control("manager", a, "api"), True)
       for a in ("halt", "resume", "reduce", "set_limit", "status")),
     ("api", subjects.control("manager", "halt", "execution"), False),  # a forged origin
+    ("api", subjects.control("execution", "halt", "api"), True),  # engage it (REST, audited)
     ("api", subjects.control("execution", "resume", "api"), False),  # disarm the kill switch
     ("api", subjects.control("marketdata", "halt", "api"), False),
     ("execution", subjects.control("manager", "reduce", "execution"), True),

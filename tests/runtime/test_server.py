@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import urllib.request
@@ -99,3 +100,12 @@ def test_given_the_binary_env_variable_then_that_binary_is_used(tmp_path, monkey
 def test_given_a_port_out_of_range_then_refused():
     with pytest.raises(ValueError, match="port"):
         NatsServer(port=70000)
+
+
+def test_the_server_runs_in_its_own_session_so_a_ctrl_c_reaches_only_its_owner(tmp_path):
+    """A terminal's Ctrl-C signals the whole foreground process group: were nats-server in it,
+    it would die at once and every service would stop without its bus (`hedgemesh up` stops
+    the services first, then the server)."""
+    with NatsServer(store_dir=tmp_path) as server:
+        assert server.pid is not None
+        assert os.getsid(server.pid) == server.pid != os.getsid(0)

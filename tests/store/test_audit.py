@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import sessionmaker
 from store_examples import T0
 
-from hedgemesh.store.audit import AuditEntry, AuditRepository
+from hedgemesh.store.audit import GENESIS, AuditEntry, AuditRepository, Verdict
+from hedgemesh.store.roles import grant_statements
 
 
 @pytest.fixture
@@ -93,3 +98,107 @@ def test_given_a_text_body_with_any_characters_then_it_is_kept(repo) -> None:
     repo.record(entry(1, body=text, before="x", after=[None]))
     (read,) = repo.entries()
     assert (read.body, read.before, read.after) == (text, "x", [None])
+
+
+# -- the hash chain and the insert-only table ---------------------------------------------------
+
+
+def test_given_entries_then_each_is_chained_to_the_one_before_and_the_chain_verifies(repo):
+    for n in range(3):
+        repo.record(entry(n, origin="execution" if n == 1 else "api"))
+    rows = list(reversed(repo.entries()))
+    assert rows[0].prev_hash == GENESIS
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    assert rows[1].origin == "execution"
+    assert repo.verify() == Verdict(True, 3)
+
+
+def test_given_an_empty_trail_then_it_verifies(repo):
+    assert repo.verify() == Verdict(True, 0)
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE api_audit SET actor = 'mallory'",
+    "DELETE FROM api_audit",
+])  # fmt: skip
+def test_given_a_row_then_the_database_refuses_to_change_or_delete_it(repo, engine, statement):
+    repo.record(entry(1))
+    with pytest.raises(DBAPIError, match="insert-only"), engine.begin() as connection:
+        connection.execute(text(statement))
+    assert repo.verify().ok
+
+
+def _tamper(engine, *statements: str) -> None:
+    """What someone with DDL rights could do: lift the triggers, change rows, put them back."""
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.begin() as connection:
+        if sqlite:
+            connection.execute(text("DROP TRIGGER api_audit_no_update"))
+            connection.execute(text("DROP TRIGGER api_audit_no_delete"))
+        else:
+            connection.execute(text("ALTER TABLE api_audit DISABLE TRIGGER USER"))
+        for statement in statements:
+            connection.execute(text(statement))
+
+
+@pytest.mark.parametrize(("statements", "bad_id"), [
+    (["UPDATE api_audit SET after = '{\"value\": 1.0}' WHERE id = 2"], 2),
+    (["UPDATE api_audit SET actor = 'mallory' WHERE id = 1"], 1),
+    (["DELETE FROM api_audit WHERE id = 2"], 3),
+    (["DELETE FROM api_audit WHERE id = 3"], None),  # the newest cut: the head says more
+])  # fmt: skip
+def test_given_a_row_edited_or_deleted_behind_the_triggers_then_verify_finds_it(
+    repo, engine, statements, bad_id
+):
+    for n in range(3):
+        repo.record(entry(n))
+    assert repo.verify().ok
+    _tamper(engine, *statements)
+    verdict = repo.verify()
+    assert not verdict.ok and verdict.bad_id == bad_id, verdict
+
+
+def test_given_a_probe_then_nothing_is_kept_and_a_missing_table_raises(repo, engine):
+    repo.record(entry(1))
+    repo.probe()
+    assert len(repo.entries()) == 1 and repo.verify() == Verdict(True, 1)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE audit_head"))
+    with pytest.raises(DBAPIError):
+        repo.probe()
+
+
+def test_given_the_api_role_then_it_appends_to_the_trail_but_may_not_change_it_or_others(
+    engine, repo
+):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("roles are PostgreSQL's")
+    role = f"hm_api_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as connection:
+        schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+        connection.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+        for statement in grant_statements("api", role, schema=schema):
+            connection.execute(text(statement))
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'SET ROLE "{role}"'))
+            AuditRepository(sessionmaker(bind=connection)).record(entry(1))
+            connection.commit()
+            for refused in (
+                "UPDATE api_audit SET actor = 'mallory'",
+                "DELETE FROM api_audit",
+                "ALTER TABLE api_audit DISABLE TRIGGER USER",
+                "INSERT INTO exec_switches (name, engaged, reason, changed_by, changed_at) "
+                "VALUES ('kill', false, '', 'x', now())",
+            ):
+                with pytest.raises(DBAPIError, match=r"(?i)permission denied|must be owner"):
+                    connection.execute(text(refused))
+                connection.rollback()
+                connection.execute(text(f'SET ROLE "{role}"'))
+            connection.execute(text("RESET ROLE"))  # the pool keeps the session
+            connection.commit()
+        assert repo.verify() == Verdict(True, 1)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP OWNED BY "{role}"'))
+            connection.execute(text(f'DROP ROLE "{role}"'))

@@ -72,7 +72,50 @@ class Launcher:
             self.proc.send_signal(sig)
         return self.proc.wait(timeout)
 
+    def drain(self) -> list[str]:
+        """Every line printed so far (after it stopped: all of them)."""
+        while not self.lines.empty():
+            self.seen.append(self.lines.get_nowait())
+        return self.seen
+
+    def status(self, *args: str) -> str:
+        """`hedgemesh status ARGS` against this cluster: what it prints."""
+        done = subprocess.run(
+            [sys.executable, "-m", "hedgemesh.cli", "status", "--home", str(self.home), *args],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return done.stdout + done.stderr
+
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def secrets_of(home: Path) -> dict[str, str]:
+    """Every secret a run of `up` made, by a name for the report: NATS passwords, API tokens,
+    FIX passwords (the values, which no log may hold)."""
+    found: dict[str, str] = {}
+    credentials = home / "nats" / "credentials.json"
+    for user, password in json.loads(credentials.read_text()).items():
+        found[f"nats password of {user}"] = password
+    for token in json.loads((home / "api-tokens.json").read_text())["tokens"]:
+        found[f"api token of {token['name']}"] = token["token"]
+    fix = home / "fix-passwords.json"
+    if fix.exists():
+        for name, password in json.loads(fix.read_text()).items():
+            found[f"fix password of {name}"] = str(password)
+    return found
+
+
+def leaked_secrets(home: Path, printed: dict[str, str]) -> list[str]:
+    """Where any secret of the run appears: every `*.log` under `home` (the services', NATS's)
+    and the texts in `printed` (the launcher's output, `hedgemesh status`), by name."""
+    texts = {str(log): log.read_text(errors="replace") for log in home.rglob("*.log")}
+    texts.update(printed)
+    return [
+        f"{name} in {where}"
+        for name, secret in secrets_of(home).items()
+        for where, text in texts.items()
+        if secret in text
+    ]

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import nats.errors
 from nats.aio.client import Client
@@ -35,7 +35,14 @@ from hedgemesh.runtime.edge import EdgeSettings, SequenceGuard, check_future, ch
 from hedgemesh.runtime.errors import NoResponders, Rejected
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import PayloadTooLarge, WireModel
-from hedgemesh.wire.ops import ConsumerProgress, ControlCommand, ControlReply, DeadLetter
+from hedgemesh.wire.ops import (
+    OPERATOR_ORIGIN,
+    ConsumerProgress,
+    ControlAction,
+    ControlCommand,
+    ControlReply,
+    DeadLetter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +71,17 @@ class Envelope:
 
 Handler = Callable[[M, Envelope], Awaitable[None]]
 ControlHandler = Callable[[ControlCommand, Envelope], Awaitable[ControlReply]]
+
+
+class ControlAudit(Protocol):
+    """Where a service records the control commands it serves (`hedgemesh.store.audit.
+    ControlTrail`): `ready` raises when an entry cannot be written now."""
+
+    async def ready(self) -> None: ...
+
+    async def record(
+        self, command: ControlCommand, origin: str, subject: str, reply: ControlReply
+    ) -> None: ...
 
 
 class Outcome(Enum):
@@ -386,7 +404,12 @@ class Bus:
         )
 
     async def serve_control(
-        self, target: str, handler: ControlHandler, *, queue: str = ""
+        self,
+        target: str,
+        handler: ControlHandler,
+        *,
+        queue: str = "",
+        audit: ControlAudit | None = None,
     ) -> Subscription:
         """Answer control commands for `target` (`hedge.v1.control.<target>.>`).
 
@@ -396,12 +419,17 @@ class Bus:
         target gets `WRONG_TARGET`, one whose action is not its subject's `WRONG_SUBJECT`; a
         handler raising `Rejected(code)` answers with that code, one raising anything else with
         `INTERNAL_ERROR`.
+
+        With an `audit`, every command that may change something (not `status`) is recorded
+        once, accepted or refused, with its origin, unless it came from the api (which audited
+        it with the operator it authenticated). The audit fails closed: when `audit.ready()`
+        fails the command is refused (`AUDIT_UNAVAILABLE`) before the handler runs.
         """
         target = subjects.token(target)
 
         async def on_message(msg: Msg) -> None:
             try:
-                reply = await self._answer(target, handler, msg.data, _envelope(msg))
+                reply = await self._answer(target, handler, msg.data, _envelope(msg), audit)
                 if msg.reply:
                     await self._nc.publish(msg.reply, reply.to_json())
             except Exception:
@@ -410,7 +438,12 @@ class Bus:
         return await self._subscribe(subjects.control_served(target), queue, on_message)
 
     async def _answer(
-        self, target: str, handler: ControlHandler, payload: bytes, envelope: Envelope
+        self,
+        target: str,
+        handler: ControlHandler,
+        payload: bytes,
+        envelope: Envelope,
+        audit: ControlAudit | None = None,
     ) -> ControlReply:
         def refusal(command_id: str, code: str, detail: str) -> ControlReply:
             return ControlReply(
@@ -432,17 +465,41 @@ class Bus:
             detail = f"{command.action.value} sent on {envelope.subject}"
             return refusal(command.id, "WRONG_SUBJECT", detail)
         envelope = replace(envelope, origin=parts[2])
+        audited = (
+            audit is not None
+            and parts[2] != OPERATOR_ORIGIN
+            and command.action is not ControlAction.STATUS
+        )
+        if audited:
+            assert audit is not None
+            try:
+                await audit.ready()
+            except Exception as error:
+                log.error(
+                    "%s: the audit trail cannot be written; %s from %s refused: %s",
+                    self.service, command.action, parts[2], error,
+                )  # fmt: skip
+                return refusal(command.id, "AUDIT_UNAVAILABLE", f"not audited, not done: {error}")
         try:
             reply = await handler(command, envelope)
+            self.stats.handled[envelope.subject] += 1
         except (Rejected, ValidationError) as error:
             verdict = classify(error)
             assert verdict is not None
-            return refusal(command.id, *verdict)
+            reply = refusal(command.id, *verdict)
         except Exception as error:
             self.stats.handler_errors[envelope.subject] += 1
             log.exception("%s: control handler failed on %s", self.service, command.action)
-            return refusal(command.id, "INTERNAL_ERROR", f"{type(error).__name__}: {error}")
-        self.stats.handled[envelope.subject] += 1
+            reply = refusal(command.id, "INTERNAL_ERROR", f"{type(error).__name__}: {error}")
+        if audited:
+            assert audit is not None
+            try:
+                await audit.record(command, parts[2], envelope.subject, reply)
+            except Exception:
+                log.exception(
+                    "%s: %s from %s answered ok=%s, but its audit entry was not stored",
+                    self.service, command.action, parts[2], reply.ok,
+                )  # fmt: skip
         return reply
 
     # -- shutdown ----------------------------------------------------------------------------

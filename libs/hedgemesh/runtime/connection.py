@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,15 @@ class NatsSettings(BaseSettings):
         default=None, description="User name, where the server's config has users (permissions)."
     )
     password: SecretStr | None = Field(default=None, description="That user's password.")
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description="TLS: the CA that signed the server's certificate (turns TLS on; so does a "
+        "`tls://` URL, trusting the system's CAs).",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="TLS: this client's certificate, where the server verifies it."
+    )
+    tls_key_file: Path | None = Field(default=None, description="TLS: that certificate's key.")
     inbox_prefix: str | None = Field(
         default=None,
         description="Prefix of reply subjects (requests, JetStream); default `_INBOX_<user>` "
@@ -64,6 +74,20 @@ class NatsSettings(BaseSettings):
     @property
     def servers(self) -> list[str]:
         return [url.strip() for url in self.url.split(",") if url.strip()]
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The client's TLS context: None for plain connections (no TLS setting, no `tls://`
+        URL); the server's certificate is always verified, hostname included."""
+        wants = any(u.startswith("tls://") for u in self.servers)
+        if self.tls_ca_file is None and self.tls_cert_file is None and not wants:
+            return None
+        context = ssl.create_default_context(
+            cafile=None if self.tls_ca_file is None else str(self.tls_ca_file)
+        )
+        if self.tls_cert_file is not None:
+            key = None if self.tls_key_file is None else str(self.tls_key_file)
+            context.load_cert_chain(str(self.tls_cert_file), key)
+        return context
 
     @property
     def inbox(self) -> str:
@@ -123,6 +147,7 @@ async def connect(settings: NatsSettings, *, initial_timeout_s: float | None = N
         user=settings.user,
         password=None if settings.password is None else settings.password.get_secret_value(),
         inbox_prefix=settings.inbox,
+        tls=settings.tls_context(),
     )
     try:
         await asyncio.wait_for(connecting, initial_timeout_s)
@@ -151,7 +176,12 @@ async def drain(nc: Client, timeout_s: float = 3.0) -> None:
         except (TimeoutError, nats.errors.Error) as error:
             log.warning("nats %s: drain failed (%s); closing", nc.options.get("name"), error)
     if not nc.is_closed:
-        await nc.close()
+        try:
+            await nc.close()
+        except RuntimeError as error:  # nats-py flushing into a transport the server closed
+            log.warning(
+                "nats %s: closed with the link already gone (%s)", nc.options.get("name"), error
+            )
 
 
 @contextlib.contextmanager

@@ -10,7 +10,8 @@ compose config (`deploy/nats/nats.conf`) are rendered; Kubernetes takes the comp
   user may publish only subjects ending in its own name (so the origin a service reads from
   the subject is the sender's authenticated user): the api may send the manager any action;
   execution may only escalate (`control.manager.reduce` and `.halt`: a tripped pre-trade
-  control); nobody else sends control (admin excepted);
+  control); the api may engage execution's kill switch (`control.execution.halt.api`) but never
+  release it; nobody else sends control (admin excepted);
 - only the api writes KV `agent_params`;
 - an agent publishes only its own proposals, heartbeats and dead letters, writes only its
   own lease key and reads only its own key of KV `agent_params`.
@@ -188,6 +189,8 @@ GRANTS: dict[str, Grant] = {
             *_writes_kv(subjects.KV_LIMITS),
             *_writes_kv(subjects.KV_TRADING_STATE),
             *_writes_kv(subjects.KV_LEASES, "manager"),
+            # read the order stream back on take-over (reconcile mgr_orders with it)
+            f"{_JS}.STREAM.MSG.GET.{subjects.STREAM_ORDERS}",
         ),
         subscribe=(
             _inbox("manager"),
@@ -206,6 +209,8 @@ GRANTS: dict[str, Grant] = {
         publish=_service(
             "api",
             *_sends_control("manager", "api"),  # every action, for operators (REST, audited)
+            # execution's kill switch: engage (REST, operator, audited) and read, never release
+            *_sends_control("execution", "api", "halt", "status"),
             subjects.BOOK_TRADE,  # bring your own book: POST /v1/book/trades
             subjects.POSITIONS_SNAPSHOT,
             *_writes_kv(subjects.KV_LIMITS),

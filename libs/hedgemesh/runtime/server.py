@@ -193,6 +193,9 @@ class NatsServer:
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
+            # Its own session: a Ctrl-C on `hedgemesh up` reaches the launcher, which stops the
+            # services first and the bus last, instead of taking the bus from under them.
+            start_new_session=True,
             preexec_fn=die_with_parent(),  # no orphaned server if its owner is killed -9
         )
         return self

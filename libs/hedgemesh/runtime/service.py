@@ -24,7 +24,7 @@ from typing import NoReturn, Protocol
 
 from nats.js.kv import KeyValue
 from pydantic import AwareDatetime, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from hedgemesh.runtime import metrics
 from hedgemesh.runtime.bus import Bus, M
@@ -522,7 +522,7 @@ def run_service(factory: Callable[[], Service]) -> NoReturn:
     async def main() -> int:
         try:
             service = factory()
-        except ValidationError as error:  # a bad setting: one line per key, no traceback
+        except (ValidationError, SettingsError) as error:  # a bad setting: no traceback
             print(config_error_message(error), file=sys.stderr)
             return 2
         return await service.run()
@@ -530,12 +530,20 @@ def run_service(factory: Callable[[], Service]) -> NoReturn:
     sys.exit(asyncio.run(main()))
 
 
-def config_error_message(error: ValidationError) -> str:
+#: Settings whose values are never echoed (`tokens.0.token`, `password`, `admin_token`...).
+SECRET_SETTING = re.compile(r"token|password|secret|creds|credential", re.IGNORECASE)
+
+
+def config_error_message(error: ValidationError | SettingsError) -> str:
     """`bad configuration (RuntimeSettings): heartbeat_interval_s: Input should be greater than
-    0 (got '-1')`, a line per key."""
+    0 (got '-1')`, a line per key; the value of a secret setting is never shown."""
+    if isinstance(error, SettingsError):  # not parseable (e.g. not JSON): says which setting
+        return f"bad configuration: {error}"
     lines = [f"bad configuration ({error.title}):"]
     for problem in error.errors():
         key = ".".join(str(part) for part in problem["loc"]) or "(whole)"
         got = f" (got {problem['input']!r})" if "input" in problem else ""
+        if got and SECRET_SETTING.search(f"{error.title}.{key}"):
+            got = " (the value is a secret: not shown)"
         lines.append(f"  {key}: {problem['msg']}{got}")
     return "\n".join(lines)

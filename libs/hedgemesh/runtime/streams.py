@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic
 
@@ -202,6 +203,20 @@ async def _ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int) 
         config.allow_rollup_hdrs = False
         await js.update_stream(config)
         return await js.key_value(spec.name)
+
+
+async def newest_first(js: JetStreamContext, stream: str, limit: int) -> AsyncIterator[bytes]:
+    """The payloads of `stream`'s newest `limit` messages, newest first (a deleted one is
+    skipped): reading a stream back, e.g. to reconcile a store with it. Needs the right to
+    `$JS.API.STREAM.MSG.GET.<stream>`."""
+    with nats_errors(f"read {stream} back"):
+        state = (await js.stream_info(stream)).state
+        floor = max(state.first_seq, state.last_seq - limit + 1, 1)
+        for seq in range(state.last_seq, floor - 1, -1):
+            try:
+                yield (await js.get_msg(stream, seq)).data or b""
+            except nats.js.errors.NotFoundError:
+                continue
 
 
 PENDING = metrics.gauge(

@@ -59,6 +59,11 @@ class StoreSettings(BaseSettings):
     echo: bool = Field(default=False, description="Log every SQL statement.")
 
 
+def redacted_url(url: str | URL) -> str:
+    """The URL as it may be logged: the password replaced by `***`."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 

@@ -236,7 +236,37 @@ class DecisionRepository:
                 )
         return changed
 
+    def record_routed(self, orders: Sequence[Order], *, trading_state: str, at: datetime) -> int:
+        """Store orders found on the order stream that the store lacks (a leader published
+        them and died before storing; `takeover.reconcile_orders`), published `at`, each under
+        its cycle (a bare cycle row, trigger `reconciled`, when the cycle is missing too);
+        returns how many were new."""
+        stored = 0
+        with self._sessions() as session, session.begin():
+            for order in orders:
+                cycle = CycleRecord(
+                    cycle_id=order.cycle_id,
+                    underlying=order.instrument.underlying,
+                    epoch=order.epoch,
+                    trigger="reconciled",
+                    trading_state=trading_state,
+                    decided_at=order.ts,
+                )
+                insert_if_absent(session, CycleRow, _cycle_values(cycle), key=("cycle_id",))
+                values = _order_values(order, at)
+                stored += insert_if_absent(session, ManagerOrderRow, values, ("client_order_id",))
+        return stored
+
     # -- recovery ----------------------------------------------------------------------------
+
+    def known_orders(self, client_order_ids: Iterable[str]) -> set[str]:
+        """Which of these client order ids the store holds."""
+        ids = list(client_order_ids)
+        query = select(ManagerOrderRow.client_order_id).where(
+            ManagerOrderRow.client_order_id.in_(ids)
+        )
+        with self._sessions() as session:
+            return set(session.scalars(query))
 
     def has_cycle(self, cycle_id: str) -> bool:
         with self._sessions() as session:

@@ -427,7 +427,8 @@ class BudgetPeriodRow(Base):
 
 
 class AuditRow(Base):
-    """One mutating REST call and its outcome (appended, never changed)."""
+    """One mutating REST call, or control command over NATS, and its outcome (appended, never
+    changed: triggers refuse UPDATE and DELETE; each row's `hash` chains it to the one before)."""
 
     __tablename__ = "api_audit"
 
@@ -441,5 +442,21 @@ class AuditRow(Base):
     before: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
     after: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
     status: Mapped[int] = mapped_column(Integer, comment="The HTTP status answered.")
+    origin: Mapped[str] = mapped_column(
+        String(ID), server_default="api", comment="The NATS user that sent it (REST: api)."
+    )
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    hash: Mapped[str] = mapped_column(String(64), server_default="", comment="SHA-256 chain.")
 
     __table_args__ = (Index(None, "at"), Index(None, "actor", "at"))
+
+
+class AuditHeadRow(Base):
+    """The audit chain's head: how many rows and the last one's hash (one row, id 1). Appending
+    updates it first, which serialises appenders; `verify` checks the rows end where it says."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, comment="Rows appended so far.")
+    hash: Mapped[str] = mapped_column(String(64), comment="The last row's hash.")

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import uvicorn
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from hedgemesh.api.app import create_app
 from hedgemesh.api.config import ApiSettings
@@ -55,8 +56,15 @@ def main() -> int:
     except AuthConfigError as error:
         print(f"hedgemesh.api: {error}", file=sys.stderr)
         return STARTUP_REFUSED
-    except ValidationError as error:  # a bad setting: named, without a stack
+    except (ValidationError, SettingsError) as error:  # a bad setting: named, without a stack
         print(f"hedgemesh.api: {config_error_message(error)}", file=sys.stderr)
+        return STARTUP_REFUSED
+    if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
+        print(
+            "hedgemesh.api: HTTPS needs both HEDGEMESH_API_TLS_CERT_FILE and "
+            "HEDGEMESH_API_TLS_KEY_FILE",
+            file=sys.stderr,
+        )
         return STARTUP_REFUSED
     config = uvicorn.Config(
         app,
@@ -67,6 +75,8 @@ def main() -> int:
         access_log=settings.access_log,
         log_level=settings.log_level,
         server_header=False,
+        ssl_certfile=settings.tls_cert_file,
+        ssl_keyfile=settings.tls_key_file,
     )
     server = Server(config)
     server.run()

@@ -26,6 +26,7 @@ from hedgemesh.api.routes import ROUTERS, health, room
 from hedgemesh.api.security.audit import AuditTrail
 from hedgemesh.api.security.auth import token_table
 from hedgemesh.api.security.gate import Gate
+from hedgemesh.api.security.logins import LoginGuard
 from hedgemesh.api.security.ratelimit import RateLimiter
 from hedgemesh.api.security.session import Sessions
 from hedgemesh.runtime.tasks import cancel_and_wait
@@ -93,9 +94,12 @@ def create_app(
         if router is not health.router:
             guards.append(Depends(needs_viewer))
         app.include_router(router, dependencies=guards)
-    room.install(app, tokens, sessions, monitor)
+    logins = LoginGuard(
+        ctx.settings.login_max_failures, ctx.settings.login_window_s, record=_recorder(ctx)
+    )
+    room.install(app, tokens, sessions, monitor, logins)
     # Middleware added last runs first: Gate, then FastPath, then AuditTrail, then routing.
-    app.add_middleware(AuditTrail, record=_recorder(ctx))
+    app.add_middleware(AuditTrail, record=_recorder(ctx), ready=_prober(ctx))
     if ctx.settings.fast_path:
         model = ctx.model
         app.add_middleware(
@@ -107,8 +111,15 @@ def create_app(
             },
         )
     limiter = RateLimiter(ctx.settings.rate_limit_per_s, ctx.settings.rate_limit_burst)
-    app.add_middleware(Gate, tokens=tokens, limiter=limiter, sessions=sessions)
+    app.add_middleware(Gate, tokens=tokens, limiter=limiter, sessions=sessions, logins=logins)
     return app
+
+
+def _prober(context: ApiContext) -> Callable[[], Awaitable[None]]:
+    async def probe() -> None:
+        await run_in_threadpool(context.records.probe_audit)
+
+    return probe
 
 
 def _recorder(context: ApiContext) -> Callable[[AuditEntry], Awaitable[None]]:

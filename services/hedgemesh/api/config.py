@@ -20,6 +20,10 @@ class ApiSettings(BaseSettings):
     )
 
     host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    tls_cert_file: Path | None = Field(
+        default=None, description="HTTPS: the server's certificate chain (PEM); with the key."
+    )
+    tls_key_file: Path | None = Field(default=None, description="HTTPS: its private key (PEM).")
     port: int = Field(default=8000, ge=0, le=65_535, description="TCP port (0: any free one).")
     scenario: Path | None = Field(
         default=DEFAULT_SCENARIO,
@@ -48,6 +52,12 @@ class ApiSettings(BaseSettings):
     )
     rate_limit_burst: int = Field(
         default=200, ge=1, le=10**9, description="Requests per token at once, above the rate."
+    )
+    login_max_failures: int = Field(
+        default=10, ge=1, le=10**6, description="Failed logins per client address per window."
+    )
+    login_window_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="The window of `login_max_failures` (s)."
     )
     control_timeout_s: float = Field(
         default=2.0, gt=0, le=60, description="How long to wait for the manager's reply."

@@ -1,5 +1,5 @@
 """The `hedgemesh` command line: `up`, `status`, `kill`, `logs`, `backtest`, `train`, `report`,
-`compose`, `k8s`, `schema`, `version`."""
+`audit verify`, `db`, `kill-switch`, `compose`, `k8s`, `schema`, `version`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hedgemesh.cli import backtest, ops, report, train, up
+from hedgemesh.cli import audit, backtest, db, killswitch, ops, report, train, up
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_parser(commands)
     train.add_parser(commands)
     report.add_parser(commands)
+    audit.add_parser(commands)
+    db.add_parser(commands)
+    killswitch.add_parser(commands)
 
     schema = commands.add_parser("schema", help="export or check the wire messages' JSON Schemas")
     schema.add_argument("--check", action="store_true", help="fail if the checked-in files differ")

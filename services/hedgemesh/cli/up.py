@@ -39,6 +39,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from hedgemesh.api.security.auth import Role
 from hedgemesh.launcher import catalog, state
+from hedgemesh.launcher.state import write_private
 from hedgemesh.launcher.supervisor import METRICS_PORT_ENV, Supervisor
 from hedgemesh.market.bookfile import BookFileError, load_book
 from hedgemesh.runtime import (
@@ -78,17 +79,10 @@ jetstream {
 """
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner may read (0600), created so from the start."""
-    path.unlink(missing_ok=True)
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
-        file.write(text)
-
-
 def new_credentials(store: Path) -> dict[str, str]:
     """A fresh random password per NATS user, kept in `store/credentials.json` (0600)."""
     passwords = {user: secrets.token_urlsafe(24) for user in permissions.GRANTS}
-    _write_private(store / "credentials.json", json.dumps(passwords, indent=2) + "\n")
+    write_private(store / "credentials.json", json.dumps(passwords, indent=2) + "\n")
     return passwords
 
 
@@ -103,7 +97,7 @@ def api_tokens(home: Path) -> Path:
         {"name": role.value, "role": role.value, "token": secrets.token_urlsafe(32)}
         for role in Role
     ]
-    _write_private(path, json.dumps({"tokens": tokens}, indent=2) + "\n")
+    write_private(path, json.dumps({"tokens": tokens}, indent=2) + "\n")
     return path
 
 
@@ -261,7 +255,7 @@ def fix_env(home: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
             parties = [n.strip() for n in names.split(",") if n.strip()]
             path = home / "fix-passwords.json"
             passwords = {name: secrets.token_urlsafe(18) for name in parties}
-            _write_private(path, json.dumps(passwords, indent=2) + "\n")
+            write_private(path, json.dumps(passwords, indent=2) + "\n")
         comp_id = os.environ.get("HEDGEMESH_EXECUTION_FIX_COMP_ID", "HEDGEMESH")
         per_service[spec.name] = {
             fix.port_env: str(choice.port),
@@ -475,7 +469,7 @@ def run(args: argparse.Namespace) -> int:
     home.chmod(0o700)  # cluster.json holds the admin URL
     passwords = new_credentials(store)
     config = store / "nats.conf"
-    _write_private(config, local_nats_config(passwords))
+    write_private(config, local_nats_config(passwords))
 
     if not 1 <= args.nats_cluster <= MAX_NATS_SERVERS:
         sys.exit(

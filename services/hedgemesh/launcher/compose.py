@@ -8,7 +8,9 @@ run the same services with the same commands.
 both files), its users and permissions from `hedgemesh.runtime.permissions` as the local
 launcher's: every password is an environment reference (`$HEDGEMESH_NATS_PASSWORD_<USER>`) that
 compose fills from the operator's environment and refuses to start without (`${VAR:?}`); so
-are the API's bearer tokens (`HEDGEMESH_API_ADMIN_TOKEN`, `_OPERATOR_TOKEN`, `_VIEWER_TOKEN`).
+are the API's bearer tokens (`HEDGEMESH_API_ADMIN_TOKEN`, `_OPERATOR_TOKEN`, `_VIEWER_TOKEN`)
+and PostgreSQL's password (`HEDGEMESH_POSTGRES_PASSWORD`). Published ports bind to
+`${HEDGEMESH_BIND:-127.0.0.1}`; NATS's monitor port is not published.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from hedgemesh.scenario import DEFAULT_SCENARIO, load_scenario
 IMAGE = "hedgemesh:latest"
 NATS_IMAGE = "nats:2.12-alpine"
 POSTGRES_IMAGE = "postgres:16-alpine"
-DATABASE_URL = "postgresql+psycopg://hedgemesh:hedgemesh@postgres:5432/hedgemesh"
+#: PostgreSQL's password: required from the operator's environment, like every other secret
+#: (URL-safe: it goes into the database URL as it is).
+POSTGRES_PASSWORD = "${HEDGEMESH_POSTGRES_PASSWORD:?required}"
+DATABASE_URL = f"postgresql+psycopg://hedgemesh:{POSTGRES_PASSWORD}@postgres:5432/hedgemesh"
+#: The host address every published port binds to: this machine only unless the operator says
+#: otherwise (`HEDGEMESH_BIND=0.0.0.0` publishes on every interface).
+BIND = "${HEDGEMESH_BIND:-127.0.0.1}"
 HEALTH_FILE = "/tmp/hedgemesh-health"
 NATS_CONF = Path("deploy/nats/nats.conf")
 PROMETHEUS_CONF = Path("deploy/prometheus/prometheus.yml")
@@ -44,7 +52,7 @@ NATS_CONF_HEAD = """\
 # the authorization block as it is; the passwords come from the server's environment).
 server_name: hedgemesh-nats
 port: 4222
-http_port: 8222          # monitoring: /healthz, /varz, /jsz
+http_port: 8222          # monitoring: /healthz, /varz, /jsz; never published (compose)
 
 max_payload: 1MB
 
@@ -100,9 +108,9 @@ def _healthcheck(test: list[str]) -> dict[str, Any]:
     return {"test": test, "interval": "5s", "timeout": "3s", "retries": 10, "start_period": "10s"}
 
 
-NATS_PORTS = ["${HEDGEMESH_NATS_PORT:-4222}:4222", "${HEDGEMESH_NATS_MONITOR_PORT:-8222}:8222"]
-NATS_VOLUMES = ["./deploy/nats/nats.conf:/etc/nats/nats.conf:ro", "nats-data:/data/jetstream"]
-NATS_HEALTHZ = "http://localhost:8222/healthz?js-enabled-only=true"
+def _published(port_env: str, port: int) -> str:
+    """`${BIND}:${<port_env>:-port}:port`: published on `BIND` (loopback by default)."""
+    return f"{BIND}:${{{port_env}:-{port}}}:{port}"
 
 
 def _infrastructure() -> dict[str, Any]:
@@ -110,10 +118,8 @@ def _infrastructure() -> dict[str, Any]:
         "nats": {
             "image": NATS_IMAGE,
             "command": ["-c", "/etc/nats/nats.conf"],
-            "ports": [
-                "${HEDGEMESH_NATS_PORT:-4222}:4222",
-                "${HEDGEMESH_NATS_MONITOR_PORT:-8222}:8222",
-            ],
+            # Clients only; the unauthenticated monitor (8222) stays inside the network.
+            "ports": [_published("HEDGEMESH_NATS_PORT", 4222)],
             "volumes": [
                 "./deploy/nats/nats.conf:/etc/nats/nats.conf:ro",
                 "nats-data:/data/jetstream",
@@ -144,7 +150,7 @@ def _infrastructure() -> dict[str, Any]:
             "image": POSTGRES_IMAGE,
             "environment": {
                 "POSTGRES_USER": "hedgemesh",
-                "POSTGRES_PASSWORD": "hedgemesh",
+                "POSTGRES_PASSWORD": POSTGRES_PASSWORD,
                 "POSTGRES_DB": "hedgemesh",
             },
             "volumes": ["postgres-data:/var/lib/postgresql/data"],
@@ -216,14 +222,14 @@ def _service(spec: ServiceSpec, instance: str) -> dict[str, Any]:
             fix.port_env: str(fix.default_port),
             fix.passwords_env: json.dumps(passwords),
         }
-        ports.append(f"${{{fix.port_env}:-{fix.default_port}}}:{fix.default_port}")
+        ports.append(_published(fix.port_env, fix.default_port))
     if spec.http is None:
         env |= metrics_env(spec)
         service["expose"] = [str(METRICS_PORT)]
     else:
         port = spec.http.default_port
         env |= {spec.http.host_env: "0.0.0.0", spec.http.port_env: str(port)}
-        ports.append(f"${{{spec.http.port_env}:-{port}}}:{port}")
+        ports.append(_published(spec.http.port_env, port))
     if ports:
         service["ports"] = ports
     health = ["CMD", *health_command(spec)]

@@ -16,11 +16,20 @@ def home_dir(explicit: Path | None = None) -> Path:
     return (explicit or Path(os.environ.get(HOME_ENV, "var"))).resolve()
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read (0600), created so from the start (never readable
+    by others for an instant, whatever the umask)."""
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(text)
+
+
 def write(home: Path, state: dict[str, Any]) -> None:
-    """Replace the file atomically, so a reader never sees half of it."""
+    """Replace the file atomically, so a reader never sees half of it; 0600, as it holds the
+    admin's NATS URL with its password."""
     path = home / FILE_NAME
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    write_private(tmp, json.dumps(state, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
 
 

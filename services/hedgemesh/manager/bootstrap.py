@@ -20,6 +20,7 @@ from hedgemesh.runtime.connection import NatsSettings
 from hedgemesh.runtime.service import RuntimeSettings, Service, clock_for
 from hedgemesh.scenario import load_scenario
 from hedgemesh.scenario.model import Scenario
+from hedgemesh.store.audit import AuditRepository, ControlTrail
 from hedgemesh.store.db import StoreSettings, make_engine, session_factory
 from hedgemesh.store.decisions import DecisionRepository
 from hedgemesh.venue.settings import VenueSettings
@@ -65,7 +66,8 @@ def build(
     core = ManagerCore(rules, engine)
     db = make_engine(store.url, store)
     outbox = Outbox(DecisionRepository(session_factory(db)), db, store.url, core.stats)
-    component = ManagerComponent(settings, core, outbox, scenario)
+    trail = ControlTrail(AuditRepository(session_factory(db)))
+    component = ManagerComponent(settings, core, outbox, scenario, trail=trail)
     return Service(
         SERVICE,
         components=[component],

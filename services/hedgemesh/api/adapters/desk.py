@@ -27,7 +27,15 @@ from hedgemesh.wire.base import WireModel
 from hedgemesh.wire.book import ClientTrade
 from hedgemesh.wire.ops import ControlCommand, ControlReply
 
-__all__ = ["MANAGER", "NOT_LEADER", "CasConflict", "Desk", "DeskUnavailable", "NatsDesk"]
+__all__ = [
+    "EXECUTION",
+    "MANAGER",
+    "NOT_LEADER",
+    "CasConflict",
+    "Desk",
+    "DeskUnavailable",
+    "NatsDesk",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,8 @@ M = TypeVar("M", bound=WireModel)
 
 #: The control target of the manager.
 MANAGER = "manager"
+#: The control target of execution (its kill switch).
+EXECUTION = "execution"
 #: Reason code of a standby's refusal: ask again, the leader may answer next time.
 NOT_LEADER = "NOT_LEADER"
 _RETRY_PAUSE_S = 0.05

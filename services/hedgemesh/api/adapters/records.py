@@ -232,6 +232,10 @@ class Records:
         """Append `entry` to the audit trail; its id."""
         return self._run("the audit entry", lambda: self._audit.record(entry), verb="write")
 
+    def probe_audit(self) -> None:
+        """`StoreUnavailable` unless an audit entry could be appended now (rolled back)."""
+        self._run("the audit trail", self._audit.probe, verb="write")
+
     def audit(
         self,
         *,

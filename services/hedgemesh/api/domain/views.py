@@ -299,18 +299,23 @@ class DecisionsResponse(View):
 
 
 class AuditView(View):
-    """One mutating call: who, what, the state before and after, when, the answer."""
+    """One mutating call (REST) or control command (NATS): who, what, the state before and
+    after, when, the answer, and its link in the hash chain."""
 
     id: int = Field(description="Increasing; page back with `before_id`.")
     at: datetime = Field(description="When it was answered (UTC, real time).")
-    actor: str = Field(description="The token's name.")
-    role: str = Field(description="The token's role: viewer, operator or admin.")
-    method: str
-    path: str
+    actor: str = Field(description="The token's name; over NATS, the sending service.")
+    role: str = Field(description="The token's role: viewer, operator or admin; nats.")
+    origin: str = Field(default="api", description="The NATS user it came from (REST: api).")
+    method: str = Field(description="The HTTP method, or NATS.")
+    path: str = Field(description="The request path, or the control subject.")
     status: int = Field(description="The HTTP status it was answered with.")
     body: Any = Field(default=None, description="The request body (its JSON, else its text).")
     before: Any = Field(default=None, description="What it was to change, before.")
     after: Any = Field(default=None, description="The same, after (null: nothing changed).")
+    hash: str = Field(
+        default="", description="SHA-256 over the previous entry's hash and this one's fields."
+    )
 
 
 class AuditResponse(View):

@@ -1,7 +1,11 @@
-"""POST /v1/control/halt, /resume and /reduce-only: commands to the manager (request/reply).
+"""POST /v1/control/halt, /resume and /reduce-only: commands to the manager (request/reply);
+POST /v1/execution/kill-switch: engage execution's kill switch.
 
 Each needs an operator (or admin) token and is audited. The reply's state is echoed. 503 when
-no manager answers (or none in time), 409 when it refuses the command (with its reason code).
+no manager (execution) answers (or none in time), 409 when it refuses the command (with its
+reason code). The kill switch is engaged here and never released: the api's NATS user may send
+execution `halt` and `status` only, so a compromised api cannot disarm it; releasing it is the
+admin's (`hedgemesh kill-switch release`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter
 
-from hedgemesh.api.adapters.desk import MANAGER, DeskUnavailable
+from hedgemesh.api.adapters.desk import EXECUTION, MANAGER, DeskUnavailable
 from hedgemesh.api.deps import Audit, Context, OperatorCaller
 from hedgemesh.api.domain.views import ControlRequest, ControlResult
 from hedgemesh.api.errors import (
@@ -36,13 +40,14 @@ async def send(
     action: ControlAction,
     body: ControlRequest | None,
     audit: Change,
+    target: str = MANAGER,
 ) -> ControlResult:
-    """Send `action` to the manager as `operator`; the trading state before and after go to
-    the audit trail."""
+    """Send `action` to `target` (the manager) as `operator`; the trading state before and the
+    target's state after go to the audit trail."""
     state = context.model.trading_state
     audit.before = {"trading_state": None if state is None else state.value}
     command = ControlCommand(
-        target=MANAGER,
+        target=target,
         action=action,
         issued_by=operator,
         reason=body.reason if body is not None else "",
@@ -56,7 +61,7 @@ async def send(
     if not reply.ok:
         raise ApiError(
             409,
-            f"the manager refused to {action.value}: {reply.detail or reply.reason}",
+            f"the {target} refused to {action.value}: {reply.detail or reply.reason}",
             code=reply.reason or "REFUSED",
             detail=dict(reply.state),
         )
@@ -102,3 +107,12 @@ for _path, _action, _doc in (
         response_model=ControlResult,
         name=f"control_{_action.value}",
     )
+
+
+@router.post("/v1/execution/kill-switch", response_model=ControlResult, name="engage_kill_switch")
+async def engage_kill_switch(
+    context: Context, caller: OperatorCaller, audit: Audit, body: ControlRequest | None = None
+) -> ControlResult:
+    """Engage execution's kill switch: every working order cancelled, every new one refused
+    (it survives a restart). Releasing it needs the admin's NATS credentials, not the API."""
+    return await send(context, caller.name, ControlAction.HALT, body, audit, target=EXECUTION)

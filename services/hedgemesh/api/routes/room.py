@@ -33,6 +33,8 @@ from hedgemesh.api.context import ApiContext
 from hedgemesh.api.deps import ViewerCaller
 from hedgemesh.api.errors import ApiError
 from hedgemesh.api.security.auth import DEV_CALLER, Caller, TokenTable
+from hedgemesh.api.security.gate import SIGN_IN, client_address, throttled
+from hedgemesh.api.security.logins import LoginGuard
 from hedgemesh.api.security.session import COOKIE, Session, Sessions
 from hedgemesh.runtime import metrics
 
@@ -55,11 +57,17 @@ async def page() -> FileResponse:
 @router.post("/v1/session")
 async def sign_in(
     request: Request, response: Response, token: Annotated[str, Body(embed=True, max_length=512)]
-) -> dict[str, str]:
-    """Sign in with an API token: a session cookie and its CSRF token."""
+) -> Any:
+    """Sign in with an API token: a session cookie and its CSRF token. Failures are counted
+    per client address (`security/logins.py`): too many, and the address waits (429)."""
     tokens: TokenTable | None = request.app.state.tokens
+    logins: LoginGuard = request.app.state.logins
+    address = client_address(request.scope) or "unknown"
+    if tokens is not None and (wait_s := logins.wait_s(address)) > 0:
+        return throttled(address, wait_s)
     caller: Caller | None = DEV_CALLER if tokens is None else tokens.caller(token.encode())
     if caller is None:
+        await logins.failed(address, "POST", SIGN_IN, "sign-in with an unknown token")
         raise ApiError(401, "that is not one of the API's tokens")
     sessions: Sessions = request.app.state.sessions
     session_id, session = sessions.open(caller)
@@ -168,8 +176,15 @@ async def redoc(request: Request) -> HTMLResponse:
     )
 
 
-def install(app: FastAPI, tokens: TokenTable | None, sessions: Sessions, monitor: Monitor) -> None:
+def install(
+    app: FastAPI,
+    tokens: TokenTable | None,
+    sessions: Sessions,
+    monitor: Monitor,
+    logins: LoginGuard,
+) -> None:
     """The control room's routes and static files on `app`."""
     app.state.tokens, app.state.sessions, app.state.monitor = tokens, sessions, monitor
+    app.state.logins = logins
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -6,6 +6,12 @@ An ASGI middleware inside `Gate`: it keeps the first `MAX_BODY_BYTES` of the req
 is read, and writes the entry when the response starts (so whoever reads the trail after the
 answer finds it). The route says what changed through the `Change` it is handed (`deps.Audit`);
 a route that changes nothing leaves both sides None.
+
+Fails closed: before the route runs, `ready` proves the trail can be written now (an append
+rolled back); when it cannot, the call is answered 503 `AUDIT_UNAVAILABLE` and the route never
+runs, so nothing changes unrecorded. Should the entry still fail after the route acted (the
+store lost in between), the answer stands, with an ERROR saying the change is unrecorded and
+`api_audit_failures_total{stage="record"}` counted.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hedgemesh.api.errors import error_response
 from hedgemesh.api.security.auth import Caller
 from hedgemesh.api.security.gate import caller_of
+from hedgemesh.runtime import metrics
 from hedgemesh.store.audit import AuditEntry
 
 __all__ = ["CHANGE", "MAX_BODY_BYTES", "MUTATING", "AuditTrail", "Change", "body_value"]
@@ -34,6 +42,13 @@ MAX_BODY_BYTES = 16 * 1024
 CHANGE = "audit_change"
 
 Record = Callable[[AuditEntry], Awaitable[None]]
+Ready = Callable[[], Awaitable[None]]
+
+FAILURES = metrics.counter(
+    "api_audit_failures_total",
+    "Audit entries that could not be written: probe (the call refused), record (after acting).",
+    ["stage"],
+)
 
 
 @dataclass
@@ -70,16 +85,35 @@ class AuditTrail:
         app: ASGIApp,
         record: Record,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ready: Ready | None = None,
     ) -> None:
         self.app = app
         self.record = record
         self.clock = clock
+        self.ready = ready
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         caller = caller_of(scope) if scope["type"] == "http" else None
         if caller is None or scope["method"] not in MUTATING:
             await self.app(scope, receive, send)
             return
+        if self.ready is not None:
+            try:
+                await self.ready()
+            except Exception as error:
+                FAILURES.labels(stage="probe").inc()
+                log.error(
+                    "api: the audit trail cannot be written; %s %s by %s refused, nothing "
+                    "changed: %s", scope["method"], scope["path"], caller.name, error,
+                )  # fmt: skip
+                refusal = error_response(
+                    503,
+                    "AUDIT_UNAVAILABLE",
+                    "the audit trail cannot be written, so nothing was changed; try again once "
+                    "the store is back",
+                )
+                await refusal(scope, receive, send)
+                return
         chunks: list[bytes] = []
         size = 0
         recorded = False
@@ -126,4 +160,8 @@ class AuditTrail:
         try:
             await self.record(entry)
         except Exception:
-            log.exception("api: the audit entry of %s %s was not stored", entry.method, entry.path)
+            FAILURES.labels(stage="record").inc()
+            log.exception(
+                "api: the audit entry of %s %s (answered %d) was not stored: the change is "
+                "unrecorded", entry.method, entry.path, entry.status,
+            )  # fmt: skip

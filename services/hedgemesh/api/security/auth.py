@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -210,7 +211,17 @@ def token_table(settings: Any) -> TokenTable | None:
     dev = bool(settings.dev_mode)
     if not sources:
         if dev:
-            log.warning("api: %s=1 and no tokens: every request is an admin", DEV_MODE_SETTING)
+            host = str(getattr(settings, "host", "127.0.0.1"))
+            if not is_loopback(host):
+                raise AuthConfigError(
+                    f"{DEV_MODE_SETTING}=1 with no tokens makes every caller an admin: allowed "
+                    f"only on a loopback host, not HEDGEMESH_API_HOST={host} (set a token, or "
+                    "listen on 127.0.0.1)"
+                )
+            log.warning(
+                "api: %s=1 and no tokens: every request from this machine is an admin (others "
+                "are refused)", DEV_MODE_SETTING,
+            )  # fmt: skip
             return None
         raise AuthConfigError(
             "the API has no tokens: set HEDGEMESH_API_TOKENS_FILE (a JSON or YAML list of "
@@ -230,6 +241,18 @@ def token_table(settings: Any) -> TokenTable | None:
             )
         log.warning("api: %s (accepted: %s=1)", message, DEV_MODE_SETTING)
     return TokenTable((spec.digest(), Caller(spec.name, spec.role)) for _, spec in sources)
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether `host` (an address or `localhost`) is this machine alone."""
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_unique(sources: Sequence[tuple[str, TokenSpec]]) -> None:

@@ -19,11 +19,12 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hedgemesh.api.errors import error_response
-from hedgemesh.api.security.auth import DEV_CALLER, Caller, TokenTable
+from hedgemesh.api.security.auth import DEV_CALLER, Caller, TokenTable, is_loopback
+from hedgemesh.api.security.logins import LoginGuard
 from hedgemesh.api.security.ratelimit import RateLimiter
 from hedgemesh.api.security.session import COOKIE, CSRF_HEADER, Sessions
 
-__all__ = ["CALLER", "OPEN_PATHS", "Gate", "caller_of"]
+__all__ = ["CALLER", "OPEN_PATHS", "Gate", "caller_of", "client_address", "throttled"]
 
 #: Answered to anyone: the probe of compose and Kubernetes, the OpenAPI document and its UIs,
 #: the control room's page.
@@ -65,6 +66,22 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
     return None
 
 
+def client_address(scope: Scope) -> str | None:
+    """The client's address (None: unknown)."""
+    client = scope.get("client")
+    return None if not client else str(client[0])
+
+
+def throttled(address: str, wait_s: float) -> ASGIApp:
+    retry_after_s = max(1, math.ceil(wait_s))
+    return error_response(
+        429,
+        "TOO_MANY_REQUESTS",
+        f"too many failed logins from {address}: retry in {retry_after_s} s",
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
 def _is_open(scope: Scope) -> bool:
     path = scope["path"]
     return (
@@ -84,11 +101,13 @@ class Gate:
         tokens: TokenTable | None,
         limiter: RateLimiter,
         sessions: Sessions | None = None,
+        logins: LoginGuard | None = None,
     ) -> None:
         self.app = app
         self.tokens = tokens
         self.limiter = limiter
         self.sessions = sessions
+        self.logins = logins or LoginGuard()
 
     def _session_caller(self, scope: Scope) -> Caller | bool | None:
         """The caller of the request's session cookie; None: no (open) session; False: a
@@ -141,9 +160,22 @@ class Gate:
             await self.app(scope, receive, send)
             return
         caller: Caller = DEV_CALLER
+        if self.tokens is None and not is_loopback(client_address(scope)):
+            await error_response(
+                403, "FORBIDDEN", "development mode (no tokens) answers this machine only"
+            )(scope, receive, send)
+            return
         if self.tokens is not None:
+            address = client_address(scope) or "unknown"
+            wait_s = self.logins.wait_s(address)
+            if wait_s > 0:
+                await throttled(address, wait_s)(scope, receive, send)
+                return
             found = self._authenticate(self.tokens, scope)
             if not isinstance(found, Caller):
+                if _bearer(scope) is not None:  # a token, and not one of ours: a failed login
+                    reason = "not one of the API's tokens"
+                    await self.logins.failed(address, scope["method"], scope["path"], reason)
                 await found(scope, receive, send)
                 return
             caller = found

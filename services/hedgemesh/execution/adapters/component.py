@@ -48,6 +48,7 @@ from hedgemesh.runtime.kv import TypedKV
 from hedgemesh.runtime.lease import LeaseRecord
 from hedgemesh.runtime.streams import DurableConsumer
 from hedgemesh.runtime.tasks import cancel_and_wait
+from hedgemesh.store.audit import AuditRepository, ControlTrail
 from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
 from hedgemesh.store.execution import ExecutionRepository, Switch
 from hedgemesh.store.fix import FixRepository
@@ -141,7 +142,8 @@ class ExecutionComponent:
         )
         await bus.subscribe(subjects.ALL_TICKS, Tick, self._on_tick)
         await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
-        await bus.serve_control(CONTROL_TARGET, self._on_control)
+        trail = ControlTrail(AuditRepository(session_factory(self._db)), run=self.store.run)
+        await bus.serve_control(CONTROL_TARGET, self._on_control, audit=trail)
         s = self.settings
         outbox = self.outbox = Outbox(
             repo,

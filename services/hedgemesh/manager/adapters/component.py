@@ -31,7 +31,7 @@ from hedgemesh.manager.adapters.outbox import Outbox
 from hedgemesh.manager.config import ManagerSettings
 from hedgemesh.manager.domain import effects as fx
 from hedgemesh.manager.domain.core import ManagerCore
-from hedgemesh.runtime.bus import Bus, Envelope
+from hedgemesh.runtime.bus import Bus, ControlAudit, Envelope
 from hedgemesh.runtime.errors import NatsUnavailable
 from hedgemesh.runtime.kv import TypedKV
 from hedgemesh.runtime.tasks import Background
@@ -61,8 +61,11 @@ class ManagerComponent:
         core: ManagerCore,
         outbox: Outbox,
         scenario: Scenario | None = None,
+        *,
+        trail: ControlAudit | None = None,
     ) -> None:
         self.settings = settings
+        self.trail = trail  # where other services' control commands are audited
         self.core = core
         self.outbox = outbox
         self.scenario = scenario
@@ -166,8 +169,12 @@ class ManagerComponent:
             await self._republish(epoch)
         except Exception:
             log.exception("manager: take-over recovery failed; carrying on")
-        self._control_sub = await self.bus.serve_control(CONTROL_TARGET, self.control.handle)
+        self._control_sub = await self.bus.serve_control(
+            CONTROL_TARGET, self.control.handle, audit=self.trail
+        )
         await self._apply(core.inherit(self._at()))
+        reconcile = takeover.reconcile_orders(core, outbox, self.bus, self.now())
+        self._background.spawn(reconcile, "reconcile-orders")  # reads the stream back
 
     async def on_lost(self, epoch: int) -> None:
         """Lease callback: leadership (of `epoch`) is gone; stop acting at once."""

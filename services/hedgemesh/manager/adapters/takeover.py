@@ -3,6 +3,9 @@
 - `restore`: budgets and the day's cost as the store has them (a predecessor's state);
 - `record_predecessors`: cycles a predecessor published but died before storing, as this
   replica heard them standing by (`domain.heard`), stored;
+- `reconcile_orders`: then the order stream itself, read back from its newest message: any
+  order the store still lacks (a killed leader's last cycle, when it restarted and won the
+  lease back before a standby heard anything) is stored as routed;
 - `republish`: what a predecessor stored but never published is published: orders re-stamped
   with the new epoch (same client order ids), unless older than `outbox_max_age_s` (left
   unpublished in the store, dropped from the outbox and from the orders in flight), and the
@@ -11,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,8 +24,17 @@ from hedgemesh.manager.adapters.outbox import Outbox
 from hedgemesh.manager.domain.budgets import period_start
 from hedgemesh.manager.domain.core import ManagerCore
 from hedgemesh.runtime.bus import Bus
+from hedgemesh.runtime.streams import newest_first
+from hedgemesh.wire import subjects
+from hedgemesh.wire.orders import Order
 
-__all__ = ["flush", "record_predecessors", "republish", "restore"]
+__all__ = ["flush", "reconcile_orders", "record_predecessors", "republish", "restore"]
+
+#: How far back `reconcile_orders` reads the order stream, at most, and the run of stored
+#: orders after which it stops (everything older was stored by the leaders before).
+RECONCILE_MAX_MESSAGES = 5000
+RECONCILE_KNOWN_RUN = 200
+_PAGE = 100
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +70,50 @@ async def record_predecessors(core: ManagerCore, outbox: Outbox, epoch: int, now
     if unstored:
         log.warning("manager: stored %d cycles its predecessor published", len(unstored))
     core.stats["predecessor_cycles"] += len(unstored)
+
+
+async def reconcile_orders(core: ManagerCore, outbox: Outbox, bus: Bus, now: datetime) -> int:
+    """Store the orders on `HEDGE_ORDERS` that the store lacks (module doc), reading back from
+    the newest until `RECONCILE_KNOWN_RUN` stored ones in a row (or `RECONCILE_MAX_MESSAGES`);
+    how many were stored."""
+    repo = outbox.repo
+    missing: dict[str, Order] = {}
+    page: list[Order] = []
+    known_run = 0
+
+    async def check(page: list[Order]) -> int:
+        known = await outbox.run(lambda: repo.known_orders(o.client_order_id for o in page))
+        run = 0
+        for order in page:  # newest first
+            if order.client_order_id in known:
+                run += 1
+            else:
+                run = 0
+                missing.setdefault(order.client_order_id, order)
+        return run
+
+    stream = newest_first(bus.js, subjects.STREAM_ORDERS, RECONCILE_MAX_MESSAGES)
+    async with contextlib.aclosing(stream):
+        async for payload in stream:
+            with contextlib.suppress(ValueError):
+                page.append(Order.from_json(payload))
+            if len(page) == _PAGE:
+                run = await check(page)
+                known_run = known_run + run if run == len(page) else run
+                page = []
+                if known_run >= RECONCILE_KNOWN_RUN:
+                    break
+    if page:
+        await check(page)
+    core.stats["reconciliations"] += 1
+    if not missing:
+        return 0
+    state_now = core.engine.trading.state.value
+    orders = sorted(missing.values(), key=lambda o: o.ts)
+    stored = await outbox.run(lambda: repo.record_routed(orders, trading_state=state_now, at=now))
+    log.warning("manager: stored %d orders found on the order stream only", stored)
+    core.stats["reconciled_orders"] += stored
+    return stored
 
 
 async def flush(outbox: Outbox, republish: Callable[[], Awaitable[None]]) -> None:
