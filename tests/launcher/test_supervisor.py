@@ -144,6 +144,33 @@ def test_given_an_accelerated_cluster_then_heartbeat_ages_are_in_real_seconds() 
     assert 1.5 < row["heartbeat_age_s"] < 3.0
 
 
+def test_given_a_paced_clock_then_status_shows_its_speed_the_ceiling_and_why() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from hedgemesh.wire import Heartbeat
+    from hedgemesh.wire.clock import ClockRecord
+
+    start = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
+    held = ClockRecord.begin(start, time.time() - 20.0, 0.0, "hedgemesh-up", ceiling=390.0)
+    assert ops.clock_line(ops.clock_view(held)).startswith("clock: held at 2026-01-05T14:30")
+    # Ran at 390x for 10 s, then paced to 120x for the last 5 real seconds.
+    record = held.retimed(390.0, time.time() - 15.0, "marketdata", "the desk is ready")
+    record = record.retimed(120.0, time.time() - 5.0, "marketdata", "the desk lags: m1 14 s")
+    line = ops.clock_line(ops.clock_view(record))
+    assert line.startswith("clock: 120x at ") and "paced from 390x: the desk lags: m1 14 s" in line
+    beat = Heartbeat(
+        service="ledger", instance="ledger", role="single", state="ready", seq=1,
+        started_at=start, pid=os.getpid(), ts=record.time_at(time.time() - 2.0),
+    )  # fmt: skip
+    cluster = {"instances": {"ledger": {"service": "ledger", "pid": os.getpid()}}}
+    [row] = ops.status_rows(cluster, {"ledger": beat}, record)
+    assert 1.5 < row["heartbeat_age_s"] < 3.0  # on the paced clock, in real seconds
+    assert ops.desk_line({"status": "degraded", "causes": ["m1 lags"], "detail": ""}) == (
+        "desk: degraded: m1 lags"
+    )
+    assert timedelta(0) <= record.time_at(time.time()) - start
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_given_the_launcher_killed_9_then_nats_and_the_services_do_not_outlive_it(
     tmp_path: Path,
