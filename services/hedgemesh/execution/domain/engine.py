@@ -241,6 +241,13 @@ class Engine:
             elif report.is_fill:
                 self.controls.on_fill(report, at)
 
+    def wants_rounds(self) -> bool:
+        """Whether `on_time` has work at every refill interval: an order works at the venue
+        (refills, algorithm timers), or the day's loss is to be re-marked after a move."""
+        controls = self.controls
+        held = bool(controls.day_positions or controls.day_cash)
+        return bool(self.venue.working) or (held and not self._loss_checked)
+
     def check_loss(self, now: float) -> bool:
         """Mark the day's fills at fair value; True when the loss limit trips now. Not judged
         while a position has no fair value (no market data yet, after a restart): a position
