@@ -14,7 +14,8 @@ Before and after in one run: the baseline is a commit (`BASELINE`, the desk befo
 cost cuts; `--baseline REF` another) exported with `git archive` into a temporary folder and
 run by the same interpreter and packages with that folder's `libs/` and `services/` first on
 `PYTHONPATH` (the `hedgemesh` namespace resolves to the baseline's code), on its own
-`scenarios/default.yaml`; baseline and current alternate `--rounds` times.
+`scenarios/default.yaml`; baseline and current alternate `--rounds` times. The speed is fixed:
+pacing's floor is set to it (`HEDGEMESH_MARKETDATA_PACE_FLOOR`).
 
     .venv/bin/python bench/bench_cpu_day.py                     # 390x, simulated 1 h to 6 h
     .venv/bin/python bench/bench_cpu_day.py --speed 100 --stretch-h 2 --no-baseline
@@ -170,8 +171,10 @@ def source_tree(ref: str) -> Iterator[Path]:
 
 def measure(root: Path = ROOT, speed: float = SPEED, offset_h: float = START_OFFSET_H,
             stretch_h: float = STRETCH_H) -> dict[str, Any]:  # fmt: skip
-    """One cluster of the code under `root` (this checkout, or an exported baseline)."""
-    env = {}
+    """One cluster of the code under `root` (this checkout, or an exported baseline), its clock
+    held at `speed` (pacing may not slow it: a slower clock spreads the day over more real
+    time, and a process's per-second work, heartbeats and polls, with it)."""
+    env = {"HEDGEMESH_MARKETDATA_PACE_FLOOR": repr(speed)}
     if root != ROOT:
         path = [str(root / "libs"), str(root / "services"), os.environ.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)

@@ -181,8 +181,13 @@ async def test_given_two_gamma_replicas_then_only_the_leader_proposes_on_the_tic
         leader, standby = (first, second) if first.is_leader else (second, first)
         assert leader.is_leader and not standby.is_leader
         await eventually(lambda: len(desk.proposals) >= 3, timeout=10.0)
-        await eventually(lambda: len(component(standby).decided) >= 2, timeout=5.0)
-        assert component(standby).published_count == 0  # warm, but silent
+        warm = component(standby)
+        await eventually(lambda: warm.evaluations["standby"] >= 3, timeout=5.0)
+        assert warm.published_count == 0  # warm, but silent
+        # the standby keeps the state on every tick and evaluates once a standby_cycle_s
+        assert sum(warm.evaluations.values()) - warm.evaluations["standby"] <= (
+            sum(component(leader).evaluations.values()) / 3
+        )
         for proposal in desk.proposals:
             assert proposal.agent == "gamma-agent" and proposal.epoch == leader.epoch
             assert proposal.cycle_id == f"SPX-{proposal.tick_seq}"

@@ -90,7 +90,8 @@ async def test_given_a_stepped_clock_then_each_underlying_ticks_in_seq_order_wit
     ticks = await _collect(bus, subjects.ALL_TICKS, Tick)
     surfaces = await _collect(bus, subjects.ALL_SURFACES, Surface)
     clock = SteppedClock()
-    async with running(_service(nats_server, _two_underlyings(), clock)) as publisher:
+    every = _service(nats_server, _two_underlyings(), clock, surface_vol_tolerance=0.0)
+    async with running(every) as publisher:
         await eventually(lambda: len(ticks["SPX"]) == 1 and len(ticks["NDX"]) == 1)
         for _ in range(6):
             clock.advance(10.0)
@@ -118,7 +119,8 @@ async def test_given_one_underlying_halted_then_only_its_ticks_stop_until_resume
     ticks = await _collect(bus, subjects.ALL_TICKS, Tick)
     surfaces = await _collect(bus, subjects.ALL_SURFACES, Surface)
     clock = SteppedClock()
-    async with running(_service(nats_server, _two_underlyings(), clock)) as publisher:
+    every = _service(nats_server, _two_underlyings(), clock, surface_vol_tolerance=0.0)
+    async with running(every) as publisher:
         await eventually(lambda: len(ticks["SPX"]) == 1 and len(ticks["NDX"]) == 1)
         reply = await _command(bus, "halt", underlying="SPX")
         assert reply.ok and reply.state["paused"] == ["SPX"]

@@ -33,6 +33,7 @@ from hedgemesh.runtime.connection import drain, nats_errors
 from hedgemesh.runtime.deadletter import classify, make_dead_letter
 from hedgemesh.runtime.edge import EdgeSettings, SequenceGuard, check_future, check_known
 from hedgemesh.runtime.errors import NoResponders, Rejected
+from hedgemesh.runtime.latest import Conflator
 from hedgemesh.wire import subjects
 from hedgemesh.wire.base import PayloadTooLarge, WireModel
 from hedgemesh.wire.ops import (
@@ -170,6 +171,8 @@ class Bus:
         self._js = nc.jetstream(timeout=request_timeout_s)
         self._subscriptions: list[Subscription] = []
         self._intake_stoppers: list[Callable[[], Awaitable[None]]] = []
+        self.latest = Conflator(self.service)
+        """The newest message per subject of the conflated subscriptions (`subscribe_latest`)."""
 
     @property
     def connected(self) -> bool:
@@ -349,6 +352,26 @@ class Bus:
 
         return await self._subscribe(subject, queue, on_message)
 
+    async def subscribe_latest(
+        self, subject: str, model: type[M], handler: Handler[M]
+    ) -> Subscription:
+        """Like `subscribe`, for state (ticks, surfaces): only the newest message of each
+        subject is handed on; one that a newer replaced before `handler` got to it is skipped
+        (`hedgemesh.runtime.latest`)."""
+        sequenced = self.edge.check_sequence and model.sequence_key is not None
+        sequence = SequenceGuard() if sequenced else None
+        latest, kind = self.latest, model.kind
+
+        async def on_message(msg: Msg) -> None:
+            data, envelope = msg.data, _envelope(msg)
+            latest.offer(
+                msg.subject,
+                kind,
+                lambda: self.deliver(model, handler, data, envelope, sequence=sequence),
+            )
+
+        return await self._subscribe(subject, "", on_message)
+
     async def _subscribe(
         self, subject: str, queue: str, on_message: Callable[[Msg], Awaitable[None]]
     ) -> Subscription:
@@ -526,6 +549,7 @@ class Bus:
                 )
             except TimeoutError:
                 log.warning("%s: handlers still busy after %s s", self.service, timeout_s)
+        await self.latest.stop()
 
     async def _drain_one(self, subscription: Subscription) -> None:
         with contextlib.suppress(nats.errors.Error):

@@ -101,6 +101,14 @@ class AgentSettings(BaseSettings):
         description="An approved proposal holds back the next one until the ledger has booked "
         "a fill of its orders, or this long (real seconds; orders that filled nothing).",
     )
+    standby_cycle_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="A standby evaluates an underlying at most this often (real seconds; 0: on "
+        "every tick, as the leader): it keeps the book, the hold and the memory of the leader's "
+        "proposals on every message, and a take-over evaluates on the next tick.",
+    )
     kv_poll_s: float = Field(
         default=0.25, gt=0, le=60, description="Limits and trading state re-read (real seconds)."
     )

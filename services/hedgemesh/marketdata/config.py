@@ -38,6 +38,21 @@ class MarketDataSettings(BaseSettings):
     retry_s: float = Field(
         default=0.5, gt=0.0, le=60.0, description="Wait between tries to store a trade (real s)."
     )
+    surface_vol_tolerance: float = Field(
+        default=0.0005,
+        ge=0.0,
+        le=1.0,
+        description="A surface is re-sent only when one of its implied vols moved by more than "
+        "this (0.0005: 0.05 vol point) since the last sent, or its terms changed (expiries, "
+        "rate, dividend, depth), or surface_max_interval_s passed; 0: every tick's surface "
+        "(hedgemesh.market.surface_filter).",
+    )
+    surface_max_interval_s: float = Field(
+        default=300.0,
+        gt=0.0,
+        le=86_400.0,
+        description="At most this long between surfaces (clock s).",
+    )
     pace_lag_s: float = Field(
         default=PaceRules.lag_s,
         gt=0.0,

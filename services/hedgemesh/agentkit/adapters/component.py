@@ -92,6 +92,8 @@ class AgentComponent:
         """The last revision of the live parameters looked at (applied or refused)."""
         self._manager: tuple[str, float] | None = None
         """The manager leader's instance and when it last said it was ready (real time)."""
+        self._standby_cycled: dict[str, float] = {}
+        """When this instance, standing by, last evaluated each underlying (real time)."""
 
     @property
     def service(self) -> Service:
@@ -110,7 +112,7 @@ class AgentComponent:
         await self._read_desk()
         self._policy_status()
         bus = service.bus
-        await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
+        await bus.subscribe_latest(subjects.ALL_SURFACES, Surface, self._on_surface)
         await bus.subscribe(subjects.ALL_POSITIONS, PositionSnapshot, self._on_positions)
         await bus.subscribe(subjects.decision(self.core.agent), Decision, self._on_decision)
         await bus.subscribe(subjects.ALL_EXEC_REPORTS, ExecutionReport, self._on_report)
@@ -119,7 +121,7 @@ class AgentComponent:
         if manager is not None:
             heartbeats = f"{subjects.PREFIX}.heartbeat.{subjects.token(manager)}.*"
             await bus.subscribe(heartbeats, Heartbeat, self._on_manager_heartbeat)
-        await bus.subscribe(subjects.ALL_TICKS, Tick, self._on_tick)
+        await bus.subscribe_latest(subjects.ALL_TICKS, Tick, self._on_tick)
         self._tasks = [
             asyncio.create_task(self._poll_desk(), name=f"{self.core.agent}-desk"),
             asyncio.create_task(self._timer(), name=f"{self.core.agent}-timer"),
@@ -293,13 +295,30 @@ class AgentComponent:
 
     # -- the cycle ---------------------------------------------------------------------------
 
+    def _standing_by(self, underlying: str) -> Skip | None:
+        """Why a standby does not evaluate `underlying` now (None: it does). A third in line
+        keeps the state only (NOT_WARM); the next in line evaluates once every
+        `standby_cycle_s` (STANDBY otherwise): its book, hold and the leader's proposals are
+        kept on every message, so a take-over evaluates the next tick as the leader would,
+        without the cost of every cycle in between."""
+        if not self.service.warm_for(underlying):
+            return Skip.NOT_WARM
+        now = self._real_time()
+        last = self._standby_cycled.get(underlying)
+        if last is not None and now - last < self.settings.standby_cycle_s:
+            return Skip.STANDBY
+        self._standby_cycled[underlying] = now
+        return None
+
     async def cycle(self, underlying: str) -> Evaluation:
         """Evaluate `underlying` now; publish the proposal when this instance leads."""
         service = self.service
         leader = service.leads(underlying)  # its partition's lease (or the agent's)
-        if not leader and not service.warm_for(underlying):  # a third in line: state only
-            self.evaluations[str(Skip.NOT_WARM)] += 1
-            return Evaluation(underlying, skipped=Skip.NOT_WARM)
+        if not leader:
+            skip = self._standing_by(underlying)
+            if skip is not None:
+                self.evaluations[str(skip)] += 1
+                return Evaluation(underlying, skipped=skip)
         evaluation = self.core.evaluate(
             underlying,
             service.clock.now(),

@@ -108,6 +108,8 @@ class Skip(StrEnum):
     DISABLED = "disabled"
     NOT_WARM = "not_warm"
     """A partitioned agent neither leading the underlying's partition nor next in line for it."""
+    STANDBY = "standby"
+    """A standby between its `standby_cycle_s` evaluations (the adapter's gate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +357,9 @@ class AgentCore:
         memory.last_cycle_seq = max(memory.last_cycle_seq or 0, proposal.tick_seq)
         memory.pending = _Pending.of(proposal, real_now)
         self.taken.take(proposal)
+        tick = self.book.tick(proposal.underlying)  # the leader served a trigger on it
+        if tick is not None and tick.seq == proposal.tick_seq:
+            memory.last_time, memory.last_spot = proposal.ts, tick.price
 
     def on_decision(self, decision: Decision, real_now: float) -> None:
         """The manager's verdict on a proposal: a rejection frees the underlying at once; an

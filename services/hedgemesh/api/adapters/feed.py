@@ -62,8 +62,8 @@ class Feed:
         self._service = service
         bus, model = service.bus, self.model
         await bus.subscribe(subjects.ALL_POSITIONS, PositionSnapshot, _handler(model.on_snapshot))
-        await bus.subscribe(subjects.ALL_TICKS, Tick, _handler(model.on_tick))
-        await bus.subscribe(subjects.ALL_SURFACES, Surface, _handler(model.on_surface))
+        await bus.subscribe_latest(subjects.ALL_TICKS, Tick, _handler(model.on_tick))
+        await bus.subscribe_latest(subjects.ALL_SURFACES, Surface, _handler(model.on_surface))
         await bus.subscribe(
             subjects.ALL_EXEC_REPORTS, ExecutionReport, _handler(model.on_execution_report)
         )

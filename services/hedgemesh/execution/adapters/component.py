@@ -74,6 +74,8 @@ _REQUEST_RETRY_S = 0.5
 _REQUEST_TRIES = 120
 #: Pause (real seconds) when a due time did not move, so that the timer cannot spin.
 _MIN_TIMER_S = 1e-3
+#: Clock seconds the timer waits when nothing is due and nothing needs a round (a kick wakes it).
+_IDLE_S = 3600.0
 #: Orders whose arrival time is kept for the order → fill latency (the oldest dropped).
 _LATENCIES_KEPT = 10_000
 
@@ -108,6 +110,7 @@ class ExecutionComponent:
         self._timer: asyncio.Task[None] | None = None
         self._lease_watch: asyncio.Task[None] | None = None
         self._kick = asyncio.Event()
+        self._idle = False  # the timer waits for a kick: nothing due, nothing to refill or mark
         self._t = 0.0
         self._service: Service | None = None
         self._bus: Any = None
@@ -140,8 +143,8 @@ class ExecutionComponent:
         self.engine.replay_day(
             repo.orders(received_since=today), repo.reports(received_since=today)
         )
-        await bus.subscribe(subjects.ALL_TICKS, Tick, self._on_tick)
-        await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
+        await bus.subscribe_latest(subjects.ALL_TICKS, Tick, self._on_tick)
+        await bus.subscribe_latest(subjects.ALL_SURFACES, Surface, self._on_surface)
         trail = ControlTrail(AuditRepository(session_factory(self._db)), run=self.store.run)
         await bus.serve_control(CONTROL_TARGET, self._on_control, audit=trail)
         s = self.settings
@@ -300,7 +303,8 @@ class ExecutionComponent:
         return self._now()
 
     async def _on_tick(self, tick: Tick, envelope: Envelope) -> None:
-        self._commit(self.engine.on_tick(tick, self._now()), kick=False)
+        reports = self.engine.on_tick(tick, self._now())
+        self._commit(reports, kick=self._idle and self.engine.wants_rounds())
         if self._service is not None:  # heartbeats say how far behind the market this runs
             lag_s = self._now() - tick.ts.timestamp()
             self._service.lag_ms = max(lag_s, 0.0) * 1e3
@@ -310,7 +314,7 @@ class ExecutionComponent:
             reports = self.engine.on_surface(surface, self._now())
         except ValueError as error:
             raise Rejected("INVALID_SURFACE", str(error)) from error
-        self._commit(reports, kick=False)
+        self._commit(reports, kick=self._idle and self.engine.wants_rounds())
 
     async def _on_control(self, command: ControlCommand, envelope: Envelope) -> ControlReply:
         action = command.action
@@ -421,7 +425,8 @@ class ExecutionComponent:
 
     async def _run_timer(self) -> None:
         """Call `engine.on_time` when something falls due, and at least every refill interval
-        (so consumed depth comes back); a kick (new orders, new due times) recomputes."""
+        while the engine wants rounds (an order works, so consumed depth comes back; the day's
+        loss to re-mark after a move); a kick (new orders, new due times, a move) recomputes."""
         assert self._clock is not None
         refill = self.settings.refill_interval_s
         next_refill = self._now() + refill
@@ -429,7 +434,11 @@ class ExecutionComponent:
             self._kick.clear()
             now = self._now()
             due = self.engine.next_wakeup()
-            target = next_refill if due is None else min(due, next_refill)
+            self._idle = not self.engine.wants_rounds()
+            if not self._idle:
+                target = next_refill if due is None else min(due, next_refill)
+            else:
+                target = now + _IDLE_S if due is None else due
             if target > now:
                 await self._sleep_until(target)
                 if self._now() < target:

@@ -101,6 +101,7 @@ class Engine:
         (an order, a quote asked for)."""
         self._underlying_of: dict[str, str] = {}  # book -> its underlying
         self._latest = -math.inf  # the latest time the engine was told
+        self._loss_checked = False  # the day's loss checked since the market or fills moved
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -240,6 +241,13 @@ class Engine:
             elif report.is_fill:
                 self.controls.on_fill(report, at)
 
+    def wants_rounds(self) -> bool:
+        """Whether `on_time` has work at every refill interval: an order works at the venue
+        (refills, algorithm timers), or the day's loss is to be re-marked after a move."""
+        controls = self.controls
+        held = bool(controls.day_positions or controls.day_cash)
+        return bool(self.venue.working) or (held and not self._loss_checked)
+
     def check_loss(self, now: float) -> bool:
         """Mark the day's fills at fair value; True when the loss limit trips now. Not judged
         while a position has no fair value (no market data yet, after a restart): a position
@@ -247,6 +255,9 @@ class Engine:
         controls = self.controls
         if not controls.day_positions and not controls.day_cash:
             return False
+        if self._loss_checked and utc(now).date() == controls.day:
+            return False  # neither the market nor the fills moved since the last check
+        self._loss_checked = True
         fair = self._fair_values()
         held = {symbol for symbol, (_, quantity) in controls.day_positions.items() if quantity}
         if not held <= fair.keys():
@@ -260,6 +271,7 @@ class Engine:
         if not self._trades(tick.underlying):
             return []
         self.market.apply_tick(tick)
+        self._loss_checked = False
         return self._market_moved(tick.underlying, now) + self._retry_waiting(tick.underlying, now)
 
     def on_surface(self, surface: Surface, now: float) -> list[ExecutionReport]:
@@ -268,6 +280,7 @@ class Engine:
         if not self._trades(surface.underlying):
             return []
         self.market.apply_surface(surface)
+        self._loss_checked = False
         underlying = surface.underlying
         return self._market_moved(underlying, now) + self._retry_waiting(underlying, now)
 
@@ -439,6 +452,7 @@ class Engine:
                 controls.on_accepted(order, price, now)
             elif report.is_fill:
                 controls.on_fill(report, now)
+                self._loss_checked = False
             reports.append(report)
         return reports
 

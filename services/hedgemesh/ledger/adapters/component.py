@@ -91,8 +91,8 @@ class LedgerComponent:
             len(self.ledger.positions), len(self.ledger.accounts),
         )  # fmt: skip
         bus = service.bus
-        await bus.subscribe(subjects.ALL_TICKS, Tick, self._on_tick)
-        await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
+        await bus.subscribe_latest(subjects.ALL_TICKS, Tick, self._on_tick)
+        await bus.subscribe_latest(subjects.ALL_SURFACES, Surface, self._on_surface)
         await bus.subscribe(
             subjects.POSITIONS_SNAPSHOT, PositionSnapshotRequest, self._on_request, queue="ledger"
         )

@@ -137,8 +137,8 @@ class ManagerComponent:
         await self.kv.poll(core)
         await takeover.restore(core, self.outbox, self.now())
         bus = service.bus
-        await bus.subscribe(subjects.ALL_SURFACES, Surface, self._on_surface)
-        await bus.subscribe(subjects.ALL_TICKS, Tick, self._on_tick)
+        await bus.subscribe_latest(subjects.ALL_SURFACES, Surface, self._on_surface)
+        await bus.subscribe_latest(subjects.ALL_TICKS, Tick, self._on_tick)
         await bus.subscribe(subjects.ALL_POSITIONS, PositionSnapshot, self._on_positions)
         await bus.subscribe(subjects.ALL_EXEC_REPORTS, ExecutionReport, self._on_report)
         await bus.subscribe(subjects.ALL_ORDERS, Order, self._on_order)

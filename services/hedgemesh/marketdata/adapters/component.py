@@ -20,6 +20,7 @@ import logging
 from dataclasses import asdict, dataclass
 
 from hedgemesh.market.session import Batch, MarketSession
+from hedgemesh.market.surface_filter import SurfaceFilter
 from hedgemesh.marketdata.adapters.control import CONTROL_TARGET, FeedControl
 from hedgemesh.marketdata.adapters.pacing import DeskPacer
 from hedgemesh.marketdata.config import MarketDataSettings
@@ -49,6 +50,8 @@ class PublisherStats:
     duplicate_trades: int = 0
     skipped_late: int = 0
     skipped_paused: int = 0
+    surfaces_held_back: int = 0
+    """Surfaces not sent: the last one sent still says the same (`SurfaceFilter`)."""
     publish_errors: int = 0
 
 
@@ -65,6 +68,9 @@ class MarketDataPublisher:
         self.paused: set[str] = set()
         """Underlyings whose ticks and surfaces are not published (`FeedControl`)."""
         self.desk = DeskPacer(settings)
+        self.surfaces = SurfaceFilter(
+            settings.surface_vol_tolerance, settings.surface_max_interval_s
+        )
         self._service: Service | None = None
         self._task: asyncio.Task[None] | None = None
         self._pacing: asyncio.Task[None] | None = None
@@ -140,6 +146,9 @@ class MarketDataPublisher:
             SKIPPED_LATE.inc(len(batch.ticks) + len(batch.surfaces))
         else:
             for surface in batch.surfaces:
+                if surface.underlying not in self.paused and not self.surfaces.admit(surface):
+                    self.stats.surfaces_held_back += 1
+                    continue
                 if await self._feed(surface.underlying, surface.publish_subject, surface):
                     self.stats.surfaces += 1
             for tick in batch.ticks:
