@@ -8,6 +8,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -45,6 +46,29 @@ def _http_status(url: str, headers: dict[str, str]) -> int:
             return int(r.status)
     except urllib.error.HTTPError as error:
         return error.code
+
+
+def _http_post(url: str, headers: dict[str, str], body: Any) -> int:
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method="POST", headers={**headers, "Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _http_json(url: str, headers: dict[str, str]) -> Any:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEMESH_")}
+    command = [sys.executable, "-m", "hedgemesh.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=clean)
 
 
 def _violations(logs: list[Path]) -> list[str]:
@@ -183,6 +207,20 @@ async def test_given_up_then_every_service_runs_as_its_own_user_without_a_permis
     positions = f"{cluster['api_url']}/v1/positions"
     assert _http_status(positions, {}) == 401
     assert _http_status(positions, launcher.api_headers("viewer")) == 200
+    # Control from REST and over NATS, each audited once with its origin; the chain verifies.
+    operator, api = launcher.api_headers("operator"), cluster["api_url"]
+    assert _http_post(f"{api}/v1/control/halt", operator, {"reason": "drill"}) == 200
+    assert _http_post(f"{api}/v1/execution/kill-switch", operator, {"reason": "drill"}) == 200
+    released = _cli("kill-switch", "release", "--reason", "drill over", "--home", str(home))
+    assert released.returncode == 0, released.stdout
+    trail = _http_json(f"{api}/v1/audit", operator)["entries"]
+    assert [(e["origin"], e["actor"], e["path"]) for e in trail][:3] == [
+        ("admin", "admin", "hedge.v1.control.execution.resume.admin"),
+        ("api", "operator", "/v1/execution/kill-switch"),
+        ("api", "operator", "/v1/control/halt"),
+    ]
+    verified = _cli("audit", "verify", "--database-url", f"sqlite:///{home / 'hedgemesh.db'}")
+    assert verified.returncode == 0 and "ok, " in verified.stdout, verified.stdout
     wrong = {"Authorization": "Bearer not-a-token-of-this-api-0123456789"}
     assert _http_status(positions, wrong) == 401  # a failed login: logged, without the token
     logs = [home / "nats" / "nats-server.log", *(home / "logs").glob("*.log")]

@@ -23,6 +23,7 @@ from hedgemesh.runtime.connection import NatsSettings
 from hedgemesh.runtime.kv import TypedKV
 from hedgemesh.runtime.server import NatsServer
 from hedgemesh.runtime.service import RuntimeSettings, Service
+from hedgemesh.runtime.streams import ensure_streams
 from hedgemesh.store.db import StoreSettings, make_engine, migrate, session_factory
 from hedgemesh.store.decisions import CycleRecord, DecisionRecord, DecisionRepository
 from hedgemesh.wire import (
@@ -553,6 +554,8 @@ async def test_given_orders_stored_but_never_published_then_the_new_leader_route
     # A predecessor (epoch 1) stored a cycle and died before publishing it.
     repo, orphan, decision = _store_unpublished_cycle(database_url)
     capture = await Capture().attach(nats_client)
+    buckets = await ensure_streams(nats_client.jetstream())
+    await buckets[subjects.KV_LEASES].put("earlier", b"{}")  # the new leader's epoch is not 1
     manager = await start_manager()
     await eventually(lambda: capture.orders and capture.decisions)
     (msg_id, routed), *_ = capture.orders
@@ -560,6 +563,8 @@ async def test_given_orders_stored_but_never_published_then_the_new_leader_route
     assert routed.epoch == manager.service.epoch and routed.quantity == 5
     assert capture.decisions[0].id == decision.id
     await eventually(lambda: not repo.unpublished_orders() and not repo.unpublished_decisions())
+    # The stream holds the re-stamped order: so does the manager's own record of it.
+    assert [o.epoch for o in repo.orders_of_cycle("SPX-9")] == [routed.epoch]
 
 
 async def test_given_stored_orders_too_old_to_route_then_they_stay_unpublished_and_not_in_flight(

@@ -212,12 +212,21 @@ class DecisionRepository:
         decision_ids: Iterable[str] = (),
         client_order_ids: Iterable[str] = (),
         at: datetime | None = None,
+        restamped: Sequence[Order] = (),
     ) -> int:
-        """Record that decisions and orders are on NATS; returns how many rows changed."""
+        """Record that decisions and orders are on NATS; returns how many rows changed.
+        `restamped`: stored orders a new leader published under its own epoch, which is what
+        the order stream now holds: their epoch and wire copy follow."""
         at = at or datetime.now(UTC)
         decisions, orders = list(decision_ids), list(client_order_ids)
         changed = 0
         with self._sessions() as session, session.begin():
+            for order in restamped:
+                session.execute(
+                    update(ManagerOrderRow)
+                    .where(ManagerOrderRow.client_order_id == order.client_order_id)
+                    .values(epoch=order.epoch, raw=order.to_json().decode())
+                )
             if decisions:
                 changed += rows_updated(
                     session,

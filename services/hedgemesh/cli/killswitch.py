@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -50,13 +51,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _send(settings: Any, action: str, reason: str, by: str) -> dict[str, Any]:
+    """Send `action` to execution as admin, stamped with the cluster's simulated time (its
+    clock record in KV, when there is one: execution refuses a command from its future)."""
+    from hedgemesh.cli.ops import cluster_now
     from hedgemesh.runtime import connect
     from hedgemesh.runtime.bus import Bus
+    from hedgemesh.wire import subjects
+    from hedgemesh.wire.clock import CLUSTER_CLOCK_KEY, ClockRecord
     from hedgemesh.wire.ops import ControlCommand
 
     bus = Bus(await connect(settings, initial_timeout_s=5.0), "admin")
     try:
-        command = ControlCommand(target="execution", action=action, issued_by=by, reason=reason)
+        record = None
+        with contextlib.suppress(Exception):  # no bucket or no key: a live clock
+            kv = await bus.js.key_value(subjects.KV_CLOCK)
+            record = ClockRecord.from_json((await kv.get(CLUSTER_CLOCK_KEY)).value or b"")
+        now, _speed = cluster_now({}, record)
+        command = ControlCommand(
+            target="execution", action=action, issued_by=by, reason=reason, ts=now
+        )
         reply = await bus.command(command, timeout_s=5.0)
     finally:
         await bus.close()

@@ -68,13 +68,23 @@ class Outbox:
 
     # -- publishing --------------------------------------------------------------------------
 
-    async def publish_orders(self, bus: Bus, orders: list[Order]) -> bool:
+    async def publish_orders(
+        self, bus: Bus, orders: list[Order], stored: list[Order] | None = None
+    ) -> bool:
+        """Publish `orders` on the order stream (msg id = client order id); whether every one
+        was acknowledged. `stored` gets those the stream took as new (not duplicates)."""
         if not orders:
             return True
         results = await asyncio.gather(
             *(bus.js_publish(o.publish_subject, o, msg_id=o.client_order_id) for o in orders),
             return_exceptions=True,
         )
+        if stored is not None:
+            stored.extend(
+                o
+                for o, r in zip(orders, results, strict=True)
+                if not isinstance(r, BaseException) and not r.duplicate
+            )
         failed = [r for r in results if isinstance(r, BaseException)]
         for error in failed:
             log.warning("manager: order not published (will retry from the store): %s", error)
@@ -153,11 +163,18 @@ class Outbox:
         return await self.run(lambda: repo.unpublished_decisions(limit))
 
     async def mark_published(
-        self, decision_ids: list[str], client_order_ids: list[str], at: datetime
+        self,
+        decision_ids: list[str],
+        client_order_ids: list[str],
+        at: datetime,
+        restamped: list[Order] | None = None,
     ) -> None:
         repo = self.repo
         await self.run(
             lambda: repo.mark_published(
-                decision_ids=decision_ids, client_order_ids=client_order_ids, at=at
+                decision_ids=decision_ids,
+                client_order_ids=client_order_ids,
+                at=at,
+                restamped=restamped or (),
             )
         )

@@ -143,7 +143,8 @@ async def republish(
     restamped = [
         o.model_copy(update={"epoch": epoch, "id": f"{o.client_order_id}-e{epoch}"}) for o in fresh
     ]
-    if restamped and await outbox.publish_orders(bus, restamped):
+    taken: list[Order] = []  # the stream's copy is the re-stamped one (not a duplicate)
+    if restamped and await outbox.publish_orders(bus, restamped, stored=taken):
         for o in restamped:
             inflight.on_order(o, real)
     elif restamped:
@@ -154,5 +155,6 @@ async def republish(
         inflight.forget(outbox.dropped)
     decisions = await outbox.unpublished_decisions()
     sent = [d for d in decisions if await outbox.publish_decisions(bus, [d])]
-    await outbox.mark_published([d.id for d in sent], [o.client_order_id for o in fresh], now)
+    coids = [o.client_order_id for o in fresh]
+    await outbox.mark_published([d.id for d in sent], coids, now, restamped=taken)
     core.stats["republished_orders"] += len(fresh)
