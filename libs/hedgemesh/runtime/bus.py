@@ -314,6 +314,24 @@ class Bus:
         message = await self.decode(model, payload, envelope, dead_letter_id=dead_letter_id)
         if isinstance(message, Rejection):
             return Outcome.DEAD_LETTERED
+        return await self._handle(
+            model, handler, message, payload, envelope, started,
+            dead_letter_id=dead_letter_id, sequence=sequence,
+        )  # fmt: skip
+
+    async def _handle(
+        self,
+        model: type[M],
+        handler: Handler[M],
+        message: M,
+        payload: bytes,
+        envelope: Envelope,
+        started: float,
+        *,
+        dead_letter_id: str | None = None,
+        sequence: SequenceGuard | None = None,
+    ) -> Outcome:
+        """Hand a decoded message on (`deliver`'s second half): a refusal is dead-lettered."""
         try:
             if sequence is not None:
                 sequence.admit(message)
@@ -355,20 +373,39 @@ class Bus:
     async def subscribe_latest(
         self, subject: str, model: type[M], handler: Handler[M]
     ) -> Subscription:
-        """Like `subscribe`, for state (ticks, surfaces): only the newest message of each
+        """Like `subscribe`, for state (ticks, surfaces): only the newest valid message of each
         subject is handed on; one that a newer replaced before `handler` got to it is skipped
-        (`hedgemesh.runtime.latest`)."""
+        (`hedgemesh.runtime.latest`). Every message is decoded on arrival: a malformed one is
+        dead-lettered whether or not a newer one follows."""
         sequenced = self.edge.check_sequence and model.sequence_key is not None
         sequence = SequenceGuard() if sequenced else None
         latest, kind = self.latest, model.kind
 
         async def on_message(msg: Msg) -> None:
+            # Decoded on arrival, so that every malformed message is dead-lettered, not only
+            # the newest: only valid ones are held and may be conflated.
             data, envelope = msg.data, _envelope(msg)
-            latest.offer(
-                msg.subject,
-                kind,
-                lambda: self.deliver(model, handler, data, envelope, sequence=sequence),
-            )
+            try:
+                message = await self.decode(model, data, envelope)
+            except Exception:
+                log.exception("%s: could not dead-letter a message on %s", self.service, subject)
+                return
+            if isinstance(message, Rejection):
+                return
+            if sequence is not None:  # out of sequence: refused now, not only when newest
+                try:
+                    sequence.admit(message)
+                except Rejected as error:
+                    verdict = classify(error)
+                    assert verdict is not None
+                    await self.dead_letter(envelope.subject, data, envelope.headers, *verdict)
+                    return
+
+            def handle() -> Awaitable[Outcome]:
+                started = time.perf_counter()
+                return self._handle(model, handler, message, data, envelope, started)
+
+            latest.offer(msg.subject, kind, handle)
 
         return await self._subscribe(subject, "", on_message)
 
