@@ -11,7 +11,8 @@ as a ceiling: marketdata paces it down when the desk lags (docs/marketdata.md), 
 reads the simulated time from the cluster's clock record, not from a fixed speed. The clock
 starts once the desk is ready, so the gap, an hour in, lands on a hedged book. The book starts
 outside its limits; once the first hedge cycles have brought it inside, risk is sampled until
-the drought after the gap is over (`sample_until_s`). The busy variant keeps two CPU-bound
+the drought after the gap is over (`sample_until_s`) and for at least `SAMPLE_S` real seconds
+(the gap's own share is printed). The busy variant keeps two CPU-bound
 processes running throughout (the machine has two cores): pacing must keep the book inside its
 limits in at least 90 % of samples, and say it slowed the clock.
 """
@@ -47,6 +48,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 #: The speed the README ships: the default scenario's (a ceiling: pacing may slow it).
 SPEED = load_scenario(DEFAULT_SCENARIO).clock.speed
 SAMPLE_EVERY_S = 0.2
+#: Samples run until the gap's drought is over and for at least this long (real seconds), as
+#: the issue measured a user's `make up` (/v1/risk for 100 s): at 390x the window up to the
+#: drought's end alone is ~17 real seconds, in which one second of the desk's reaction to the
+#: gap is 6 % of the samples.
+SAMPLE_S = 60.0
 #: Two CPU-bound processes on a two-core machine; bounded, in case a test dies without them.
 BUSY = [sys.executable, "-c", "import time\nend = time.time() + 600\nwhile time.time() < end: pass"]
 
@@ -190,10 +196,15 @@ async def test_given_the_default_scenario_then_the_book_is_hedged_inside_its_lim
             end_s = sample_until_s(load_scenario(DEFAULT_SCENARIO))
             assert await simulated_s() < end_s - 1800.0, "the first fill came too late to sample"
             samples: list[list[str]] = []
-            while await simulated_s() < end_s:
+            began = time.monotonic()
+            gap_window = 0  # samples up to the drought's end: the gap's share, printed
+            while (late := await simulated_s() < end_s) or time.monotonic() - began < SAMPLE_S:
                 samples.append(breaches((await http.get("/v1/risk")).json()))
+                gap_window += late
                 await asyncio.sleep(SAMPLE_EVERY_S)
             share = sum(not b for b in samples) / len(samples)
+            around_gap = sum(not b for b in samples[:gap_window]) / max(gap_window, 1)
+            print(f"up to the drought's end: inside in {around_gap:.1%} of {gap_window} samples")
             breached = Counter(name for b in samples for name in b)
             lags = {name: round(ms / 1000, 1) for name, ms in sorted(lag_ms.items())}
             paced = f"clock {min(speeds):.0f}x to {max(speeds):.0f}x of {SPEED:g}x"
