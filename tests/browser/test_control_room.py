@@ -14,16 +14,15 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "system"))
-from cluster_harness import Launcher, free_port
+from cluster_harness import Launcher, free_port, until
 
 CHROMIUM = os.environ.get("HEDGEMESH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -48,17 +47,6 @@ CHROMIUM_ARGS = [
     "--no-default-browser-check",
 ]
 SPEED = 60.0
-
-
-def until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s (last: {result!r})")
-        time.sleep(every)
 
 
 #: A holding brought with `up --book`: far from anything the agents trade.

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,15 @@ def leaked_secrets(home: Path, printed: dict[str, str]) -> list[str]:
         for where, text in texts.items()
         if secret in text
     ]
+
+
+def until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
+    """Poll `check` until it returns something true (returned), or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s (last: {result!r})")
+        time.sleep(every)

@@ -12,29 +12,17 @@ import json
 import os
 import signal
 import stat
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from cluster_harness import Launcher, free_port
+from cluster_harness import Launcher, free_port, until
 from fix_client import Client, initiator, settings_file
 
 from hedgemesh.execution.domain.fix.codec import Tag
 from hedgemesh.execution.domain.fix.orders import internal_id
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-def _until(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s (last: {result!r})")
-        time.sleep(0.1)
 
 
 def _filled(client: Client, cl_ord_id: str):  # type: ignore[no-untyped-def]
@@ -58,10 +46,10 @@ def test_up_exposes_fix_and_a_kill_9_of_execution_resumes_the_session(tmp_path: 
 
         client = Client(password)
         with initiator(client, settings_file(tmp_path, fix_port)):
-            _until(client.logged_on.is_set, 60, "logon")
+            until(client.logged_on.is_set, 60, "logon", every=0.1)
             # the market is up once an order fills (execution waits for its first tick)
             client.new_order("K-0", "1", 1, ord_type="1")
-            _until(lambda: _filled(client, "K-0"), 60, "the first fill")
+            until(lambda: _filled(client, "K-0"), 60, "the first fill", every=0.1)
             before = client.of_type("A")
 
             pid = launcher.cluster()["instances"]["execution"]["pid"]
@@ -71,10 +59,11 @@ def test_up_exposes_fix_and_a_kill_9_of_execution_resumes_the_session(tmp_path: 
                 new = launcher.cluster()["instances"]["execution"]["pid"]
                 return new not in (None, pid)
 
-            _until(restarted, 60, "execution restarted")
-            _until(lambda: client.logons >= 2 and client.logged_on.is_set(), 90, "logon again")
+            until(restarted, 60, "execution restarted", every=0.1)
+            again = lambda: client.logons >= 2 and client.logged_on.is_set()  # noqa: E731
+            until(again, 90, "logon again", every=0.1)
             client.new_order("K-1", "2", 1, ord_type="1")
-            _until(lambda: _filled(client, "K-1"), 60, "a fill after the restart")
+            until(lambda: _filled(client, "K-1"), 60, "a fill after the restart", every=0.1)
 
             ids = [m.get(Tag.EXEC_ID) for m in client.reports()]
             assert len(ids) == len(set(ids)), "no execution report twice"
