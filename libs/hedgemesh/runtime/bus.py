@@ -281,14 +281,18 @@ class Bus:
         envelope: Envelope,
         *,
         dead_letter_id: str | None = None,
+        sequence: SequenceGuard | None = None,
     ) -> M | Rejection:
-        """Decode `payload` as `model`; bad input is dead-lettered and a `Rejection` returned
-        (a distinct type, so that a `DeadLetter` decoded as the model is never mistaken for one)."""
+        """Decode `payload` as `model`; bad input — and, given `sequence` (one per subscription),
+        a tick or surface out of sequence — is dead-lettered and a `Rejection` returned (a
+        distinct type, so that a `DeadLetter` decoded as the model is never mistaken for one)."""
         self.stats.received[envelope.subject] += 1
         try:
             message = model.from_json(payload)
             check_known(message, self._known)
             check_future(message, self.clock.now(), self.edge.max_future_s)
+            if sequence is not None:
+                sequence.admit(message)
             return message
         except (ValidationError, PayloadTooLarge, Rejected) as error:
             verdict = classify(error)
@@ -311,13 +315,14 @@ class Bus:
         """Decode, validate and hand one message on; what a subscription does per message.
         `sequence` (one per subscription) refuses ticks and surfaces out of sequence."""
         started = time.perf_counter()
-        message = await self.decode(model, payload, envelope, dead_letter_id=dead_letter_id)
+        message = await self.decode(
+            model, payload, envelope, dead_letter_id=dead_letter_id, sequence=sequence
+        )
         if isinstance(message, Rejection):
             return Outcome.DEAD_LETTERED
         return await self._handle(
-            model, handler, message, payload, envelope, started,
-            dead_letter_id=dead_letter_id, sequence=sequence,
-        )  # fmt: skip
+            model, handler, message, payload, envelope, started, dead_letter_id=dead_letter_id
+        )
 
     async def _handle(
         self,
@@ -329,12 +334,9 @@ class Bus:
         started: float,
         *,
         dead_letter_id: str | None = None,
-        sequence: SequenceGuard | None = None,
     ) -> Outcome:
         """Hand a decoded message on (`deliver`'s second half): a refusal is dead-lettered."""
         try:
-            if sequence is not None:
-                sequence.admit(message)
             await handler(message, envelope)
         except Exception as error:
             verdict = classify(error)
@@ -382,24 +384,17 @@ class Bus:
         latest, kind = self.latest, model.kind
 
         async def on_message(msg: Msg) -> None:
-            # Decoded on arrival, so that every malformed message is dead-lettered, not only
-            # the newest: only valid ones are held and may be conflated.
+            # Decoded and sequence-checked on arrival, so that every malformed or out-of-
+            # sequence message is dead-lettered, not only the newest: only valid ones are held
+            # and may be conflated.
             data, envelope = msg.data, _envelope(msg)
             try:
-                message = await self.decode(model, data, envelope)
+                message = await self.decode(model, data, envelope, sequence=sequence)
             except Exception:
                 log.exception("%s: could not dead-letter a message on %s", self.service, subject)
                 return
             if isinstance(message, Rejection):
                 return
-            if sequence is not None:  # out of sequence: refused now, not only when newest
-                try:
-                    sequence.admit(message)
-                except Rejected as error:
-                    verdict = classify(error)
-                    assert verdict is not None
-                    await self.dead_letter(envelope.subject, data, envelope.headers, *verdict)
-                    return
 
             def handle() -> Awaitable[Outcome]:
                 started = time.perf_counter()
